@@ -1,0 +1,150 @@
+"""Command line: parse arguments, build Options, call the library, turn errors into exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path, PurePath
+from typing import IO, Any, TypeVar
+
+import click
+
+from . import __version__
+from .api import clean_files
+from .config import HEADLINE_MODES, LAYOUTS, CleanOptions, Options
+from .errors import ConfigError
+from .io import STDIN, atomic_writer, write_text_atomic
+from .records import CleanResult
+
+EXIT_SKIPPED = 1
+T = TypeVar("T")
+
+
+def _warn(message: str) -> None:
+    click.echo(f"dedupe: {message}", err=True)
+
+
+@contextmanager
+def _report_sink(path: str | None) -> Iterator[IO[str] | None]:
+    if path is None:
+        yield None
+    elif path == STDIN:
+        yield sys.stderr
+    else:
+        with atomic_writer(path) as f:
+            yield f
+
+
+@contextmanager
+def _progress(items: Iterator[T], length: int, show: bool) -> Iterator[Iterator[T]]:
+    """A progress bar on stderr when it is a terminal; the bare iterator otherwise."""
+    if not show:
+        yield items
+        return
+    with click.progressbar(items, length=length, label="cleaning", file=sys.stderr) as bar:
+        yield bar
+
+
+def _out_name(source: str, fmt: str) -> PurePath:
+    """Where a file's output goes under --out: its relative path, or its name if it leaves ``.``."""
+    p = PurePath(source)
+    rel = p if not p.is_absolute() and ".." not in p.parts else PurePath(p.name)
+    return rel.with_name(rel.name + ".json") if fmt == "json" else rel
+
+
+def _as_json(result: CleanResult) -> str:
+    return json.dumps(
+        {
+            "doc": result.doc,
+            "headline": result.headline,
+            "paragraphs": [p.text for p in result.paragraphs],
+            "text": result.text,
+            "layout": result.layout,
+            "findings": [f.to_dict() for f in result.findings],
+        },
+        ensure_ascii=False,
+    )
+
+
+def _clean_options(**kw: Any) -> CleanOptions:
+    try:
+        return CleanOptions(**kw)
+    except ConfigError as e:
+        raise click.UsageError(str(e)) from e
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dedupe (news-dedupe)")
+def main() -> None:
+    """Deduplicate and clean scraped news text."""
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=True, allow_dash=True))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Write each file's output under this directory.")
+@click.option("--report", type=click.Path(dir_okay=False, allow_dash=True), help="Write findings here as JSON lines ('-' for stderr).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Canonical text, or one JSON object per article.")
+@click.option("--threshold", type=float, default=0.8, show_default=True, help="Jaccard similarity at which paragraphs are near repeats.")
+@click.option("--containment", type=float, default=0.9, show_default=True, help="Share of a paragraph inside another that makes it a truncated copy.")
+@click.option("--min-words", type=int, default=10, show_default=True, help="Shorter repeats are removed only as part of a repeated block.")
+@click.option("--shingle-size", type=int, default=2, show_default=True, help="Compare paragraphs on word n-grams up to this n.")
+@click.option("--layout", type=click.Choice(LAYOUTS), default="auto", show_default=True, help="How lines become paragraphs.")
+@click.option("--headline", type=click.Choice(HEADLINE_MODES), default="auto", show_default=True, help="Detect the headline, take the first paragraph, or assume none.")
+@click.option("--no-repair", is_flag=True, help="Do not repair mojibake, entities and control characters.")
+def clean(
+    files: tuple[str, ...],
+    out_dir: str | None,
+    report: str | None,
+    fmt: str,
+    no_repair: bool,
+    **clean_opts: Any,
+) -> None:
+    """Write the canonical text of each article FILE ('-' for stdin).
+
+    One file: the canonical text goes to stdout. Several files need --out DIR (or --format
+    json, one object a line on stdout). Exit code 0 when every file was cleaned, 1 when some
+    were skipped (each named on stderr), 2 for bad usage.
+    """
+    options = Options(clean=_clean_options(repair=not no_repair, **clean_opts))
+    if out_dir is None and fmt == "text" and len(files) > 1:
+        raise click.UsageError("several files give several texts: name a directory with --out DIR, or use --format json")
+    if out_dir is not None and STDIN in files:
+        raise click.UsageError("'-' (stdin) has no file name to write under --out; redirect stdout instead")
+
+    counts = {"cleaned": 0, "skipped": 0, "headlines": 0, "paragraphs": 0}
+    written: dict[PurePath, str] = {}
+    show_bar = out_dir is not None and len(files) > 1 and sys.stderr.isatty()
+    with _report_sink(report) as sink, _progress(clean_files(files, options), len(files), show_bar) as outcomes:
+        for outcome in outcomes:
+            for w in outcome.warnings:
+                _warn(f"warning: {w}")
+            if outcome.result is None:
+                _warn(f"error: {outcome.source}: {outcome.skipped}")
+                counts["skipped"] += 1
+                continue
+            result = outcome.result
+            payload = _as_json(result) + "\n" if fmt == "json" else result.text
+            if out_dir is None:
+                click.echo(payload, nl=False)
+            else:
+                name = _out_name(outcome.source, fmt)
+                if name in written:
+                    _warn(f"error: {outcome.source}: its output {name} is also the output of {written[name]} (skipped)")
+                    counts["skipped"] += 1
+                    continue
+                written[name] = outcome.source
+                write_text_atomic(Path(out_dir) / name, payload)
+            counts["cleaned"] += 1
+            for f in result.findings:
+                counts["headlines" if f.kind == "duplicate_headline" else "paragraphs"] += 1
+                if sink is not None:
+                    sink.write(json.dumps(f.to_dict(), ensure_ascii=False) + "\n")
+    if out_dir is not None:
+        _warn(
+            f"{counts['cleaned']} cleaned, {counts['skipped']} skipped; removed "
+            f"{counts['headlines']} duplicate headlines and {counts['paragraphs']} duplicate paragraphs"
+        )
+    if counts["skipped"]:
+        sys.exit(EXIT_SKIPPED)

@@ -1,0 +1,307 @@
+"""Inside one article: find the headline, drop repeated headlines and paragraphs, emit canonical text.
+
+Every removal needs evidence. A paragraph is removed only when it matches an earlier one
+(exactly, as a near repeat, or as a truncated/partial copy) and either both are long enough
+(``min_words``) or it belongs to a repeated run of paragraphs. A paragraph that recurs three or
+more times, each time on its own, is structure (a Q&A's question), not damage, and stays.
+The most complete version of a repeated paragraph is kept, at the place it first appeared.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from .clean import normalize_newlines, repair
+from .config import CleanOptions, Options
+from .records import CleanResult, Finding, Paragraph
+from .segment import segment
+from .shingle import shingle_set, text_key, tokens, word_hashes
+
+HEADLINE_WINDOW = 5  # the headline and its copies are looked for among the first paragraphs
+HEADLINE_MAX_TOKENS = 30
+HEADLINE_MAX_CHARS = 250
+POSTING_CAP = 2000  # a shingle in more paragraphs than this is too common to find candidates
+
+_SITE_SUFFIX_RE = re.compile(r"\s+[|\-–—·:]{1,2}\s+(?=[^|\-–—·]*$)")
+_ELLIPSIS_END_RE = re.compile(r"(?:\.\.\.|…)[\"'”’)\]]*$")
+_SENTENCE_END = tuple(".,;:")
+
+
+@dataclass(frozen=True, slots=True)
+class _Match:
+    target: int
+    similarity: float
+    rule: str
+
+
+class _Article:
+    """Per-article working state: tokens, keys and shingles of each paragraph."""
+
+    def __init__(self, paragraphs: tuple[str, ...], opts: CleanOptions) -> None:
+        self.paras = paragraphs
+        self.opts = opts
+        self.toks = [_match_tokens(p) for p in paragraphs]
+        self.keys = [text_key(t) for t in self.toks]
+        self._shingles: dict[int, frozenset[int]] = {}
+
+    def shingles(self, i: int) -> frozenset[int]:
+        s = self._shingles.get(i)
+        if s is None:
+            s = self._shingles[i] = shingle_set(word_hashes(self.toks[i]), self.opts.shingle_size)
+        return s
+
+    def compare(self, i: int, j: int) -> _Match | None:
+        """Exact, near or containment match of paragraph i against paragraph j, if any."""
+        if self.keys[i] == self.keys[j]:
+            return _Match(j, 1.0, "exact")
+        a, b = self.shingles(i), self.shingles(j)
+        inter = len(a & b)
+        return self._judge(i, j, inter)
+
+    def _judge(self, i: int, j: int, inter: int) -> _Match | None:
+        a, b = len(self.shingles(i)), len(self.shingles(j))
+        jaccard = inter / (a + b - inter)
+        if jaccard >= self.opts.threshold:
+            return _Match(j, jaccard, "near")
+        shorter = min(len(self.toks[i]), len(self.toks[j]))
+        if shorter >= self.opts.min_words:
+            contained = inter / min(a, b)
+            if contained >= self.opts.containment:
+                return _Match(j, contained, "containment")
+        return None
+
+
+def _match_tokens(text: str) -> list[str]:
+    toks = tokens(text)
+    if len(toks) > 1 and _ELLIPSIS_END_RE.search(text):
+        toks.pop()  # a truncated summary's last word may be cut in half
+    return toks
+
+
+def _strip_site_suffix(text: str) -> str:
+    parts = _SITE_SUFFIX_RE.split(text, maxsplit=1)
+    if len(parts) == 2 and parts[0] and 0 < len(tokens(parts[1])) <= 5:
+        return parts[0]
+    return text
+
+
+def _title_like(text: str, toks: list[str]) -> bool:
+    """Short, and not ending like a sentence or a clause."""
+    return (
+        0 < len(toks) <= HEADLINE_MAX_TOKENS
+        and len(text) <= HEADLINE_MAX_CHARS
+        and not text.endswith(_SENTENCE_END)
+    )
+
+
+def _is_caps(text: str) -> bool:
+    cased = [c for c in text if c.lower() != c.upper()]
+    return len(cased) > 3 and all(c.isupper() for c in cased)
+
+
+class _Headline:
+    """The headline's index, the copies to remove and the version to keep."""
+
+    def __init__(self, art: _Article) -> None:
+        self.art = art
+        n = len(art.paras)
+        self.full = [tuple(t) for t in art.toks]
+        self.stripped: dict[int, tuple[str, ...]] = {}
+        for i in range(n):
+            s = _strip_site_suffix(art.paras[i])
+            if s != art.paras[i]:
+                self.stripped[i] = tuple(tokens(s))
+
+    def title_like(self, i: int) -> bool:
+        return _title_like(self.art.paras[i], self.art.toks[i])
+
+    def _keys(self, i: int) -> set[tuple[str, ...]]:
+        keys = {self.full[i]}
+        if i in self.stripped:
+            keys.add(self.stripped[i])
+        return keys
+
+    def copies(self, c: int) -> list[int]:
+        """Paragraphs that repeat paragraph c as a headline (exact, with a site suffix, in caps)."""
+        keys = self._keys(c)
+        far_ok = len(self.full[c]) >= 3 or (c in self.stripped and len(self.stripped[c]) >= 3)
+        return [
+            j
+            for j in range(len(self.art.paras))
+            if j != c and (j < HEADLINE_WINDOW or far_ok) and self._keys(j) & keys
+        ]
+
+    def repeated_candidate(self) -> tuple[int, list[int]] | None:
+        for c in range(min(len(self.art.paras), HEADLINE_WINDOW)):
+            if self.title_like(c) and len(self.art.toks[c]) >= 2:
+                group = self.copies(c)
+                if group:
+                    return c, group
+        return None
+
+    def best_version(self, group: list[int]) -> int:
+        """Prefer a copy without a site suffix, then not in capitals, then the first."""
+        return min(group, key=lambda i: (i in self.stripped, _is_caps(self.art.paras[i]), i))
+
+    def rule(self, i: int, kept: int) -> str:
+        if self.full[i] != self.full[kept]:
+            return "suffix"
+        if self.art.paras[i] != self.art.paras[kept]:
+            return "case" if _is_caps(self.art.paras[i]) != _is_caps(self.art.paras[kept]) else "exact"
+        return "exact"
+
+
+def _excerpt(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def analyse(
+    paragraphs: tuple[str, ...],
+    opts: CleanOptions,
+    doc: str,
+    layout: str = "lines",
+    repaired: bool = False,
+) -> CleanResult:
+    """Headline and paragraph dedup over already segmented paragraphs."""
+    art = _Article(paragraphs, opts)
+    n = len(paragraphs)
+    hl = _Headline(art)
+    findings: list[Finding] = []
+
+    headline: int | None = None  # position of the headline in the input
+    headline_text_from: int | None = None
+    headline_group: set[int] = set()
+    if n and opts.headline != "none":
+        found = hl.repeated_candidate() if opts.headline == "auto" else None
+        if opts.headline == "first":
+            found = (0, hl.copies(0))
+        if found is not None:
+            headline, copies = found
+            headline_group = {headline, *copies}
+
+    # Paragraph clusters: each paragraph joins the best earlier cluster head it matches.
+    cluster = list(range(n))
+    matched: dict[int, _Match] = {}
+    exact_heads: dict[int, int] = {}
+    postings: dict[int, list[int]] = defaultdict(list)
+    for i in range(n):
+        if i in headline_group or not art.toks[i]:
+            continue
+        head = exact_heads.get(art.keys[i])
+        if head is not None:
+            cluster[i] = head
+            matched[i] = _Match(head, 1.0, "exact")
+            continue
+        counts: dict[int, int] = defaultdict(int)
+        for s in art.shingles(i):
+            heads = postings.get(s)
+            if heads and len(heads) <= POSTING_CAP:
+                for h in heads:
+                    counts[h] += 1
+        best: _Match | None = None
+        for h, inter in counts.items():
+            m = art._judge(i, h, inter)
+            if m is not None and (best is None or m.similarity > best.similarity):
+                best = m
+        if best is not None:
+            cluster[i] = best.target
+            matched[i] = best
+        else:
+            exact_heads[art.keys[i]] = i
+            for s in art.shingles(i):
+                postings[s].append(i)
+
+    def run_words(i: int, h: int) -> tuple[int, int]:
+        """Length (paragraphs) and words of the repeated run that aligns i with h."""
+        count, words = 1, len(art.toks[i])
+        for step in (-1, 1):
+            a, b = i + step, h + step
+            while 0 <= a < n and 0 <= b < n and a != b and cluster[a] == cluster[b]:
+                count += 1
+                words += len(art.toks[a])
+                a, b = a + step, b + step
+        return count, words
+
+    members: dict[int, list[int]] = defaultdict(list)
+    for i in matched:
+        members[cluster[i]].append(i)
+    removed: dict[int, int] = {}  # removed index -> cluster head
+    for head, mem in members.items():
+        in_block = {i: run_words(i, head) for i in mem}
+        blocky = {i for i, (cnt, words) in in_block.items() if cnt >= 2 and words >= opts.min_words}
+        if len(mem) >= 2 and not blocky:
+            continue  # three or more lone copies: structure such as a Q&A's recurring question
+        for i in mem:
+            if i in blocky or min(len(art.toks[i]), len(art.toks[head])) >= opts.min_words:
+                removed[i] = head
+
+    # Keep each cluster's most complete version at the place of its first occurrence.
+    text_from = {i: i for i in range(n)}
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i, head in removed.items():
+        groups[head].append(i)
+    for head, gone in groups.items():
+        group = [head, *sorted(gone)]
+        best = max(group, key=lambda i: (len(art.toks[i]), -i))
+        text_from[head] = best
+        for i in group:
+            if i == best:
+                continue
+            m = art.compare(i, best) or matched.get(i) or _Match(best, 0.0, "near")
+            findings.append(
+                Finding("duplicate_paragraph", doc, i, best, m.similarity, m.rule,
+                        _excerpt(paragraphs[i], opts.excerpt_chars))
+            )
+
+    # A headline below a summary: every paragraph above it reappears further down.
+    if headline is None and n and opts.headline == "auto":
+        for c in range(min(n, 3)):
+            if hl.title_like(c):
+                headline, headline_group = c, {c}
+                break
+            if not any(r > c + 1 for r in groups.get(cluster[c], ())):
+                break
+
+    if headline is not None:
+        headline_text_from = hl.best_version(sorted(headline_group))
+        for i in sorted(headline_group):
+            if i != headline_text_from:
+                findings.append(
+                    Finding("duplicate_headline", doc, i, headline_text_from, 1.0,
+                            hl.rule(i, headline_text_from), _excerpt(paragraphs[i], opts.excerpt_chars))
+                )
+
+    kept = tuple(
+        Paragraph(text_from[i], paragraphs[text_from[i]])
+        for i in range(n)
+        if i not in removed and i not in headline_group
+    )
+    headline_text = paragraphs[headline_text_from] if headline_text_from is not None else None
+    parts = ([headline_text] if headline_text is not None else []) + [p.text for p in kept]
+    text = "\n\n".join(parts) + "\n" if parts else ""
+    findings.sort(key=lambda f: (f.index, f.kind))
+    return CleanResult(doc, text, headline_text, kept, tuple(findings), layout, repaired)
+
+
+def clean_text(
+    text: str, options: Options | CleanOptions | None = None, doc: str = "<text>"
+) -> CleanResult:
+    """Canonical text of one article: repaired, one headline, each distinct paragraph once.
+
+    >>> r = clean_text("Storm hits coast\\n\\nStorm hits coast\\n\\nHigh winds cut power to homes.\\n")
+    >>> print(r.text, end="")
+    Storm hits coast
+    <BLANKLINE>
+    High winds cut power to homes.
+    >>> [(f.kind, f.index, f.duplicate_of) for f in r.findings]
+    [('duplicate_headline', 1, 0)]
+    """
+    opts = options.clean if isinstance(options, Options) else options or CleanOptions()
+    if opts.repair:
+        fixed, repaired = repair(text)
+    else:
+        fixed, repaired = normalize_newlines(text), False
+    seg = segment(fixed, opts.layout)
+    return analyse(seg.paragraphs, opts, doc, seg.layout, repaired)

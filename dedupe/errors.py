@@ -1,0 +1,26 @@
+"""Errors rooted in one class; each carries the exit code the CLI turns it into."""
+
+from __future__ import annotations
+
+
+class DedupeError(Exception):
+    """Base of every error dedupe raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(DedupeError):
+    """An input could not be read as text: the message names the file and the problem."""
+
+    exit_code = 1
+
+    def __init__(self, source: str, problem: str) -> None:
+        super().__init__(f"{source}: {problem}")
+        self.source = source
+        self.problem = problem
+
+
+class ConfigError(DedupeError):
+    """Options that cannot work together, or a value out of range."""
+
+    exit_code = 2

@@ -1,0 +1,106 @@
+"""Reading article files as text and writing outputs atomically.
+
+A file that is not text is an :class:`~dedupe.errors.InputError` naming the file and the
+problem; the caller reports it and goes on with the other files. Outputs are written to a
+temporary file beside the target and renamed over it, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from .errors import InputError
+
+STDIN = "-"
+# Bytes that do not occur in text: C0 controls other than tab, newlines, form feed and escape.
+_NON_TEXT = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27)) + b"\x7f"
+_SNIFF = 1 << 16
+
+
+def _looks_binary(data: bytes) -> bool:
+    head = data[:_SNIFF]
+    if not head:
+        return False
+    if b"\x00" in head:
+        return True
+    odd = len(head) - len(head.translate(None, _NON_TEXT))
+    return odd / len(head) > 0.05
+
+
+def decode(data: bytes, source: str) -> tuple[str, str | None]:
+    """Decode file bytes as text: UTF-8 (BOM allowed), UTF-16 with a BOM, else windows-1252.
+
+    Returns the text and a warning when a fallback was needed; raises InputError for binary data.
+    """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), None
+        except UnicodeDecodeError as e:
+            raise InputError(source, f"not valid UTF-16 despite its byte-order mark ({e.reason})") from e
+    if _looks_binary(data):
+        raise InputError(source, "binary data, not text (skipped)")
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as e:
+        where = f"byte 0x{data[e.start]:02x} at offset {e.start}"
+        for fallback in ("windows-1252", "latin-1"):
+            try:
+                text = data.decode(fallback)
+            except UnicodeDecodeError:
+                continue
+            return text, f"not valid UTF-8 ({where}); read as {fallback}"
+    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+
+
+def read_bytes(path: str) -> bytes:
+    """The bytes of a file, or of standard input for ``-``; OSError becomes InputError."""
+    if path == STDIN:
+        return sys.stdin.buffer.read()
+    try:
+        return Path(path).read_bytes()
+    except IsADirectoryError as e:
+        raise InputError(path, "is a directory") from e
+    except FileNotFoundError as e:
+        raise InputError(path, "no such file") from e
+    except PermissionError as e:
+        raise InputError(path, "permission denied") from e
+    except OSError as e:
+        raise InputError(path, e.strerror or str(e)) from e
+
+
+def read_text(path: str) -> tuple[str, str | None]:
+    """Read a file (or ``-``) as text; returns the text and a decoding warning, if any."""
+    return decode(read_bytes(path), "<stdin>" if path == STDIN else path)
+
+
+@contextmanager
+def atomic_writer(target: str | Path, mode: str = "w") -> Iterator[IO[str]]:
+    """Write a file through a temporary sibling, renamed into place only on success."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, mode, encoding="utf-8", newline="\n") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_text_atomic(target: str | Path, text: str) -> None:
+    """Write text to a file atomically (temp file + rename), UTF-8 with ``\\n`` line endings."""
+    with atomic_writer(target) as f:
+        f.write(text)

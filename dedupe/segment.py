@@ -1,0 +1,110 @@
+"""Split repaired text into paragraphs: one a line, blank-line blocks, or hard-wrapped copy.
+
+Scraped articles come in three layouts. ``lines``: each non-empty line is a paragraph (most
+extractors, and files with blank lines between one-line paragraphs). ``blocks``: paragraphs
+are separated by blank lines and a paragraph's lines are joined. ``wrapped``: wire copy
+hard-wrapped at a fixed width, where a paragraph starts after a blank line or at an
+indented line. ``auto`` picks ``wrapped`` only when the line lengths say so.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SPACE_RE = re.compile(r"[ \t\f\v\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+_TERMINAL = tuple('.!?:;"\')]»”’')
+
+
+@dataclass(frozen=True, slots=True)
+class Segmented:
+    """Paragraph texts (spaces collapsed, stripped) and the layout that produced them."""
+
+    paragraphs: tuple[str, ...]
+    layout: str
+
+
+def squash(text: str) -> str:
+    """Collapse runs of horizontal white space to one space and strip the ends."""
+    return _SPACE_RE.sub(" ", text).strip()
+
+
+def _blocks(lines: list[str]) -> list[list[str]]:
+    blocks: list[list[str]] = []
+    current: list[str] = []
+    for line in lines:
+        if line.strip():
+            current.append(line)
+        elif current:
+            blocks.append(current)
+            current = []
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def _is_indented(line: str) -> bool:
+    return line[:1] in (" ", "\t")
+
+
+def looks_wrapped(blocks: list[list[str]]) -> bool:
+    """True when lines look cut at a fixed width rather than at paragraph ends.
+
+    Looks at the lines that are followed by another line of the same paragraph: in wrapped
+    copy they are long, of nearly equal length, and often stop mid-sentence.
+    """
+    inner: list[str] = []
+    for block in blocks:
+        for line, nxt in zip(block, block[1:]):
+            if not _is_indented(nxt):
+                inner.append(line.rstrip())
+    if len(inner) < 3:
+        return False
+    lengths = sorted(len(line) for line in inner)
+    longest = lengths[int(0.9 * (len(lengths) - 1))]
+    if longest > 100 or lengths[len(lengths) // 2] < 40:
+        return False
+    near_width = sum(1 for n in lengths if n >= 0.6 * longest) / len(lengths)
+    unterminated = sum(1 for line in inner if not line.endswith(_TERMINAL)) / len(inner)
+    return near_width >= 0.7 and unterminated >= 0.4
+
+
+def _join(lines: list[str]) -> str:
+    out = ""
+    for line in lines:
+        line = line.strip()
+        if not out:
+            out = line
+        elif out.endswith("-") and out[-2:-1].isalpha() and line[:1].islower():
+            out += line  # a compound broken at its hyphen: "well-" / "known"
+        else:
+            out += " " + line
+    return squash(out)
+
+
+def _wrapped_paragraphs(blocks: list[list[str]]) -> list[str]:
+    paragraphs: list[str] = []
+    for block in blocks:
+        current: list[str] = []
+        for line in block:
+            if current and _is_indented(line):
+                paragraphs.append(_join(current))
+                current = []
+            current.append(line)
+        paragraphs.append(_join(current))
+    return paragraphs
+
+
+def segment(text: str, layout: str = "auto") -> Segmented:
+    """Split text (``\\n`` line endings) into paragraphs under the given or detected layout."""
+    lines = text.split("\n")
+    blocks = _blocks(lines)
+    if layout == "auto":
+        layout = "wrapped" if looks_wrapped(blocks) else "lines"
+    if layout == "lines":
+        paras = [squash(line) for block in blocks for line in block]
+    elif layout == "blocks":
+        paras = [_join(block) for block in blocks]
+    else:
+        paras = _wrapped_paragraphs(blocks)
+    return Segmented(tuple(p for p in paras if p), layout)

@@ -1,0 +1,51 @@
+"""Word tokens and shingle hashes (xxhash); pure functions.
+
+Matching ignores case, punctuation and typography: a token is a run of letters and digits,
+casefolded. Unspaced scripts (Chinese, Japanese kana, Korean syllables) give one token per
+character, so their shingles are character n-grams.
+"""
+
+from __future__ import annotations
+
+import re
+
+import xxhash
+
+# Han, kana and hangul: one token a character. Everything else: runs of letters/digits.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0002fa1f"
+_TOKEN_RE = re.compile(f"[{_CJK}]|[^\\W_{_CJK}]+")
+
+_MASK64 = (1 << 64) - 1
+_MIX = 0x9E3779B97F4A7C15
+
+
+def tokens(text: str) -> list[str]:
+    """The matching tokens of a text: casefolded words, CJK characters one by one."""
+    return _TOKEN_RE.findall(text.casefold())
+
+
+def word_hashes(toks: list[str]) -> list[int]:
+    """One 64-bit xxhash a token; shingle hashes are derived from these, not rehashed."""
+    h = xxhash.xxh64_intdigest
+    return [h(t.encode()) for t in toks]
+
+
+def shingle_set(hashes: list[int], max_n: int) -> frozenset[int]:
+    """Hashes of every word n-gram for n in 1..max_n (all of it when shorter than max_n).
+
+    An n-gram's hash is folded from its words' hashes, so each word is hashed once.
+    """
+    out = set(hashes)
+    prev = hashes
+    for _n in range(2, max_n + 1):
+        nxt = [((a * _MIX) ^ b) & _MASK64 for a, b in zip(prev, hashes[_n - 1 :])]
+        if not nxt:
+            break
+        out.update(nxt)
+        prev = nxt
+    return frozenset(out)
+
+
+def text_key(toks: list[str]) -> int:
+    """A hash of the whole token sequence: equal keys mean equal text up to case and typography."""
+    return xxhash.xxh64_intdigest("\x1f".join(toks).encode())
