@@ -22,11 +22,12 @@ from .shingle import shingle_set, text_key, tokens, word_hashes
 HEADLINE_WINDOW = 5  # the headline and its copies are looked for among the first paragraphs
 HEADLINE_MAX_TOKENS = 30
 HEADLINE_MAX_CHARS = 250
+SUBSET_RATIO = 0.9  # containment is for a copy at most this share of the other's length
 POSTING_CAP = 2000  # a shingle in more paragraphs than this is too common to find candidates
 
 _SITE_SUFFIX_RE = re.compile(r"\s+[|\-–—·:]{1,2}\s+(?=[^|\-–—·]*$)")
 _ELLIPSIS_END_RE = re.compile(r"(?:\.\.\.|…)[\"'”’)\]]*$")
-_SENTENCE_END = tuple(".,;:")
+_SENTENCE_END = tuple(".,;:…")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +66,8 @@ class _Article:
         jaccard = inter / (a + b - inter)
         if jaccard >= self.opts.threshold:
             return _Match(j, jaccard, "near")
-        shorter = min(len(self.toks[i]), len(self.toks[j]))
-        if shorter >= self.opts.min_words:
+        shorter, longer = sorted((len(self.toks[i]), len(self.toks[j])))
+        if shorter >= self.opts.min_words and shorter <= SUBSET_RATIO * longer:
             contained = inter / min(a, b)
             if contained >= self.opts.containment:
                 return _Match(j, contained, "containment")
@@ -133,12 +134,11 @@ class _Headline:
             if j != c and (j < HEADLINE_WINDOW or far_ok) and self._keys(j) & keys
         ]
 
-    def repeated_candidate(self) -> tuple[int, list[int]] | None:
+    def first_candidate(self) -> int | None:
+        """The first title-like paragraph near the top: the headline if it is repeated."""
         for c in range(min(len(self.art.paras), HEADLINE_WINDOW)):
             if self.title_like(c) and len(self.art.toks[c]) >= 2:
-                group = self.copies(c)
-                if group:
-                    return c, group
+                return c
         return None
 
     def best_version(self, group: list[int]) -> int:
@@ -174,12 +174,10 @@ def analyse(
     headline_text_from: int | None = None
     headline_group: set[int] = set()
     if n and opts.headline != "none":
-        found = hl.repeated_candidate() if opts.headline == "auto" else None
-        if opts.headline == "first":
-            found = (0, hl.copies(0))
-        if found is not None:
-            headline, copies = found
-            headline_group = {headline, *copies}
+        c = hl.first_candidate() if opts.headline == "auto" else 0
+        copies = hl.copies(c) if c is not None else []
+        if copies or opts.headline == "first":
+            headline, headline_group = c, {c, *copies}
 
     # Paragraph clusters: each paragraph joins the best earlier cluster head it matches.
     cluster = list(range(n))
@@ -259,7 +257,7 @@ def analyse(
     if headline is None and n and opts.headline == "auto":
         for c in range(min(n, 3)):
             if hl.title_like(c):
-                headline, headline_group = c, {c}
+                headline, headline_group = c, {c, *hl.copies(c)}
                 break
             if not any(r > c + 1 for r in groups.get(cluster[c], ())):
                 break

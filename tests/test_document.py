@@ -1,0 +1,158 @@
+"""Headline and paragraph rules, one behaviour a test, on real BBC text.
+
+Paragraphs below are from bbc-news-2225 articles/tech/019.txt (see fixtures/clean/SOURCE.md).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from dedupe import CleanOptions, ConfigError, Options, clean_text
+
+HEADLINE = "Intel unveils laser breakthrough"
+P1 = "Intel has unveiled research that could mean data is soon being moved around chips at the speed of light."
+P2 = (
+    "Scientists at Intel have overcome a fundamental problem that before now has prevented silicon being "
+    "used to generate and amplify laser light. The breakthrough should make it easier to interconnect data "
+    "networks with the chips that process the information."
+)
+P3 = (
+    "\"We've overcome a fundamental limit,\" said Dr Mario Paniccia, director of Intel's photonics "
+    "technology lab. Writing in the journal Nature, Dr Paniccia and colleagues show how they have made a "
+    "continuous laser from the same material used to make computer processors."
+)
+P4 = (
+    "Currently, says Dr Paniccia, telecommunications equipment that amplifies the laser light that travels "
+    "down fibre optic cables is very expensive because of the exotic materials used to make it."
+)
+
+
+def article(*paras: str) -> str:
+    return "\n\n".join(paras) + "\n"
+
+
+def kinds(result):
+    return [(f.kind, f.index, f.duplicate_of, f.rule) for f in result.findings]
+
+
+def test_clean_article_is_unchanged():
+    r = clean_text(article(HEADLINE, P1, P2, P3))
+    assert r.text == article(HEADLINE, P1, P2, P3)
+    assert r.headline == HEADLINE and r.findings == ()
+
+
+@pytest.mark.parametrize(
+    "copy, rule",
+    [
+        (HEADLINE, "exact"),
+        (HEADLINE + " | BBC News", "suffix"),
+        (HEADLINE + " - Reuters", "suffix"),
+        (HEADLINE.upper(), "case"),
+    ],
+)
+def test_headline_copy_as_first_body_paragraph(copy, rule):
+    r = clean_text(article(HEADLINE, copy, P1, P2))
+    assert r.text == article(HEADLINE, P1, P2)
+    assert kinds(r) == [("duplicate_headline", 1, 0, rule)]
+
+
+def test_clean_headline_wins_over_suffixed_and_caps_copies():
+    r = clean_text(article(HEADLINE.upper(), HEADLINE + " | BBC News", HEADLINE, P1))
+    assert r.text == article(HEADLINE, P1)
+    assert sorted(f.index for f in r.findings) == [0, 1]
+    assert all(f.duplicate_of == 2 for f in r.findings)
+
+
+def test_headline_below_a_lead_moves_to_the_top():
+    r = clean_text(article(P1, HEADLINE, HEADLINE, P2))
+    assert r.text == article(HEADLINE, P1, P2)
+
+
+def test_summary_above_headline_is_dropped_and_lead_kept_once():
+    r = clean_text(article(P2, HEADLINE, P2, P3))
+    assert r.text == article(HEADLINE, P2, P3)
+    assert kinds(r) == [("duplicate_paragraph", 2, 0, "exact")]
+
+
+@pytest.mark.parametrize("ellipsis", ["...", "…"])
+def test_truncated_summary_gives_way_to_the_full_paragraph(ellipsis):
+    truncated = P2[:120].rsplit(" ", 1)[0][:-3] + ellipsis  # cut mid-word, as scrapers do
+    r = clean_text(article(truncated, HEADLINE, P2, P3))
+    assert r.text == article(HEADLINE, P2, P3)
+    (f,) = r.findings
+    assert (f.kind, f.index, f.duplicate_of, f.rule) == ("duplicate_paragraph", 0, 2, "containment")
+    assert f.text == truncated
+
+
+def test_repeated_block_at_the_end():
+    r = clean_text(article(HEADLINE, P1, P2, P3, P4, P2, P3, P4))
+    assert r.text == article(HEADLINE, P1, P2, P3, P4)
+    assert [(f.index, f.duplicate_of) for f in r.findings] == [(5, 2), (6, 3), (7, 4)]
+
+
+def test_one_word_change_is_a_near_repeat_and_the_longer_version_is_kept_first():
+    changed = P3.replace("continuous", "continuously working")
+    r = clean_text(article(HEADLINE, P3, P1, changed))
+    assert r.text == article(HEADLINE, changed, P1)
+    (f,) = r.findings
+    assert (f.index, f.duplicate_of, f.rule) == (1, 3, "near") and 0.8 <= f.similarity < 1
+
+
+def test_threshold_is_configurable():
+    changed = P3.replace("continuous", "pulsed").replace("journal", "magazine")
+    loose = clean_text(article(HEADLINE, P3, changed), Options.of(threshold=0.6))
+    strict = clean_text(article(HEADLINE, P3, changed), Options.of(threshold=0.95))
+    assert len(loose.paragraphs) == 1 and len(strict.paragraphs) == 2
+
+
+def test_short_repeated_subheading_is_not_removed():
+    r = clean_text(article(HEADLINE, "Analysis", P1, P2, "Analysis", P3))
+    assert r.text == article(HEADLINE, "Analysis", P1, P2, "Analysis", P3)
+    assert r.findings == ()
+
+
+def test_short_line_repeated_inside_a_repeated_block_goes_with_it():
+    r = clean_text(article(HEADLINE, "Analysis", P2, P3, "Analysis", P2))
+    assert r.text == article(HEADLINE, "Analysis", P2, P3)
+    assert [f.index for f in r.findings] == [4, 5]
+
+
+def test_question_recurring_for_each_interviewee_is_structure_not_damage():
+    q = "What inspired you to start cooking for other people, and what do you like to make?"
+    answers = [P1, P3, P4]
+    text = article(HEADLINE, *(x for a in answers for x in (q, a)))
+    r = clean_text(text)
+    assert r.text == text and r.findings == ()
+
+
+def test_two_different_templated_lines_are_both_kept():
+    a = "Vote for Olesya on the last page of this article!"
+    b = "Vote for Daria on the last page of this article!"
+    r = clean_text(article(HEADLINE, P1, a, P2, b))
+    assert len(r.paragraphs) == 4
+
+
+def test_headline_modes():
+    text = article(P1, P2)
+    assert clean_text(text).headline is None
+    assert clean_text(text, Options.of(headline="first")).headline == P1
+    r = clean_text(article(HEADLINE, HEADLINE, P1), Options.of(headline="none"))
+    assert r.headline is None and r.text == article(HEADLINE, HEADLINE, P1)
+
+
+def test_unspaced_script_paragraph_repeat_is_found_on_characters():
+    zh = "英特尔公司宣布了一项激光技术突破，这可能意味着数据很快就能以光速在芯片之间传输。"
+    r = clean_text(article("英特尔发布激光突破", zh, P1, zh))
+    assert [p.text for p in r.paragraphs] == [zh, P1]
+
+
+def test_bad_options_are_a_config_error():
+    with pytest.raises(ConfigError):
+        CleanOptions(threshold=1.5)
+    with pytest.raises(ConfigError):
+        CleanOptions(layout="columns")
+
+
+def test_empty_text_gives_empty_canonical_text():
+    r = clean_text("")
+    assert r.text == "" and r.paragraphs == () and r.headline is None

@@ -1,0 +1,99 @@
+"""Text repair: ftfy is called only where a cheap check fires, and the check misses nothing.
+
+The claim to prove: whenever ftfy (as dedupe configures it) would change a line,
+``needs_repair`` says so. Checked on real lines damaged the ways scrapers damage them, and
+on arbitrary generated text.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import unicodedata
+
+import ftfy
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedupe import clean_text
+from dedupe.clean import FTFY_CONFIG, needs_repair, repair
+
+from .conftest import FIXTURES
+
+LINES = [
+    json.loads(line)["text"]
+    for line in (FIXTURES / "repair" / "lines.jsonl").read_text(encoding="utf-8").splitlines()
+]
+
+
+def mojibake(text: str, encoding: str) -> str | None:
+    try:
+        return text.encode("utf-8").decode(encoding)
+    except UnicodeDecodeError:
+        return None
+
+
+def damaged_variants(line: str) -> list[str]:
+    out = [line, unicodedata.normalize("NFD", line), html.escape(line), line.replace(" ", "&nbsp;", 2)]
+    out.append(line[: len(line) // 2] + "\x00\x1b[31m\x7f\u200b\ufeff" + line[len(line) // 2 :])
+    out.append("".join(f"&#{ord(c)};" if not c.isascii() else c for c in line))
+    for enc in ("windows-1252", "latin-1", "mac_roman", "cp437", "windows-1251", "iso-8859-2"):
+        bad = mojibake(line, enc)
+        if bad is not None:
+            out.append(bad)
+            twice = mojibake(bad, enc)
+            if twice is not None:
+                out.append(twice)
+    return out
+
+
+def test_fixture_has_real_non_ascii_lines():
+    assert len(LINES) >= 300
+    assert sum(not line.isascii() for line in LINES) >= 200
+
+
+def test_check_fires_on_every_line_ftfy_would_change():
+    changed = 0
+    for line in LINES:
+        for variant in damaged_variants(line):
+            if ftfy.fix_text(variant, FTFY_CONFIG) != variant:
+                changed += 1
+                assert needs_repair(variant), variant
+    assert changed > 1000  # the damage really was damage for ftfy
+
+
+def test_check_stays_quiet_on_most_clean_lines():
+    # The point of the check: clean text (curly quotes, accents, other scripts) skips ftfy.
+    quiet = sum(not needs_repair(line) for line in LINES)
+    assert quiet / len(LINES) > 0.9
+
+
+@pytest.mark.parametrize(
+    "damaged, clean",
+    [
+        ("Itâ€™s a â€œdealâ€\x9d, he said â€” again.", "It’s a “deal”, he said — again."),
+        ("AT&amp;T&#8217;s chief &quot;quit&quot;", "AT&T’s chief \"quit\""),
+        ("Caf\u0065\u0301 au lait", "Caf\u00e9 au lait"),
+        ("Ð\x9cÐ¾Ñ\x81ÐºÐ²Ð° Ð·Ð° Ð¼Ð¸Ñ€", "Москва за мир"),
+        ("tab\there\x00 and\x08 there", "tab\there and there"),
+    ],
+)
+def test_repair_examples_keep_typography(damaged, clean):
+    fixed, changed = repair(damaged)
+    assert fixed == clean and changed
+
+
+def test_repaired_article_matches_its_clean_twin():
+    line = LINES[0]
+    bad = mojibake(line, "windows-1252")
+    assert bad is not None and bad != line
+    assert clean_text(bad + "\n").text == clean_text(line + "\n").text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80))
+def test_check_misses_nothing_on_arbitrary_text(text):
+    for line in text.replace("\r", "\n").split("\n"):
+        if ftfy.fix_text(line, FTFY_CONFIG) != line:
+            assert needs_repair(line)
