@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 _SPACE_RE = re.compile(r"[ \t\f\v\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+_BLANK = " \u200b\u200c\u200d\u2060\ufeff"  # space and zero-width characters, trimmed at the ends
 _TERMINAL = tuple('.!?:;"\')]»”’')
 
 
@@ -25,8 +26,8 @@ class Segmented:
 
 
 def squash(text: str) -> str:
-    """Collapse runs of horizontal white space to one space and strip the ends."""
-    return _SPACE_RE.sub(" ", text).strip()
+    """Collapse runs of horizontal white space to one space; trim spaces and zero-width characters."""
+    return _SPACE_RE.sub(" ", text).strip(_BLANK)
 
 
 def _blocks(lines: list[str]) -> list[list[str]]:

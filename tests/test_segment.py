@@ -1,0 +1,66 @@
+"""Layouts: one paragraph a line, blank-line blocks, hard-wrapped wire copy (detected or forced)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from dedupe import Options, clean_text
+from dedupe.segment import segment
+
+from .conftest import FIXTURES
+
+SEED_CANONICAL = (FIXTURES / "seed" / "kursk-article.canonical.txt").read_text(encoding="utf-8")
+PARAS = SEED_CANONICAL.strip().split("\n\n")
+
+
+def wrap(paras: list[str], width: int = 70, indent: str = "   ") -> str:
+    return "\n".join(textwrap.fill(p, width, initial_indent=indent) for p in paras) + "\n"
+
+
+def test_one_paragraph_a_line():
+    s = segment("\n".join(PARAS))
+    assert s.layout == "lines" and list(s.paragraphs) == PARAS
+
+
+def test_blank_line_separated():
+    s = segment("\n\n".join(PARAS))
+    assert s.layout == "lines" and list(s.paragraphs) == PARAS
+
+
+@pytest.mark.parametrize("width", [60, 70, 78])
+def test_hard_wrapped_with_indented_starts_is_detected_and_unwrapped(width):
+    body = wrap(PARAS[1:], width)
+    s = segment(PARAS[0] + "\n\n" + body)
+    assert s.layout == "wrapped"
+    assert list(s.paragraphs) == PARAS
+
+
+def test_hard_wrapped_blocks_without_indent():
+    body = "\n\n".join(textwrap.fill(p, 68) for p in PARAS[1:])
+    s = segment(PARAS[0] + "\n\n" + body)
+    assert s.layout == "wrapped" and list(s.paragraphs) == PARAS
+
+
+def test_short_lines_such_as_navigation_are_not_joined():
+    nav = "Home\nNews\nSport\nWeather\nBusiness\nMarkets\n"
+    assert segment(nav).layout == "lines"
+    assert len(segment(nav).paragraphs) == 6
+
+
+def test_forced_layouts():
+    text = "first line of a block\nsecond line of it\n\nanother block\n"
+    assert segment(text, "blocks").paragraphs == ("first line of a block second line of it", "another block")
+    assert segment(text, "lines").paragraphs == ("first line of a block", "second line of it", "another block")
+
+
+def test_wrapped_wire_copy_cleans_to_the_canonical_text():
+    wire = PARAS[0] + "\n\n" + wrap(PARAS[1:]) + wrap(PARAS[-3:])  # the last three repeated, wrapped
+    assert clean_text(wire).text == SEED_CANONICAL
+    assert clean_text(wire, Options.of(layout="wrapped")).text == SEED_CANONICAL
+
+
+def test_spaces_are_collapsed_and_lines_stripped():
+    s = segment("  Storm   hits\tcoast  \n\n\n\nHigh  winds.   \n")
+    assert s.paragraphs == ("Storm hits coast", "High winds.")
