@@ -2,8 +2,8 @@
 
 Every removal needs evidence. A paragraph is removed only when it matches an earlier one
 (exactly, as a near repeat, or as a truncated/partial copy) and either both are long enough
-(``min_words``) or it belongs to a repeated run of paragraphs. A paragraph that recurs three or
-more times, each time on its own, is structure (a Q&A's question), not damage, and stays.
+(``min_words``) or it belongs to a repeated run of paragraphs. A question that recurs three or
+more times, each time followed by new text, is structure (a Q&A), not damage, and stays.
 The most complete version of a repeated paragraph is kept, at the place it first appeared.
 """
 
@@ -27,7 +27,8 @@ POSTING_CAP = 2000  # a shingle in more paragraphs than this is too common to fi
 
 _SITE_SUFFIX_RE = re.compile(r"\s+[|\-–—·:]{1,2}\s+(?=[^|\-–—·]*$)")
 _ELLIPSIS_END_RE = re.compile(r"(?:\.\.\.|…)[\"'”’)\]]*$")
-_SENTENCE_END = tuple(".,;:…")
+_CLOSERS = "\"')]»”’」』"
+_SENTENCE_END = tuple(".,;:…。，；：")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +94,7 @@ def _title_like(text: str, toks: list[str]) -> bool:
     return (
         0 < len(toks) <= HEADLINE_MAX_TOKENS
         and len(text) <= HEADLINE_MAX_CHARS
-        and not text.endswith(_SENTENCE_END)
+        and not text.rstrip(_CLOSERS).endswith(_SENTENCE_END)
     )
 
 
@@ -134,11 +135,20 @@ class _Headline:
             if j != c and (j < HEADLINE_WINDOW or far_ok) and self._keys(j) & keys
         ]
 
-    def first_candidate(self) -> int | None:
-        """The first title-like paragraph near the top: the headline if it is repeated."""
-        for c in range(min(len(self.art.paras), HEADLINE_WINDOW)):
+    def repeated(self) -> tuple[int, list[int]] | None:
+        """The headline and its copies, when the article repeats it.
+
+        A title-like first paragraph is the headline (its copies may be anywhere). Lower down,
+        within the first few paragraphs, only a title repeated at once (title, then h1) is taken
+        for the headline, and moves to the top.
+        """
+        if self.art.paras and self.title_like(0):
+            return 0, self.copies(0)
+        for c in range(1, min(len(self.art.paras), HEADLINE_WINDOW)):
             if self.title_like(c) and len(self.art.toks[c]) >= 2:
-                return c
+                copies = self.copies(c)
+                if c + 1 in copies:
+                    return c, copies
         return None
 
     def best_version(self, group: list[int]) -> int:
@@ -174,10 +184,10 @@ def analyse(
     headline_text_from: int | None = None
     headline_group: set[int] = set()
     if n and opts.headline != "none":
-        c = hl.first_candidate() if opts.headline == "auto" else 0
-        copies = hl.copies(c) if c is not None else []
-        if copies or opts.headline == "first":
-            headline, headline_group = c, {c, *copies}
+        found = hl.repeated() if opts.headline == "auto" else (0, hl.copies(0))
+        if found is not None:
+            headline, copies = found
+            headline_group = {headline, *copies}
 
     # Paragraph clusters: each paragraph joins the best earlier cluster head it matches.
     cluster = list(range(n))
@@ -211,26 +221,40 @@ def analyse(
             for s in art.shingles(i):
                 postings[s].append(i)
 
-    def run_words(i: int, h: int) -> tuple[int, int]:
-        """Length (paragraphs) and words of the repeated run that aligns i with h."""
+    def run_words(i: int, e: int) -> tuple[int, int]:
+        """Length (paragraphs) and words of the repeated run that aligns paragraph i with e."""
         count, words = 1, len(art.toks[i])
         for step in (-1, 1):
-            a, b = i + step, h + step
+            a, b = i + step, e + step
             while 0 <= a < n and 0 <= b < n and a != b and cluster[a] == cluster[b]:
                 count += 1
                 words += len(art.toks[a])
                 a, b = a + step, b + step
         return count, words
 
+    def in_block(i: int, earlier: list[int]) -> bool:
+        """Whether i repeats, with its neighbours, a run around its cluster's head or previous copy."""
+        for e in {earlier[0], earlier[-1]}:
+            count, words = run_words(i, e)
+            if count >= 2 and words >= opts.min_words:
+                return True
+        return False
+
     members: dict[int, list[int]] = defaultdict(list)
-    for i in matched:
+    for i in sorted(matched):
         members[cluster[i]].append(i)
+    singles = {i for i in range(n) if i not in members and i not in matched}
     removed: dict[int, int] = {}  # removed index -> cluster head
     for head, mem in members.items():
-        in_block = {i: run_words(i, head) for i in mem}
-        blocky = {i for i, (cnt, words) in in_block.items() if cnt >= 2 and words >= opts.min_words}
-        if len(mem) >= 2 and not blocky:
-            continue  # three or more lone copies: structure such as a Q&A's recurring question
+        occurrences = [head, *mem]
+        blocky = {i for k, i in enumerate(mem) if in_block(i, occurrences[: k + 1])}
+        if (
+            len(mem) >= 2
+            and not blocky
+            and paragraphs[head].rstrip(_CLOSERS).endswith(("?", ":", "？", "："))
+            and all(i + 1 in singles for i in occurrences)
+        ):
+            continue  # a question recurring, each time followed by new text: a Q&A, not damage
         for i in mem:
             if i in blocky or min(len(art.toks[i]), len(art.toks[head])) >= opts.min_words:
                 removed[i] = head
@@ -255,11 +279,11 @@ def analyse(
 
     # A headline below a summary: every paragraph above it reappears further down.
     if headline is None and n and opts.headline == "auto":
-        for c in range(min(n, 3)):
+        for c in range(1, min(n, 3)):
+            if not any(r > c for r in groups.get(cluster[c - 1], ())):
+                break
             if hl.title_like(c):
                 headline, headline_group = c, {c, *hl.copies(c)}
-                break
-            if not any(r > c + 1 for r in groups.get(cluster[c], ())):
                 break
 
     if headline is not None:

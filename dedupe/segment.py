@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 _SPACE_RE = re.compile(r"[ \t\f\v\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK = " \u200b\u200c\u200d\u2060\ufeff"  # space and zero-width characters, trimmed at the ends
-_TERMINAL = tuple('.!?:;"\')]»”’')
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,23 +50,23 @@ def _is_indented(line: str) -> bool:
 def looks_wrapped(blocks: list[list[str]]) -> bool:
     """True when lines look cut at a fixed width rather than at paragraph ends.
 
-    Looks at the lines that are followed by another line of the same paragraph: in wrapped
-    copy they are long, of nearly equal length, and often stop mid-sentence.
+    Greedy wrapping (textwrap, wire systems) breaks a line only where the next word would not
+    fit, so in wrapped copy nearly every line plus the next line's first word overruns the
+    width. One-paragraph-a-line text fails that test on its short lines.
     """
-    inner: list[str] = []
+    pairs: list[tuple[str, str]] = []
     for block in blocks:
         for line, nxt in zip(block, block[1:]):
             if not _is_indented(nxt):
-                inner.append(line.rstrip())
-    if len(inner) < 3:
+                pairs.append((line.rstrip(), nxt.split()[0]))
+    if len(pairs) < 3:
         return False
-    lengths = sorted(len(line) for line in inner)
-    longest = lengths[int(0.9 * (len(lengths) - 1))]
-    if longest > 100 or lengths[len(lengths) // 2] < 40:
+    lengths = sorted(len(line) for line, _ in pairs)
+    width = lengths[int(0.9 * (len(lengths) - 1))]  # robust to a stray long line (a URL)
+    if not 40 <= width <= 100 or lengths[-1] > 100 and sum(n > 100 for n in lengths) > len(lengths) / 10:
         return False
-    near_width = sum(1 for n in lengths if n >= 0.6 * longest) / len(lengths)
-    unterminated = sum(1 for line in inner if not line.endswith(_TERMINAL)) / len(inner)
-    return near_width >= 0.7 and unterminated >= 0.4
+    greedy = sum(1 for line, word in pairs if len(line) + 1 + len(word) > width)
+    return greedy / len(pairs) >= 0.8
 
 
 def _join(lines: list[str]) -> str:

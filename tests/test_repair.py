@@ -23,7 +23,7 @@ from .conftest import FIXTURES
 
 LINES = [
     json.loads(line)["text"]
-    for line in (FIXTURES / "repair" / "lines.jsonl").read_text(encoding="utf-8").splitlines()
+    for line in (FIXTURES / "pool" / "lines.jsonl").read_text(encoding="utf-8").splitlines()
 ]
 
 
