@@ -2,7 +2,8 @@
 
 Every removal needs evidence. A paragraph is removed only when it matches an earlier one
 (exactly, as a near repeat, or as a truncated/partial copy) and either both are long enough
-(``min_words``) or it belongs to a repeated run of paragraphs. A question that recurs three or
+(``min_words``), or it belongs to a repeated run of paragraphs, or it repeats the line just
+before it word for word. A question that recurs three or
 more times, each time followed by new text, is structure (a Q&A), not damage, and stays.
 The most complete version of a repeated paragraph is kept, at the place it first appeared.
 """
@@ -139,16 +140,15 @@ class _Headline:
         """The headline and its copies, when the article repeats it.
 
         A title-like first paragraph is the headline (its copies may be anywhere). Lower down,
-        within the first few paragraphs, only a title repeated at once (title, then h1) is taken
-        for the headline, and moves to the top.
+        the first title-like paragraph among the first few is the headline if it is repeated at
+        once (a page's title, then its h1), and it moves to the top.
         """
         if self.art.paras and self.title_like(0):
             return 0, self.copies(0)
         for c in range(1, min(len(self.art.paras), HEADLINE_WINDOW)):
             if self.title_like(c) and len(self.art.toks[c]) >= 2:
                 copies = self.copies(c)
-                if c + 1 in copies:
-                    return c, copies
+                return (c, copies) if c + 1 in copies else None
         return None
 
     def best_version(self, group: list[int]) -> int:
@@ -256,7 +256,8 @@ def analyse(
         ):
             continue  # a question recurring, each time followed by new text: a Q&A, not damage
         for i in mem:
-            if i in blocky or min(len(art.toks[i]), len(art.toks[head])) >= opts.min_words:
+            stutter = cluster[i - 1] == head and art.keys[i - 1] == art.keys[i]  # the same line twice running
+            if i in blocky or stutter or min(len(art.toks[i]), len(art.toks[head])) >= opts.min_words:
                 removed[i] = head
 
     # Keep each cluster's most complete version at the place of its first occurrence.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+_SENTENCE_END = tuple('.!?:"\'”’»。！？')
 _SPACE_RE = re.compile(r"[ \t\f\v\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK = " \u200b\u200c\u200d\u2060\ufeff"  # space and zero-width characters, trimmed at the ends
 
@@ -52,7 +53,8 @@ def looks_wrapped(blocks: list[list[str]]) -> bool:
 
     Greedy wrapping (textwrap, wire systems) breaks a line only where the next word would not
     fit, so in wrapped copy nearly every line plus the next line's first word overruns the
-    width. One-paragraph-a-line text fails that test on its short lines.
+    width, and most breaks fall mid-sentence. One-paragraph-a-line text fails the first test
+    on its short lines and the second on its sentence ends.
     """
     pairs: list[tuple[str, str]] = []
     for block in blocks:
@@ -66,7 +68,8 @@ def looks_wrapped(blocks: list[list[str]]) -> bool:
     if not 40 <= width <= 100 or lengths[-1] > 100 and sum(n > 100 for n in lengths) > len(lengths) / 10:
         return False
     greedy = sum(1 for line, word in pairs if len(line) + 1 + len(word) > width)
-    return greedy / len(pairs) >= 0.8
+    mid_sentence = sum(1 for line, word in pairs if not line.endswith(_SENTENCE_END) or word[:1].islower())
+    return greedy / len(pairs) >= 0.8 and mid_sentence / len(pairs) >= 0.6
 
 
 def _join(lines: list[str]) -> str:

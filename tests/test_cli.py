@@ -81,10 +81,10 @@ def test_several_files_without_out_is_a_usage_error(runner):
 
 def test_options_reach_the_cleaner(runner, tmp_path):
     f = tmp_path / "a.txt"
-    f.write_text("Headline here\n\nHeadline here\n\nBody text.\n", encoding="utf-8")
+    f.write_text("Headline here\n\nBody text.\n\nHeadline here\n", encoding="utf-8")
     assert runner.invoke(main, ["clean", str(f)]).stdout == "Headline here\n\nBody text.\n"
     kept = runner.invoke(main, ["clean", str(f), "--headline", "none"]).stdout
-    assert kept == "Headline here\n\nHeadline here\n\nBody text.\n"
+    assert kept == "Headline here\n\nBody text.\n\nHeadline here\n"
     bad = runner.invoke(main, ["clean", str(f), "--threshold", "2"])
     assert bad.exit_code == 2 and "threshold" in bad.stderr
 

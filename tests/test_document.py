@@ -136,8 +136,15 @@ def test_headline_modes():
     text = article(P1, P2)
     assert clean_text(text).headline is None
     assert clean_text(text, Options.of(headline="first")).headline == P1
-    r = clean_text(article(HEADLINE, HEADLINE, P1), Options.of(headline="none"))
-    assert r.headline is None and r.text == article(HEADLINE, HEADLINE, P1)
+    r = clean_text(article(HEADLINE, P1, HEADLINE), Options.of(headline="none"))
+    assert r.headline is None and r.text == article(HEADLINE, P1, HEADLINE)  # short lines: no evidence
+    assert clean_text(article(HEADLINE, P1, HEADLINE)).text == article(HEADLINE, P1)
+
+
+def test_a_line_repeated_at_once_is_a_stutter_whatever_its_length():
+    r = clean_text(article(HEADLINE, P1, "Photo: AP", "Photo: AP", P2), Options.of(headline="none"))
+    assert r.text == article(HEADLINE, P1, "Photo: AP", P2)
+    assert [(f.index, f.duplicate_of, f.rule) for f in r.findings] == [(3, 2, "exact")]
 
 
 def test_unspaced_script_paragraph_repeat_is_found_on_characters():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from dedupe import CleanOptions, clean_text
@@ -73,10 +73,6 @@ def articles(draw):
     return headline, paras, sep.join(body) + sep
 
 
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@SETTINGS
 @given(articles())
 def test_idempotent(case):
     _, _, text = case
@@ -84,7 +80,6 @@ def test_idempotent(case):
     assert clean_text(once).text == once
 
 
-@SETTINGS
 @given(articles())
 def test_nothing_unique_lost_and_order_kept(case):
     headline, paras, text = case
@@ -97,7 +92,6 @@ def test_nothing_unique_lost_and_order_kept(case):
         assert blocks[0] == headline == r.headline
 
 
-@SETTINGS
 @given(articles())
 def test_headline_at_most_once(case):
     headline, _, text = case
@@ -107,7 +101,6 @@ def test_headline_at_most_once(case):
         assert sum(line in variants for line in lines) == 1
 
 
-@SETTINGS
 @given(articles())
 def test_long_paragraph_seen_twice_comes_out_once(case):
     _, paras, text = case

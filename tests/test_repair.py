@@ -13,7 +13,7 @@ import unicodedata
 
 import ftfy
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from dedupe import clean_text
@@ -91,7 +91,6 @@ def test_repaired_article_matches_its_clean_twin():
     assert clean_text(bad + "\n").text == clean_text(line + "\n").text
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80))
 def test_check_misses_nothing_on_arbitrary_text(text):
     for line in text.replace("\r", "\n").split("\n"):
