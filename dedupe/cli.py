@@ -15,7 +15,7 @@ from . import __version__
 from .api import clean_files
 from .config import HEADLINE_MODES, LAYOUTS, CleanOptions, Options
 from .errors import ConfigError
-from .io import STDIN, atomic_writer, write_text_atomic
+from .io import STDIN, atomic_writer, expand_inputs, write_text_atomic
 from .records import CleanResult
 
 EXIT_SKIPPED = 1
@@ -47,11 +47,8 @@ def _progress(items: Iterator[T], length: int, show: bool) -> Iterator[Iterator[
         yield bar
 
 
-def _out_name(source: str, fmt: str) -> PurePath:
-    """Where a file's output goes under --out: its relative path, or its name if it leaves ``.``."""
-    p = PurePath(source)
-    rel = p if not p.is_absolute() and ".." not in p.parts else PurePath(p.name)
-    return rel.with_name(rel.name + ".json") if fmt == "json" else rel
+def _with_suffix(name: PurePath, fmt: str) -> PurePath:
+    return name.with_name(name.name + ".json") if fmt == "json" else name
 
 
 def _as_json(result: CleanResult) -> str:
@@ -103,21 +100,29 @@ def clean(
 ) -> None:
     """Write the canonical text of each article FILE ('-' for stdin).
 
-    One file: the canonical text goes to stdout. Several files need --out DIR (or --format
-    json, one object a line on stdout). Exit code 0 when every file was cleaned, 1 when some
-    were skipped (each named on stderr), 2 for bad usage.
+    A directory stands for the .txt and .md files under it. One file: the canonical text
+    goes to stdout. Several files need --out DIR, where each keeps its path relative to the
+    directory given (or --format json: one object a line on stdout). Exit code 0 when every
+    file was cleaned, 1 when some were skipped (each named on stderr), 2 for bad usage.
     """
     options = Options(clean=_clean_options(repair=not no_repair, **clean_opts))
-    if out_dir is None and fmt == "text" and len(files) > 1:
+    inputs = list(expand_inputs(files))
+    articles = [(path, name) for path, name in inputs if name is not None]
+    if out_dir is None and fmt == "text" and len(inputs) > 1:
         raise click.UsageError("several files give several texts: name a directory with --out DIR, or use --format json")
     if out_dir is not None and STDIN in files:
         raise click.UsageError("'-' (stdin) has no file name to write under --out; redirect stdout instead")
 
     counts = {"cleaned": 0, "skipped": 0, "headlines": 0, "paragraphs": 0}
+    for path, name in inputs:
+        if name is None:
+            _warn(f"error: {path}: a directory with no .txt or .md files (skipped)")
+            counts["skipped"] += 1
     written: dict[PurePath, str] = {}
-    show_bar = out_dir is not None and len(files) > 1 and sys.stderr.isatty()
-    with _report_sink(report) as sink, _progress(clean_files(files, options), len(files), show_bar) as outcomes:
-        for outcome in outcomes:
+    show_bar = out_dir is not None and len(articles) > 1 and sys.stderr.isatty()
+    outcomes = zip(articles, clean_files((path for path, _ in articles), options))
+    with _report_sink(report) as sink, _progress(outcomes, len(articles), show_bar) as progress:
+        for (_, out_name), outcome in progress:
             for w in outcome.warnings:
                 _warn(f"warning: {w}")
             if outcome.result is None:
@@ -129,7 +134,7 @@ def clean(
             if out_dir is None:
                 click.echo(payload, nl=False)
             else:
-                name = _out_name(outcome.source, fmt)
+                name = _with_suffix(out_name, fmt)
                 if name in written:
                     _warn(f"error: {outcome.source}: its output {name} is also the output of {written[name]} (skipped)")
                     counts["skipped"] += 1

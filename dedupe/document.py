@@ -59,11 +59,14 @@ class _Article:
         """Exact, near or containment match of paragraph i against paragraph j, if any."""
         if self.keys[i] == self.keys[j]:
             return _Match(j, 1.0, "exact")
-        a, b = self.shingles(i), self.shingles(j)
-        inter = len(a & b)
-        return self._judge(i, j, inter)
+        return self.judge(i, j, len(self.shingles(i) & self.shingles(j)))
 
-    def _judge(self, i: int, j: int, inter: int) -> _Match | None:
+    def jaccard(self, i: int, j: int) -> float:
+        a, b = self.shingles(i), self.shingles(j)
+        return len(a & b) / len(a | b) if a or b else 1.0
+
+    def judge(self, i: int, j: int, inter: int) -> _Match | None:
+        """Near or containment match of i against j, given the count of shingles they share."""
         a, b = len(self.shingles(i)), len(self.shingles(j))
         jaccard = inter / (a + b - inter)
         if jaccard >= self.opts.threshold:
@@ -167,6 +170,114 @@ def _excerpt(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def _cluster(art: _Article, skip: set[int]) -> tuple[list[int], dict[int, _Match]]:
+    """Each paragraph joins the earlier cluster head it matches best, or starts a cluster.
+
+    Returns each paragraph's cluster (its head's index) and how each member matched its head.
+    Candidates come from an inverted index of the heads' shingles; equal texts from a dict.
+    """
+    n = len(art.paras)
+    cluster = list(range(n))
+    matched: dict[int, _Match] = {}
+    exact_heads: dict[int, int] = {}
+    postings: dict[int, list[int]] = defaultdict(list)
+    for i in range(n):
+        if i in skip or not art.toks[i]:
+            continue
+        head = exact_heads.get(art.keys[i])
+        if head is not None:
+            cluster[i], matched[i] = head, _Match(head, 1.0, "exact")
+            continue
+        shared: dict[int, int] = defaultdict(int)
+        for s in art.shingles(i):
+            heads = postings.get(s)
+            if heads and len(heads) <= POSTING_CAP:
+                for h in heads:
+                    shared[h] += 1
+        best: _Match | None = None
+        for h, inter in shared.items():
+            m = art.judge(i, h, inter)
+            if m is not None and (best is None or m.similarity > best.similarity):
+                best = m
+        if best is not None:
+            cluster[i], matched[i] = best.target, best
+        else:
+            exact_heads[art.keys[i]] = i
+            for s in art.shingles(i):
+                postings[s].append(i)
+    return cluster, matched
+
+
+def _removals(art: _Article, cluster: list[int], matched: dict[int, _Match]) -> dict[int, int]:
+    """Which cluster members go (index -> head): only those with evidence beyond similarity."""
+    n, min_words = len(art.paras), art.opts.min_words
+
+    def run(i: int, e: int) -> tuple[int, int]:
+        """Paragraphs and words of the repeated run that aligns paragraph i with paragraph e."""
+        count, words = 1, len(art.toks[i])
+        for step in (-1, 1):
+            a, b = i + step, e + step
+            while 0 <= a < n and 0 <= b < n and a != b and cluster[a] == cluster[b]:
+                count, words = count + 1, words + len(art.toks[a])
+                a, b = a + step, b + step
+        return count, words
+
+    def in_block(i: int, earlier: list[int]) -> bool:
+        """Whether i repeats, with its neighbours, a run around its cluster's head or previous copy."""
+        return any(c >= 2 and w >= min_words for c, w in (run(i, e) for e in {earlier[0], earlier[-1]}))
+
+    members: dict[int, list[int]] = defaultdict(list)
+    for i in sorted(matched):
+        members[cluster[i]].append(i)
+    singles = {i for i in range(n) if i not in members and i not in matched}
+    removed: dict[int, int] = {}
+    for head, mem in members.items():
+        occurrences = [head, *mem]
+        blocky = {i for k, i in enumerate(mem) if in_block(i, occurrences[: k + 1])}
+        if (
+            len(mem) >= 2
+            and not blocky
+            and art.paras[head].rstrip(_CLOSERS).endswith(("?", ":", "？", "："))
+            and all(i + 1 in singles for i in occurrences)
+        ):
+            continue  # a question recurring, each time followed by new text: a Q&A, not damage
+        for i in mem:
+            stutter = cluster[i - 1] == head and art.keys[i - 1] == art.keys[i]  # the same line twice running
+            if i in blocky or stutter or min(len(art.toks[i]), len(art.toks[head])) >= min_words:
+                removed[i] = head
+    return removed
+
+
+def _most_complete(
+    art: _Article, removed: dict[int, int], matched: dict[int, _Match], doc: str
+) -> tuple[dict[int, int], dict[int, list[int]], list[Finding]]:
+    """Each cluster's most complete version, to be kept where the cluster first appeared.
+
+    Returns where each kept position takes its text from, the removed copies of each head,
+    and a finding for every copy whose text is dropped.
+    """
+    text_from: dict[int, int] = {}
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i, head in sorted(removed.items()):
+        groups[head].append(i)
+    findings = []
+    for head, gone in groups.items():
+        group = [head, *gone]
+        best = max(group, key=lambda i: (len(art.toks[i]), -i))
+        text_from[head] = best
+        for i in group:
+            if i != best:
+                m = art.compare(i, best)
+                if m is None:  # both matched the head, not each other: say how this one joined
+                    joined = matched.get(i) or matched[best]
+                    m = _Match(best, art.jaccard(i, best), joined.rule)
+                findings.append(
+                    Finding("duplicate_paragraph", doc, i, best, m.similarity, m.rule,
+                            _excerpt(art.paras[i], art.opts.excerpt_chars))
+                )
+    return text_from, groups, findings
+
+
 def analyse(
     paragraphs: tuple[str, ...],
     opts: CleanOptions,
@@ -178,130 +289,42 @@ def analyse(
     art = _Article(paragraphs, opts)
     n = len(paragraphs)
     hl = _Headline(art)
-    findings: list[Finding] = []
 
-    headline: int | None = None  # position of the headline in the input
-    headline_text_from: int | None = None
-    headline_group: set[int] = set()
+    headline: int | None = None  # the headline's place in the input
+    group: set[int] = set()  # the headline and its copies
     if n and opts.headline != "none":
         found = hl.repeated() if opts.headline == "auto" else (0, hl.copies(0))
         if found is not None:
-            headline, copies = found
-            headline_group = {headline, *copies}
+            headline, group = found[0], {found[0], *found[1]}
 
-    # Paragraph clusters: each paragraph joins the best earlier cluster head it matches.
-    cluster = list(range(n))
-    matched: dict[int, _Match] = {}
-    exact_heads: dict[int, int] = {}
-    postings: dict[int, list[int]] = defaultdict(list)
-    for i in range(n):
-        if i in headline_group or not art.toks[i]:
-            continue
-        head = exact_heads.get(art.keys[i])
-        if head is not None:
-            cluster[i] = head
-            matched[i] = _Match(head, 1.0, "exact")
-            continue
-        counts: dict[int, int] = defaultdict(int)
-        for s in art.shingles(i):
-            heads = postings.get(s)
-            if heads and len(heads) <= POSTING_CAP:
-                for h in heads:
-                    counts[h] += 1
-        best: _Match | None = None
-        for h, inter in counts.items():
-            m = art._judge(i, h, inter)
-            if m is not None and (best is None or m.similarity > best.similarity):
-                best = m
-        if best is not None:
-            cluster[i] = best.target
-            matched[i] = best
-        else:
-            exact_heads[art.keys[i]] = i
-            for s in art.shingles(i):
-                postings[s].append(i)
-
-    def run_words(i: int, e: int) -> tuple[int, int]:
-        """Length (paragraphs) and words of the repeated run that aligns paragraph i with e."""
-        count, words = 1, len(art.toks[i])
-        for step in (-1, 1):
-            a, b = i + step, e + step
-            while 0 <= a < n and 0 <= b < n and a != b and cluster[a] == cluster[b]:
-                count += 1
-                words += len(art.toks[a])
-                a, b = a + step, b + step
-        return count, words
-
-    def in_block(i: int, earlier: list[int]) -> bool:
-        """Whether i repeats, with its neighbours, a run around its cluster's head or previous copy."""
-        for e in {earlier[0], earlier[-1]}:
-            count, words = run_words(i, e)
-            if count >= 2 and words >= opts.min_words:
-                return True
-        return False
-
-    members: dict[int, list[int]] = defaultdict(list)
-    for i in sorted(matched):
-        members[cluster[i]].append(i)
-    singles = {i for i in range(n) if i not in members and i not in matched}
-    removed: dict[int, int] = {}  # removed index -> cluster head
-    for head, mem in members.items():
-        occurrences = [head, *mem]
-        blocky = {i for k, i in enumerate(mem) if in_block(i, occurrences[: k + 1])}
-        if (
-            len(mem) >= 2
-            and not blocky
-            and paragraphs[head].rstrip(_CLOSERS).endswith(("?", ":", "？", "："))
-            and all(i + 1 in singles for i in occurrences)
-        ):
-            continue  # a question recurring, each time followed by new text: a Q&A, not damage
-        for i in mem:
-            stutter = cluster[i - 1] == head and art.keys[i - 1] == art.keys[i]  # the same line twice running
-            if i in blocky or stutter or min(len(art.toks[i]), len(art.toks[head])) >= opts.min_words:
-                removed[i] = head
-
-    # Keep each cluster's most complete version at the place of its first occurrence.
-    text_from = {i: i for i in range(n)}
-    groups: dict[int, list[int]] = defaultdict(list)
-    for i, head in removed.items():
-        groups[head].append(i)
-    for head, gone in groups.items():
-        group = [head, *sorted(gone)]
-        best = max(group, key=lambda i: (len(art.toks[i]), -i))
-        text_from[head] = best
-        for i in group:
-            if i == best:
-                continue
-            m = art.compare(i, best) or matched.get(i) or _Match(best, 0.0, "near")
-            findings.append(
-                Finding("duplicate_paragraph", doc, i, best, m.similarity, m.rule,
-                        _excerpt(paragraphs[i], opts.excerpt_chars))
-            )
+    cluster, matched = _cluster(art, group)
+    removed = _removals(art, cluster, matched)
+    text_from, copies, findings = _most_complete(art, removed, matched, doc)
 
     # A headline below a summary: every paragraph above it reappears further down.
     if headline is None and n and opts.headline == "auto":
         for c in range(1, min(n, 3)):
-            if not any(r > c for r in groups.get(cluster[c - 1], ())):
+            if not any(r > c for r in copies.get(cluster[c - 1], ())):
                 break
             if hl.title_like(c):
-                headline, headline_group = c, {c, *hl.copies(c)}
+                headline, group = c, {c, *hl.copies(c)}
                 break
 
+    headline_text = None
     if headline is not None:
-        headline_text_from = hl.best_version(sorted(headline_group))
-        for i in sorted(headline_group):
-            if i != headline_text_from:
-                findings.append(
-                    Finding("duplicate_headline", doc, i, headline_text_from, 1.0,
-                            hl.rule(i, headline_text_from), _excerpt(paragraphs[i], opts.excerpt_chars))
-                )
+        chosen = hl.best_version(sorted(group))
+        headline_text = paragraphs[chosen]
+        findings += [
+            Finding("duplicate_headline", doc, i, chosen, 1.0, hl.rule(i, chosen),
+                    _excerpt(paragraphs[i], opts.excerpt_chars))
+            for i in sorted(group - {chosen})
+        ]
 
     kept = tuple(
-        Paragraph(text_from[i], paragraphs[text_from[i]])
+        Paragraph(text_from.get(i, i), paragraphs[text_from.get(i, i)])
         for i in range(n)
-        if i not in removed and i not in headline_group
+        if i not in removed and i not in group
     )
-    headline_text = paragraphs[headline_text_from] if headline_text_from is not None else None
     parts = ([headline_text] if headline_text is not None else []) + [p.text for p in kept]
     text = "\n\n".join(parts) + "\n" if parts else ""
     findings.sort(key=lambda f: (f.index, f.kind))

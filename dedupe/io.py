@@ -11,14 +11,15 @@ import codecs
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import IO
 
 from .errors import InputError
 
 STDIN = "-"
+ARTICLE_SUFFIXES = (".txt", ".md")
 # Bytes that do not occur in text: C0 controls other than tab, newlines, form feed and escape.
 # A few (a stray NUL) are damage ftfy removes; more than 5% of the first 64 KiB is binary data.
 _NON_TEXT = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27)) + b"\x7f"
@@ -56,6 +57,30 @@ def decode(data: bytes, source: str) -> tuple[str, str | None]:
                 continue
             return text, f"not valid UTF-8 ({where}); read as {fallback}"
     raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+
+
+def expand_inputs(paths: Iterable[str]) -> Iterator[tuple[str, PurePath | None]]:
+    """Each input file with the name its output takes; a directory gives its article files.
+
+    Files under a directory come sorted, named by their path relative to it; symlinked
+    directories are not followed (no loops). A directory without articles yields
+    ``(path, None)`` so the caller can say so.
+    """
+    for path in paths:
+        if path == STDIN or not os.path.isdir(path):
+            p = PurePath(path)
+            yield path, p if not p.is_absolute() and ".." not in p.parts else PurePath(p.name)
+            continue
+        found = False
+        for root, dirs, files in os.walk(path):
+            dirs.sort()
+            for name in sorted(files):
+                if name.endswith(ARTICLE_SUFFIXES) and not name.startswith("."):
+                    full = os.path.join(root, name)
+                    found = True
+                    yield full, PurePath(os.path.relpath(full, path))
+        if not found:
+            yield path, None
 
 
 def read_bytes(path: str) -> bytes:

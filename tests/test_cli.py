@@ -118,7 +118,7 @@ def test_bad_inputs_are_named_skipped_and_the_rest_processed(runner, tmp_path):
         "binary.txt": ("error", "binary data"),
         "latin1.txt": ("warning", "not valid UTF-8 (byte 0xe9 at offset 3); read as windows-1252"),
         "huge.txt": ("warning", "a line of 5,000,000 characters"),
-        "folder.txt": ("error", "is a directory"),
+        "folder.txt": ("error", "a directory with no .txt or .md files"),
         "missing.txt": ("error", "no such file"),
     }
     for name, (level, words) in expected.items():
@@ -155,3 +155,18 @@ def test_read_error_is_one_line_and_the_run_goes_on(runner, tmp_path):
     (line,) = [m for m in result.stderr.splitlines() if "/proc/self/mem" in m]
     assert line.startswith("dedupe: error: /proc/self/mem: ") and "error" in line.lower()
     assert (out / SEED.name).read_text(encoding="utf-8") == CANONICAL
+
+
+def test_a_directory_stands_for_its_articles(runner, tmp_path):
+    src = tmp_path / "scrape"
+    (src / "site-a" / "2025").mkdir(parents=True)
+    (src / "site-a" / "2025" / "kursk.txt").write_bytes(SEED.read_bytes())
+    (src / "site-b").mkdir()
+    (src / "site-b" / "copy.md").write_text(CANONICAL, encoding="utf-8")
+    (src / "site-b" / "page.html").write_text("<p>not an article file</p>", encoding="utf-8")
+    out = tmp_path / "out"
+    result = runner.invoke(main, ["clean", str(src), "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert written == ["site-a/2025/kursk.txt", "site-b/copy.md"]
+    assert (out / "site-a" / "2025" / "kursk.txt").read_text(encoding="utf-8") == CANONICAL
