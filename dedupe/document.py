@@ -3,7 +3,8 @@
 Every removal needs evidence. A paragraph is removed only when it matches an earlier one
 (exactly, as a near repeat, or as a truncated/partial copy) and either both are long enough
 (``min_words``), or it belongs to a repeated run of paragraphs, or it repeats the line just
-before it word for word. A question that recurs three or
+before it word for word, or it is a title-like line of five or more words (a link or menu text
+in a page dump) repeated word for word. A question that recurs three or
 more times, each time followed by new text, is structure (a Q&A), not damage, and stays.
 The most complete version of a repeated paragraph is kept, at the place it first appeared.
 """
@@ -24,12 +25,15 @@ HEADLINE_WINDOW = 5  # the headline and its copies are looked for among the firs
 HEADLINE_MAX_TOKENS = 30
 HEADLINE_MAX_CHARS = 250
 SUBSET_RATIO = 0.9  # containment is for a copy at most this share of the other's length
+TITLE_REPEAT_WORDS = 5  # a title line this long, repeated word for word, is a link or nav copy
+PREFIX_WORDS = 5  # ... that starts like it, or ends in an ellipsis (a pull quote from mid-paragraph stays)
 POSTING_CAP = 2000  # a shingle in more paragraphs than this is too common to find candidates
 
 _SITE_SUFFIX_RE = re.compile(r"\s+[|\-–—·:]{1,2}\s+(?=[^|\-–—·]*$)")
 _ELLIPSIS_END_RE = re.compile(r"(?:\.\.\.|…)[\"'”’)\]]*$")
 _CLOSERS = "\"')]»”’」』"
 _SENTENCE_END = tuple(".,;:…。，；：")
+_ANY_SENTENCE_END = tuple(".,;:…!?。，；：！？")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,7 @@ class _Article:
     def __init__(self, paragraphs: tuple[str, ...], opts: CleanOptions) -> None:
         self.paras = paragraphs
         self.opts = opts
+        self.truncated = [_ELLIPSIS_END_RE.search(p) is not None for p in paragraphs]
         self.toks = [_match_tokens(p) for p in paragraphs]
         self.keys = [text_key(t) for t in self.toks]
         self._shingles: dict[int, frozenset[int]] = {}
@@ -61,6 +66,10 @@ class _Article:
             return _Match(j, 1.0, "exact")
         return self.judge(i, j, len(self.shingles(i) & self.shingles(j)))
 
+    def is_title_line(self, i: int) -> bool:
+        """No sentence punctuation at the end: a headline, a link text, a menu line."""
+        return not self.paras[i].rstrip(_CLOSERS).endswith(_ANY_SENTENCE_END)
+
     def jaccard(self, i: int, j: int) -> float:
         a, b = self.shingles(i), self.shingles(j)
         return len(a & b) / len(a | b) if a or b else 1.0
@@ -71,8 +80,13 @@ class _Article:
         jaccard = inter / (a + b - inter)
         if jaccard >= self.opts.threshold:
             return _Match(j, jaccard, "near")
-        shorter, longer = sorted((len(self.toks[i]), len(self.toks[j])))
-        if shorter >= self.opts.min_words and shorter <= SUBSET_RATIO * longer:
+        short, long = (i, j) if len(self.toks[i]) <= len(self.toks[j]) else (j, i)
+        n = len(self.toks[short])
+        if (
+            n >= self.opts.min_words
+            and n <= SUBSET_RATIO * len(self.toks[long])
+            and (self.truncated[short] or self.toks[short][:PREFIX_WORDS] == self.toks[long][:PREFIX_WORDS])
+        ):
             contained = inter / min(a, b)
             if contained >= self.opts.containment:
                 return _Match(j, contained, "containment")
@@ -242,8 +256,10 @@ def _removals(art: _Article, cluster: list[int], matched: dict[int, _Match]) -> 
         ):
             continue  # a question recurring, each time followed by new text: a Q&A, not damage
         for i in mem:
-            stutter = cluster[i - 1] == head and art.keys[i - 1] == art.keys[i]  # the same line twice running
-            if i in blocky or stutter or min(len(art.toks[i]), len(art.toks[head])) >= min_words:
+            exact = art.keys[i] == art.keys[head]
+            stutter = exact and cluster[i - 1] == head and art.keys[i - 1] == art.keys[i]  # twice running
+            link = exact and len(art.toks[i]) >= TITLE_REPEAT_WORDS and art.is_title_line(i)
+            if i in blocky or stutter or link or min(len(art.toks[i]), len(art.toks[head])) >= min_words:
                 removed[i] = head
     return removed
 

@@ -25,7 +25,7 @@ def test_cases_cover_every_damage_kind():
     assert kinds >= {
         "duplicate_headline", "headline_suffix", "headline_as_body", "headline_caps", "lead_summary",
         "truncated_summary", "repeated_block", "near_duplicate_paragraph", "mojibake", "html_entities",
-        "control_chars", "nfd", "hard_wrapped", "one_per_line", "blank_line_blocks", "legit_repeat",
+        "control_chars", "nfd", "hard_wrapped", "one_per_line", "blank_line_blocks", "legit_repeat", "link_repeat",
         "scraper_repeat",
     }
     assert sum(case["name"].startswith("ext-") for case in CASES) >= 10
