@@ -153,3 +153,5 @@ def clean(
         )
     if counts["skipped"]:
         sys.exit(EXIT_SKIPPED)
+if __name__ == "__main__":
+    main()

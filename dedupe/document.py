@@ -4,8 +4,9 @@ Every removal needs evidence. A paragraph is removed only when it matches an ear
 (exactly, as a near repeat, or as a truncated/partial copy) and either both are long enough
 (``min_words``), or it belongs to a repeated run of paragraphs, or it repeats the line just
 before it word for word, or it is a title-like line of five or more words (a link or menu text
-in a page dump) repeated word for word. A question that recurs three or
-more times, each time followed by new text, is structure (a Q&A), not damage, and stays.
+in a page dump) repeated word for word. A question, or a short
+line, that recurs three or more times, each time followed by new text, is structure (a Q&A,
+a fixture list's "Winners meet in final match"), not damage, and stays.
 The most complete version of a repeated paragraph is kept, at the place it first appeared.
 """
 
@@ -19,7 +20,7 @@ from .clean import normalize_newlines, repair
 from .config import CleanOptions, Options
 from .records import CleanResult, Finding, Paragraph
 from .segment import segment
-from .shingle import shingle_set, text_key, tokens, word_hashes
+from .shingle import shingle_sets, text_key, tokens, word_hashes
 
 HEADLINE_WINDOW = 5  # the headline and its copies are looked for among the first paragraphs
 HEADLINE_MAX_TOKENS = 30
@@ -33,6 +34,7 @@ _SITE_SUFFIX_RE = re.compile(r"\s+[|\-–—·:]{1,2}\s+(?=[^|\-–—·]*$)")
 _ELLIPSIS_END_RE = re.compile(r"(?:\.\.\.|…)[\"'”’)\]]*$")
 _CLOSERS = "\"')]»”’」』"
 _SENTENCE_END = tuple(".,;:…。，；：")
+_QUESTION = ("?", ":", "？", "：")
 _ANY_SENTENCE_END = tuple(".,;:…!?。，；：！？")
 
 
@@ -52,13 +54,21 @@ class _Article:
         self.truncated = [_ELLIPSIS_END_RE.search(p) is not None for p in paragraphs]
         self.toks = [_match_tokens(p) for p in paragraphs]
         self.keys = [text_key(t) for t in self.toks]
-        self._shingles: dict[int, frozenset[int]] = {}
+        self._shingles: dict[int, tuple[frozenset[int], frozenset[int]]] = {}
 
-    def shingles(self, i: int) -> frozenset[int]:
+    def _sets(self, i: int) -> tuple[frozenset[int], frozenset[int]]:
         s = self._shingles.get(i)
         if s is None:
-            s = self._shingles[i] = shingle_set(word_hashes(self.toks[i]), self.opts.shingle_size)
+            s = self._shingles[i] = shingle_sets(word_hashes(self.toks[i]), self.opts.shingle_size)
         return s
+
+    def shingles(self, i: int) -> frozenset[int]:
+        """Paragraph i's word n-grams, n = 1..shingle_size, hashed."""
+        return self._sets(i)[0]
+
+    def keys_for_candidates(self, i: int) -> frozenset[int]:
+        """Its longest n-grams only: rarer, so the inverted index stays short."""
+        return self._sets(i)[1]
 
     def compare(self, i: int, j: int) -> _Match | None:
         """Exact, near or containment match of paragraph i against paragraph j, if any."""
@@ -188,7 +198,8 @@ def _cluster(art: _Article, skip: set[int]) -> tuple[list[int], dict[int, _Match
     """Each paragraph joins the earlier cluster head it matches best, or starts a cluster.
 
     Returns each paragraph's cluster (its head's index) and how each member matched its head.
-    Candidates come from an inverted index of the heads' shingles; equal texts from a dict.
+    Candidates come from an inverted index of the heads' longest n-grams (any near or truncated
+    copy shares some); equal texts from a dict.
     """
     n = len(art.paras)
     cluster = list(range(n))
@@ -202,22 +213,22 @@ def _cluster(art: _Article, skip: set[int]) -> tuple[list[int], dict[int, _Match
         if head is not None:
             cluster[i], matched[i] = head, _Match(head, 1.0, "exact")
             continue
-        shared: dict[int, int] = defaultdict(int)
-        for s in art.shingles(i):
+        candidates: set[int] = set()
+        for s in art.keys_for_candidates(i):
             heads = postings.get(s)
             if heads and len(heads) <= POSTING_CAP:
-                for h in heads:
-                    shared[h] += 1
+                candidates.update(heads)
+        mine = art.shingles(i)
         best: _Match | None = None
-        for h, inter in shared.items():
-            m = art.judge(i, h, inter)
+        for h in sorted(candidates):
+            m = art.judge(i, h, len(mine & art.shingles(h)))
             if m is not None and (best is None or m.similarity > best.similarity):
                 best = m
         if best is not None:
             cluster[i], matched[i] = best.target, best
         else:
             exact_heads[art.keys[i]] = i
-            for s in art.shingles(i):
+            for s in art.keys_for_candidates(i):
                 postings[s].append(i)
     return cluster, matched
 
@@ -251,10 +262,10 @@ def _removals(art: _Article, cluster: list[int], matched: dict[int, _Match]) -> 
         if (
             len(mem) >= 2
             and not blocky
-            and art.paras[head].rstrip(_CLOSERS).endswith(("?", ":", "？", "："))
-            and all(i + 1 in singles for i in occurrences)
+            and (art.paras[head].rstrip(_CLOSERS).endswith(_QUESTION) or len(art.toks[head]) < min_words)
+            and all(i + 1 in singles or i + 1 == n for i in occurrences)
         ):
-            continue  # a question recurring, each time followed by new text: a Q&A, not damage
+            continue  # a question or short line recurring before new text each time: structure
         for i in mem:
             exact = art.keys[i] == art.keys[head]
             stutter = exact and cluster[i - 1] == head and art.keys[i - 1] == art.keys[i]  # twice running

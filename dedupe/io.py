@@ -113,8 +113,8 @@ def atomic_writer(target: str | Path, mode: str = "w") -> Iterator[IO[str]]:
     try:
         with os.fdopen(fd, mode, encoding="utf-8", newline="\n") as f:
             yield f
-            f.flush()
-            os.fsync(f.fileno())
+        # No fsync: a killed process leaves either the old file or the whole new one (the
+        # rename is atomic); surviving power loss would cost an fsync per article.
         os.replace(tmp, target)
     except BaseException:
         try:

@@ -30,20 +30,22 @@ def word_hashes(toks: list[str]) -> list[int]:
     return [h(t.encode()) for t in toks]
 
 
-def shingle_set(hashes: list[int], max_n: int) -> frozenset[int]:
-    """Hashes of every word n-gram for n in 1..max_n (all of it when shorter than max_n).
+def shingle_sets(hashes: list[int], max_n: int) -> tuple[frozenset[int], frozenset[int]]:
+    """Hashes of every word n-gram for n in 1..max_n, and of the longest n-grams alone.
 
+    The first set is what similarity is measured on; the second, rarer, finds candidates.
     An n-gram's hash is folded from its words' hashes, so each word is hashed once.
     """
     out = set(hashes)
+    top = hashes
     prev = hashes
     for _n in range(2, max_n + 1):
         nxt = [((a * _MIX) ^ b) & _MASK64 for a, b in zip(prev, hashes[_n - 1 :])]
         if not nxt:
             break
         out.update(nxt)
-        prev = nxt
-    return frozenset(out)
+        top = prev = nxt
+    return frozenset(out), frozenset(top)
 
 
 def text_key(toks: list[str]) -> int:
