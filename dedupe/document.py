@@ -237,19 +237,22 @@ def _removals(art: _Article, cluster: list[int], matched: dict[int, _Match]) -> 
     """Which cluster members go (index -> head): only those with evidence beyond similarity."""
     n, min_words = len(art.paras), art.opts.min_words
 
-    def run(i: int, e: int) -> tuple[int, int]:
-        """Paragraphs and words of the repeated run that aligns paragraph i with paragraph e."""
+    def in_run(i: int, e: int) -> bool:
+        """Whether i and e sit in aligned runs of at least two paragraphs and min_words words.
+
+        Walks outwards from the pair only until that is shown, so a long repeated stretch costs
+        no more than a short one.
+        """
         count, words = 1, len(art.toks[i])
         for step in (-1, 1):
             a, b = i + step, e + step
             while 0 <= a < n and 0 <= b < n and a != b and cluster[a] == cluster[b]:
                 count, words = count + 1, words + len(art.toks[a])
+                if count >= 2 and words >= min_words:
+                    return True
                 a, b = a + step, b + step
-        return count, words
+        return False
 
-    def in_block(i: int, earlier: list[int]) -> bool:
-        """Whether i repeats, with its neighbours, a run around its cluster's head or previous copy."""
-        return any(c >= 2 and w >= min_words for c, w in (run(i, e) for e in {earlier[0], earlier[-1]}))
 
     members: dict[int, list[int]] = defaultdict(list)
     for i in sorted(matched):
@@ -258,7 +261,8 @@ def _removals(art: _Article, cluster: list[int], matched: dict[int, _Match]) -> 
     removed: dict[int, int] = {}
     for head, mem in members.items():
         occurrences = [head, *mem]
-        blocky = {i for k, i in enumerate(mem) if in_block(i, occurrences[: k + 1])}
+        # in a repeated run with its cluster's head or with the copy before it
+        blocky = {i for i, prev in zip(mem, occurrences) if in_run(i, head) or in_run(i, prev)}
         if (
             len(mem) >= 2
             and not blocky
