@@ -30,7 +30,7 @@ TITLE_REPEAT_WORDS = 5  # a title line this long, repeated word for word, is a l
 PREFIX_WORDS = 5  # ... that starts like it, or ends in an ellipsis (a pull quote from mid-paragraph stays)
 POSTING_CAP = 2000  # a shingle in more paragraphs than this is too common to find candidates
 
-_SITE_SUFFIX_RE = re.compile(r"\s+[|\-–—·:]{1,2}\s+(?=[^|\-–—·]*$)")
+_SITE_SUFFIX_RE = re.compile(r"\s+[|\-–—·]{1,2}\s+(?=[^|\-–—·]*$)")  # the last " | ", " - ", " – "...
 _ELLIPSIS_END_RE = re.compile(r"(?:\.\.\.|…)[\"'”’)\]]*$")
 _CLOSERS = "\"')]»”’」』"
 _SENTENCE_END = tuple(".,;:…。，；：")
@@ -111,8 +111,9 @@ def _match_tokens(text: str) -> list[str]:
 
 
 def _strip_site_suffix(text: str) -> str:
+    """"Headline | Site" -> "Headline", when the last part is short (a site or agency name)."""
     parts = _SITE_SUFFIX_RE.split(text, maxsplit=1)
-    if len(parts) == 2 and parts[0] and 0 < len(tokens(parts[1])) <= 5:
+    if len(parts) == 2 and len(tokens(parts[0])) >= 3 and 0 < len(tokens(parts[1])) <= 5:
         return parts[0]
     return text
 
@@ -253,7 +254,6 @@ def _removals(art: _Article, cluster: list[int], matched: dict[int, _Match]) -> 
                 a, b = a + step, b + step
         return False
 
-
     members: dict[int, list[int]] = defaultdict(list)
     for i in sorted(matched):
         members[cluster[i]].append(i)
@@ -339,6 +339,7 @@ def analyse(
                 break
             if hl.title_like(c):
                 headline, group = c, {c, *hl.copies(c)}
+                findings = [f for f in findings if f.index not in group]  # now headline copies
                 break
 
     headline_text = None
