@@ -13,7 +13,8 @@ import click
 
 from . import __version__
 from .api import clean_files
-from .config import HEADLINE_MODES, LAYOUTS, CleanOptions, Options
+from .engine import run as run_scrape
+from .config import HEADLINE_MODES, KEEP_POLICIES, LAYOUTS, CleanOptions, FieldOptions, Options, RunOptions
 from .errors import ConfigError
 from .io import STDIN, atomic_writer, expand_inputs, write_text_atomic
 from .records import CleanResult
@@ -153,5 +154,67 @@ def clean(
         )
     if counts["skipped"]:
         sys.exit(EXIT_SKIPPED)
+@main.command()
+@click.argument("scrape_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Write kept articles here, at their relative paths.")
+@click.option("--report", type=click.Path(dir_okay=False), help="Findings as JSON lines [default: OUT_DIR.report.jsonl beside OUT_DIR].")
+@click.option("--threshold", type=float, default=0.7, show_default=True, help="Jaccard similarity of bodies (word 5-grams) that makes a copy.")
+@click.option("--containment", type=float, default=0.8, show_default=True, help="Share of the smaller body inside the larger that makes a copy.")
+@click.option("--jobs", type=int, default=0, help="Worker processes [default: one per CPU].")
+@click.option("--keep", type=click.Choice(KEEP_POLICIES), default="content", show_default=True, help="Which copy of a story to keep.")
+@click.option("--window", "window_days", type=float, help="Copies dated more than this many days apart are reported, not merged.")
+@click.option("--keep-boilerplate", is_flag=True, help="Report site boilerplate paragraphs but do not remove them.")
+@click.option("--text-field", default="text", show_default=True, help="JSON field with the article text.")
+@click.option("--title-field", default="title", show_default=True, help="JSON field with the headline.")
+@click.option("--id-field", default="id", show_default=True, help="JSON field with the record id.")
+@click.option("--url-field", default="url", show_default=True, help="JSON field with the URL.")
+@click.option("--date-field", default="date", show_default=True, help="JSON field with the publication date.")
+def run(
+    scrape_dir: str,
+    out_dir: str,
+    report: str | None,
+    keep_boilerplate: bool,
+    text_field: str,
+    title_field: str,
+    id_field: str,
+    url_field: str,
+    date_field: str,
+    **run_opts: Any,
+) -> None:
+    """Clean every article under SCRAPE_DIR and keep one copy of each story in OUT_DIR.
+
+    Reads .txt and .md (one article a file), .json (one article object), .jsonl and
+    .jsonl.gz (one article a line). Exit code 0 when nothing was skipped, 1 when some input
+    or record was skipped (each named on stderr), 2 for bad usage.
+    """
+    try:
+        options = Options(
+            run=RunOptions(boilerplate=not keep_boilerplate, **run_opts),
+            fields=FieldOptions(text_field, title_field, id_field, url_field, date_field),
+        )
+    except ConfigError as e:
+        raise click.UsageError(str(e)) from e
+    bar: list[Any] = []
+
+    def progress(done: int, total: int) -> None:
+        if not sys.stderr.isatty():
+            return
+        if not bar:
+            bar.append(click.progressbar(length=total, label="reading", file=sys.stderr))
+            bar[0].__enter__()
+        bar[0].update(done)
+
+    try:
+        summary = run_scrape(scrape_dir, out_dir, options, report=report, progress=progress)
+    finally:
+        if bar:
+            bar[0].__exit__(None, None, None)
+    for problem in summary.problems:
+        _warn(f"{'error' if problem.skipped else 'warning'}: {problem}")
+    for line in summary.lines():
+        _warn(line)
+    sys.exit(summary.exit_code)
+
+
 if __name__ == "__main__":
     main()

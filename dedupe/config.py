@@ -55,10 +55,88 @@ class CleanOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class FieldOptions:
+    """Field names of JSON and JSON-lines articles."""
+
+    text: str = "text"
+    title: str = "title"
+    id: str = "id"
+    url: str = "url"
+    date: str = "date"
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureOptions:
+    """How article signatures are made; recorded wherever signatures are stored.
+
+    Signatures are datasketch MinHash values (``scheme`` ``affine32`` with 32-bit xxhash of each
+    word ``shingle_words``-gram), so datasketch can read and index them.
+    """
+
+    num_perm: int = 128
+    seed: int = 1
+    scheme: str = "affine32"
+    shingle_words: int = 5
+    lsh_threshold: float = 0.3
+
+    def __post_init__(self) -> None:
+        if self.scheme != "affine32":
+            raise ConfigError(f"only the affine32 MinHash scheme is supported, got {self.scheme!r}")
+        if not 16 <= self.num_perm <= 1024:
+            raise ConfigError(f"num_perm must be in 16..1024, got {self.num_perm}")
+        if self.shingle_words < 1:
+            raise ConfigError(f"shingle_words must be at least 1, got {self.shingle_words}")
+
+
+KEEP_POLICIES = ("content", "earliest", "first")
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """How a scrape directory is deduplicated.
+
+    threshold: Jaccard similarity of article bodies (word 5-grams) that makes two articles copies.
+    containment: share of the smaller body inside the larger that makes it a copy (a truncated
+        copy, or the article inside a whole-page dump).
+    jobs: worker processes (0: one per CPU).
+    keep: which copy of a story is kept: ``content`` (most article text, least boilerplate; then
+        the earlier date; then path order), ``earliest`` (date, then path), ``first`` (path order).
+    window_days: copies dated further apart are reported, not merged (None: no window).
+    boilerplate: remove paragraphs that recur across many articles of one source (see README).
+    boilerplate_min_docs: how many different articles of a source a paragraph must open or close.
+    """
+
+    threshold: float = 0.7
+    containment: float = 0.8
+    jobs: int = 0
+    keep: str = "content"
+    window_days: float | None = None
+    boilerplate: bool = True
+    boilerplate_min_docs: int = 5
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold <= 1.0:
+            raise ConfigError(f"threshold must be in (0, 1], got {self.threshold}")
+        if not 0.0 < self.containment <= 1.0:
+            raise ConfigError(f"containment must be in (0, 1], got {self.containment}")
+        if self.jobs < 0:
+            raise ConfigError(f"jobs must be 0 (one per CPU) or more, got {self.jobs}")
+        if self.keep not in KEEP_POLICIES:
+            raise ConfigError(f"keep must be one of {', '.join(KEEP_POLICIES)}, got {self.keep!r}")
+        if self.window_days is not None and self.window_days < 0:
+            raise ConfigError(f"window must be at least 0 days, got {self.window_days}")
+        if self.boilerplate_min_docs < 2:
+            raise ConfigError(f"boilerplate_min_docs must be at least 2, got {self.boilerplate_min_docs}")
+
+
+@dataclass(frozen=True, slots=True)
 class Options:
     """Every option of a run, one object per concern."""
 
     clean: CleanOptions = field(default_factory=CleanOptions)
+    fields: FieldOptions = field(default_factory=FieldOptions)
+    signature: SignatureOptions = field(default_factory=SignatureOptions)
+    run: RunOptions = field(default_factory=RunOptions)
 
     @classmethod
     def of(cls, **clean: Any) -> Options:
@@ -68,3 +146,7 @@ class Options:
     def with_clean(self, **changes: Any) -> Options:
         """A copy with some cleaner settings changed."""
         return replace(self, clean=replace(self.clean, **changes))
+
+    def with_run(self, **changes: Any) -> Options:
+        """A copy with some run settings changed."""
+        return replace(self, run=replace(self.run, **changes))

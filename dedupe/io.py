@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePath
-from typing import IO
+from typing import IO, Any
 
 from .errors import InputError
 
@@ -105,13 +105,17 @@ def read_text(path: str) -> tuple[str, str | None]:
 
 
 @contextmanager
-def atomic_writer(target: str | Path, mode: str = "w") -> Iterator[IO[str]]:
-    """Write a file through a temporary sibling, renamed into place only on success."""
+def atomic_writer(target: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
+    """Write a file through a temporary sibling, renamed into place only on success.
+
+    ``mode`` is ``w`` (UTF-8 text, ``\n`` line endings) or ``wb``.
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, mode, encoding="utf-8", newline="\n") as f:
+        opened = os.fdopen(fd, mode) if "b" in mode else os.fdopen(fd, mode, encoding="utf-8", newline="\n")
+        with opened as f:
             yield f
         # No fsync: a killed process leaves either the old file or the whole new one (the
         # rename is atomic); surviving power loss would cost an fsync per article.

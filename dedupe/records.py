@@ -70,3 +70,64 @@ class FileOutcome:
     result: CleanResult | None
     skipped: str | None = None
     warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One article read from a scrape: where it came from and its fields.
+
+    ``id`` is what reports call it: the path relative to the scrape directory for a one-article
+    file; for a JSON-lines record its id field, else ``path#line``. ``line`` is 1-based (JSONL).
+    """
+
+    id: str
+    path: str
+    text: str
+    title: str | None = None
+    date: str | None = None
+    url: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something wrong with an input: ``source`` is ``file`` or ``file:line``.
+
+    ``skipped`` is True when the input (or record) was left out, False for a warning.
+    """
+
+    source: str
+    reason: str
+    skipped: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class DocFinding:
+    """A finding across articles: a dropped copy, or a pair reported but not merged.
+
+    kinds: ``duplicate_document`` (``doc`` dropped as a copy of ``duplicate_of``, which is kept),
+    ``headline_differs`` (a dropped copy had another headline), ``same_headline`` (a shared
+    headline over different bodies), ``outside_window`` (a copy published further apart than
+    ``--window``), ``boilerplate`` (a paragraph recurring across a source's articles).
+    """
+
+    kind: str
+    doc: str
+    duplicate_of: str | None
+    similarity: float
+    reason: str
+    extra: tuple[tuple[str, Any], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "doc": self.doc,
+            "duplicate_of": self.duplicate_of,
+            "similarity": round(self.similarity, 4),
+            "reason": self.reason,
+        }
+        out.update(self.extra)
+        return out

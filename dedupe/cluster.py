@@ -1,0 +1,131 @@
+"""From candidate pairs to kept copies: exact verification, clusters, and the keep policy.
+
+An estimate is not a verdict: every candidate pair from LSH is verified on the exact shingle
+sets before anything is dropped. Clusters are not chained: in each connected component of
+verified pairs the best copy (by the keep policy) is kept, and every other copy must itself
+be verified against the copy it is dropped for; a member that matches no kept copy is kept
+too, and later members may be dropped for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .config import RunOptions
+
+MIN_CONTAINED_SHINGLES = 20  # a body this small is not judged by containment
+LOOK_ALIKE_NUMBERS = 3  # bodies each stating at least this many numbers...
+LOOK_ALIKE_OVERLAP = 0.5  # ...sharing fewer than this share of them are templated look-alikes
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The exact comparison of two articles: whether one is a copy of the other, and why."""
+
+    duplicate: bool
+    similarity: float
+    reason: str
+
+
+class Verifier:
+    """Exact verification of article pairs, cached (a pair is compared at most once)."""
+
+    def __init__(
+        self,
+        shingles: Callable[[int], np.ndarray],
+        numbers: Sequence[frozenset[str]],
+        dates: Sequence[float | None],
+        opts: RunOptions,
+    ) -> None:
+        self.shingles = shingles
+        self.numbers = numbers
+        self.dates = dates
+        self.opts = opts
+        self.verify = lru_cache(maxsize=1 << 16)(self._verify)
+
+    def _verify(self, i: int, j: int) -> Verdict:
+        a, b = self.shingles(i), self.shingles(j)
+        if a.size == 0 or b.size == 0:
+            return Verdict(False, 0.0, "no_body")
+        inter = np.intersect1d(a, b, assume_unique=True).size
+        jaccard = inter / (a.size + b.size - inter)
+        contained = inter / min(a.size, b.size)
+        if jaccard >= self.opts.threshold:
+            verdict = Verdict(True, jaccard, "exact" if jaccard == 1.0 else "near_duplicate")
+        elif contained >= self.opts.containment and min(a.size, b.size) >= MIN_CONTAINED_SHINGLES:
+            verdict = Verdict(True, contained, "contained")
+        else:
+            return Verdict(False, max(jaccard, contained), "different")
+        na, nb = self.numbers[i], self.numbers[j]
+        if (
+            jaccard < 0.95
+            and min(len(na), len(nb)) >= LOOK_ALIKE_NUMBERS
+            and len(na & nb) / len(na | nb) < LOOK_ALIKE_OVERLAP
+        ):
+            return Verdict(False, verdict.similarity, "look_alike")
+        da, db = self.dates[i], self.dates[j]
+        window = self.opts.window_days
+        if window is not None and da is not None and db is not None and abs(da - db) > window * 86400:
+            return Verdict(False, verdict.similarity, "outside_window")
+        return verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Clustering:
+    """Each article's kept copy (itself when kept), the verdict that dropped it, pairs held apart."""
+
+    keeper: tuple[int, ...]
+    verdicts: dict[int, Verdict]
+    held_apart: tuple[tuple[int, int, Verdict], ...]
+
+
+def _components(n: int, edges: Iterable[tuple[int, int]]) -> list[list[int]]:
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[int, list[int]] = {}
+    for x in range(n):
+        groups.setdefault(find(x), []).append(x)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def cluster(
+    n: int,
+    candidates: Iterable[tuple[int, int]],
+    verifier: Verifier,
+    priority: Callable[[int], tuple[float, ...]],
+) -> Clustering:
+    """Verify candidate pairs, then keep the best copy of each story and drop the verified rest."""
+    edges, held = [], []
+    for i, j in sorted(candidates):
+        v = verifier.verify(i, j)
+        if v.duplicate:
+            edges.append((i, j))
+        elif v.reason == "outside_window":
+            held.append((i, j, v))
+    keeper = list(range(n))
+    verdicts: dict[int, Verdict] = {}
+    for component in _components(n, edges):
+        kept: list[int] = []
+        for m in sorted(component, key=priority):
+            for k in kept:
+                v = verifier.verify(min(m, k), max(m, k))
+                if v.duplicate:
+                    keeper[m], verdicts[m] = k, v
+                    break
+            else:
+                kept.append(m)
+    return Clustering(tuple(keeper), verdicts, tuple(held))

@@ -1,0 +1,376 @@
+"""A corpus run: prepare every article, find candidates, verify, cluster, keep, write.
+
+Pass one (in worker processes) reads and prepares each file's articles in path order; what
+later steps need of an article's text (its shingles, its output) is spilled to a temporary
+folder, so memory holds only signatures and a few numbers per article. Then LSH candidates
+are verified and clustered (see :mod:`dedupe.cluster`), and pass two writes the kept
+articles and the report. The result does not depend on ``jobs`` or on listing order.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from .cluster import Clustering, Verifier, cluster
+from .config import Options
+from .formats import kind_of, list_inputs, read_articles, write_json, write_jsonl
+from .io import atomic_writer, write_text_atomic
+from .minhash import to_datasketch
+from .prepare import Prepared, prepare
+from .records import Article, DocFinding, Problem
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """What a run did: counts, bytes, and every input it skipped or warned about."""
+
+    files: int
+    documents: int
+    kept: int
+    dropped: int
+    headlines_removed: int
+    paragraphs_removed: int
+    boilerplate_removed: int
+    bytes_in: int
+    bytes_out: int
+    report: str
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def skipped(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.skipped)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing was skipped, 1 otherwise."""
+        return 1 if self.skipped else 0
+
+    def lines(self) -> list[str]:
+        """The summary as printed at the end of ``dedupe run``."""
+        out = [
+            f"{self.files} files, {self.documents} articles read: {self.kept} kept, {self.dropped} dropped as copies",
+            f"removed inside articles: {self.headlines_removed} headlines, {self.paragraphs_removed} paragraphs,"
+            f" {self.boilerplate_removed} boilerplate paragraphs",
+            f"bytes: {self.bytes_in:,} in, {self.bytes_out:,} out; report: {self.report}",
+        ]
+        skipped = self.skipped
+        if skipped:
+            reasons = Counter(p.reason.split(" (")[0] for p in skipped)
+            out.append(f"skipped {len(skipped)}: " + "; ".join(f"{n} {r}" for r, n in reasons.most_common()))
+        return out
+
+
+@dataclass(slots=True)
+class _Doc:
+    """What stays in memory of an article between the passes."""
+
+    article: Article
+    order: int
+    shingle_at: int
+    shingle_sizes: tuple[int, ...]
+    output_at: int
+    output_len: int
+    keys: tuple[int, ...]
+    edge: tuple[int, ...]
+    signature: np.ndarray
+    headline_key: int | None
+    headline: str | None
+    numbers: frozenset[str]
+    content_score: float
+    date: float | None
+    headline_line: bool
+    findings: Counter[str] = field(default_factory=Counter)
+
+
+class _Spill:
+    """Append-only files for what the second pass needs of each article's text."""
+
+    def __init__(self, folder: str) -> None:
+        self.shingles = open(os.path.join(folder, "shingles.u32"), "w+b")  # noqa: SIM115
+        self.outputs = open(os.path.join(folder, "outputs.txt"), "w+b")  # noqa: SIM115
+
+    def add(self, prep: Prepared) -> tuple[int, tuple[int, ...], int, int]:
+        shingle_at = self.shingles.tell() // 4
+        for arr in prep.paragraph_shingles:
+            self.shingles.write(arr.astype("<u4").tobytes())
+        data = prep.output.encode("utf-8")
+        output_at = self.outputs.tell()
+        self.outputs.write(data)
+        return shingle_at, tuple(a.size for a in prep.paragraph_shingles), output_at, len(data)
+
+    def paragraphs(self, doc: _Doc) -> list[np.ndarray]:
+        self.shingles.flush()
+        total = sum(doc.shingle_sizes)
+        self.shingles.seek(doc.shingle_at * 4)
+        flat = np.frombuffer(self.shingles.read(total * 4), dtype="<u4")
+        self.shingles.seek(0, os.SEEK_END)
+        return np.split(flat, np.cumsum(doc.shingle_sizes)[:-1]) if doc.shingle_sizes else []
+
+    def output(self, doc: _Doc) -> str:
+        self.outputs.flush()
+        self.outputs.seek(doc.output_at)
+        text = self.outputs.read(doc.output_len).decode("utf-8")
+        self.outputs.seek(0, os.SEEK_END)
+        return text
+
+    def close(self) -> None:
+        self.shingles.close()
+        self.outputs.close()
+
+
+def _prepare_file(task: tuple[str, str, Options]) -> tuple[str, list[Prepared | Problem]]:
+    root, rel, options = task
+    out: list[Prepared | Problem] = []
+    for item in read_articles(root, rel, options.fields):
+        out.append(prepare(item, options) if isinstance(item, Article) else item)
+    return rel, out
+
+
+def _prepared_files(
+    root: str, rels: list[str], options: Options, jobs: int
+) -> Iterator[tuple[str, list[Prepared | Problem]]]:
+    tasks = [(root, rel, options) for rel in rels]
+    if jobs <= 1 or len(tasks) <= 1:
+        yield from map(_prepare_file, tasks)
+        return
+    ctx = multiprocessing.get_context("spawn" if os.name != "posix" else "fork")
+    with ctx.Pool(jobs) as pool:
+        yield from pool.imap(_prepare_file, tasks, chunksize=4)
+
+
+def default_report_path(out_dir: str | Path) -> Path:
+    """Where the report goes by default: beside OUT_DIR (not inside it), as OUT_DIR.report.jsonl."""
+    out = Path(out_dir).resolve()
+    return out.with_name(out.name + ".report.jsonl")
+
+
+def _source(path: str) -> str:
+    """The source an article belongs to for boilerplate: its first folder under the scrape."""
+    return path.split("/", 1)[0] if "/" in path else ""
+
+
+def _boilerplate(docs: list[_Doc], min_docs: int) -> dict[tuple[str, int], int]:
+    """Paragraphs that open or close at least ``min_docs`` distinct articles of one source."""
+    seen: dict[tuple[str, int], set[int]] = defaultdict(set)
+    for d in docs:
+        body_key = hash(d.keys)
+        for i in d.edge:
+            seen[(_source(d.article.path), d.keys[i])].add(body_key)
+    return {k: len(v) for k, v in seen.items() if len(v) >= min_docs}
+
+
+def _priority(docs: list[_Doc], policy: str) -> Callable[[int], tuple[float, ...]]:
+    """The keep policy as a sort key: the first article of a cluster in this order is kept."""
+
+    def date(i: int) -> float:
+        d = docs[i].date
+        return d if d is not None else float("inf")
+
+    if policy == "first":
+        return lambda i: (docs[i].order,)
+    if policy == "earliest":
+        return lambda i: (date(i), docs[i].order)
+    return lambda i: (-round(docs[i].content_score, 6), date(i), docs[i].order)
+
+
+def _candidates(docs: list[_Doc], options: Options) -> set[tuple[int, int]]:
+    from datasketch import MinHashLSH
+
+    sig = options.signature
+    lsh = MinHashLSH(threshold=sig.lsh_threshold, num_perm=sig.num_perm)
+    sketches = [to_datasketch(d.signature, sig) for d in docs]
+    for i, s in enumerate(sketches):
+        lsh.insert(i, s, check_duplication=False)
+    pairs = set()
+    for i, s in enumerate(sketches):
+        for j in lsh.query(s):
+            if j != i:
+                pairs.add((min(i, j), max(i, j)))
+    return pairs
+
+
+def _write_json_line(f: IO[str], obj: dict[str, Any]) -> None:
+    f.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+def run(
+    scrape_dir: str | Path,
+    out_dir: str | Path,
+    options: Options | None = None,
+    report: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunSummary:
+    """Clean every article under ``scrape_dir`` and write one copy of each story to ``out_dir``.
+
+    ``progress(done, total)`` is called after each input file. Findings go to ``report``
+    (default: :func:`default_report_path`), written atomically at the end.
+    """
+    options = options or Options()
+    root, out = str(scrape_dir), Path(out_dir)
+    report_path = Path(report) if report is not None else default_report_path(out)
+    jobs = options.run.jobs or os.cpu_count() or 1
+    rels = list_inputs(root)
+    problems: list[Problem] = []
+    docs: list[_Doc] = []
+    files_of: dict[str, list[int]] = defaultdict(list)
+    bytes_in = 0
+
+    with tempfile.TemporaryDirectory(prefix="dedupe-") as tmp, atomic_writer(report_path) as rep:
+        spill = _Spill(tmp)
+        try:
+            for rel, items in _prepared_files(root, rels, options, jobs):
+                for item in items:
+                    if isinstance(item, Problem):
+                        problems.append(item)
+                        continue
+                    shingle_at, sizes, output_at, output_len = spill.add(item)
+                    d = _Doc(
+                        article=item.article, order=len(docs), shingle_at=shingle_at, shingle_sizes=sizes,
+                        output_at=output_at, output_len=output_len, keys=item.paragraph_keys, edge=item.edge,
+                        signature=item.signature, headline_key=item.headline_key,
+                        headline=item.headline, numbers=item.numbers,
+                        content_score=item.content_score, date=item.date, headline_line=item.headline_line,
+                    )
+                    for f in item.findings:
+                        d.findings[str(f["kind"])] += 1
+                        _write_json_line(rep, f)
+                    files_of[item.article.path].append(len(docs))
+                    docs.append(d)
+                    bytes_in += item.bytes_in
+                if progress:
+                    progress(1, len(rels))
+
+            boiler = _boilerplate(docs, options.run.boilerplate_min_docs)
+            cut = boiler if options.run.boilerplate else {}
+
+            def body_shingles(i: int) -> np.ndarray:
+                d = docs[i]
+                src = _source(d.article.path)
+                parts = [a for k, a in zip(d.keys, spill.paragraphs(d)) if (src, k) not in cut]
+                return np.unique(np.concatenate(parts)) if parts else np.empty(0, np.uint32)
+
+            verifier = Verifier(
+                _cached(body_shingles), [d.numbers for d in docs], [d.date for d in docs], options.run
+            )
+            result = cluster(len(docs), _candidates(docs, options), verifier, _priority(docs, options.run.keep))
+            def body_paragraphs(i: int) -> list[str]:
+                parts = spill.output(docs[i]).rstrip("\n").split("\n\n")
+                return parts[1:] if docs[i].headline_line else parts
+
+            for finding in _doc_findings(docs, result, boiler, options.run.boilerplate, body_paragraphs):
+                _write_json_line(rep, finding.to_dict())
+            bytes_out, removed_boiler = _write_outputs(root, out, docs, files_of, result, spill, cut, options)
+        finally:
+            spill.close()
+
+    kept = sum(1 for i, k in enumerate(result.keeper) if i == k)
+    return RunSummary(
+        files=len(rels),
+        documents=len(docs),
+        kept=kept,
+        dropped=len(docs) - kept,
+        headlines_removed=sum(d.findings["duplicate_headline"] for d in docs),
+        paragraphs_removed=sum(d.findings["duplicate_paragraph"] for d in docs),
+        boilerplate_removed=removed_boiler,
+        bytes_in=bytes_in,
+        bytes_out=bytes_out,
+        report=str(report_path),
+        problems=tuple(problems),
+    )
+
+
+def _cached(fn: Callable[[int], np.ndarray]) -> Callable[[int], np.ndarray]:
+    from functools import lru_cache
+
+    return lru_cache(maxsize=4096)(fn)
+
+
+def _doc_findings(
+    docs: list[_Doc], result: Clustering, boiler: dict[tuple[str, int], int], removing: bool,
+    body_paragraphs: Callable[[int], list[str]],
+) -> Iterator[DocFinding]:
+    for i, d in enumerate(docs):
+        k = result.keeper[i]
+        if k == i:
+            continue
+        v = result.verdicts[i]
+        yield DocFinding("duplicate_document", d.article.id, docs[k].article.id, v.similarity, v.reason)
+        if d.headline_key != docs[k].headline_key and d.headline and docs[k].headline:
+            yield DocFinding(
+                "headline_differs", d.article.id, docs[k].article.id, v.similarity,
+                "a copy with another headline", (("headline", d.headline), ("kept_headline", docs[k].headline)),
+            )
+    for i, j, v in result.held_apart:
+        yield DocFinding("outside_window", docs[j].article.id, docs[i].article.id, v.similarity,
+                         "a copy dated further apart than --window: kept both")
+    by_headline: dict[int, list[int]] = defaultdict(list)
+    for i, d in enumerate(docs):
+        if d.headline_key is not None:
+            by_headline[d.headline_key].append(i)
+    for group in by_headline.values():
+        first = group[0]
+        for m in group[1:]:
+            if result.keeper[m] != result.keeper[first]:
+                yield DocFinding("same_headline", docs[m].article.id, None, 0.0,
+                                 "same headline, different story: kept both",
+                                 (("same_as", docs[first].article.id), ("headline", docs[m].headline)))
+    firsts: dict[tuple[str, int], tuple[int, int]] = {}
+    for n, d in enumerate(docs):
+        for i in d.edge:
+            firsts.setdefault((_source(d.article.path), d.keys[i]), (n, i))
+    for (src, key), count in sorted(boiler.items(), key=lambda kv: firsts[kv[0]]):
+        n, i = firsts[(src, key)]
+        yield DocFinding("boilerplate", docs[n].article.id, None, 1.0,
+                         "opens or closes many articles of this source" + ("; removed" if removing else "; kept"),
+                         (("source", src), ("articles", count), ("text", body_paragraphs(n)[i])))
+
+
+def _without_boilerplate(d: _Doc, text: str, cut: dict[tuple[str, int], int]) -> tuple[str, int]:
+    if not cut:
+        return text, 0
+    src = _source(d.article.path)
+    drop = {i for i in d.edge if (src, d.keys[i]) in cut}
+    if not drop or len(drop) == len(d.keys):
+        return text, 0  # never empty an article
+    parts = text.rstrip("\n").split("\n\n")
+    head, body = (parts[:1], parts[1:]) if d.headline_line else ([], parts)
+    if len(body) != len(d.keys):
+        return text, 0
+    kept = head + [p for i, p in enumerate(body) if i not in drop]
+    return "\n\n".join(kept) + ("\n" if text.endswith("\n") else ""), len(drop)
+
+
+def _write_outputs(
+    root: str, out: Path, docs: list[_Doc], files_of: dict[str, list[int]], result: Clustering,
+    spill: _Spill, cut: dict[tuple[str, int], int], options: Options,
+) -> tuple[int, int]:
+    bytes_out = removed = 0
+    for rel, idx in files_of.items():
+        kept = [i for i in idx if result.keeper[i] == i]
+        if not kept:
+            continue
+        texts = {}
+        for i in kept:
+            text, n = _without_boilerplate(docs[i], spill.output(docs[i]), cut)
+            texts[i], removed = text, removed + n
+            bytes_out += len(text.encode("utf-8"))
+        kind = kind_of(rel)
+        target = out / rel
+        if kind == "text":
+            write_text_atomic(target, texts[kept[0]])
+        elif kind == "json":
+            write_json(root, rel, target, texts[kept[0]], options.fields)
+        else:
+            lines = {line: texts[i] for i in kept if (line := docs[i].article.line) is not None}
+            write_jsonl(root, rel, target, lines, options.fields)
+    return bytes_out, removed

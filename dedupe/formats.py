@@ -1,0 +1,177 @@
+"""Articles in and out of a scrape directory: .txt/.md files, .json objects, .jsonl(.gz) lines.
+
+Readers yield :class:`Article` records and :class:`Problem` notes in a fixed order (sorted
+relative paths, then line order), so a run does not depend on how the file system lists files.
+A broken record or file is a Problem naming ``file:line`` and the reason; the rest goes on.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+from .config import FieldOptions
+from .errors import InputError
+from .io import atomic_writer, decode
+from .records import Article, Problem
+
+TEXT_SUFFIXES = (".txt", ".md")
+SUFFIXES = (".txt", ".md", ".json", ".jsonl", ".jsonl.gz")
+
+
+def kind_of(path: str) -> str | None:
+    """``text``, ``json``, ``jsonl`` or ``jsonl.gz`` by the file name; None for other files."""
+    if path.endswith(".jsonl.gz"):
+        return "jsonl.gz"
+    for suffix, kind in ((".jsonl", "jsonl"), (".json", "json"), (".txt", "text"), (".md", "text")):
+        if path.endswith(suffix):
+            return kind
+    return None
+
+
+def list_inputs(root: str | Path) -> list[str]:
+    """Relative paths (``/``-separated) of the supported files under root, sorted.
+
+    Hidden files and directories are passed over; symlinked directories are not followed.
+    """
+    found = []
+    for dirpath, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if not name.startswith(".") and kind_of(name) is not None:
+                rel = os.path.relpath(os.path.join(dirpath, name), root)
+                found.append(rel.replace(os.sep, "/"))
+    return sorted(found)
+
+
+def _field(record: dict[str, Any], name: str) -> str | None:
+    value = record.get(name)
+    return None if value is None else str(value)
+
+
+def article_from_record(
+    record: Any, rel: str, line: int | None, fields: FieldOptions
+) -> Article | Problem:
+    """An Article from a decoded JSON value, or the Problem that stops it being one."""
+    where = f"{rel}:{line}" if line is not None else rel
+    if not isinstance(record, dict):
+        return Problem(where, f"a JSON {type(record).__name__}, not an object (skipped)")
+    if fields.text not in record:
+        return Problem(where, f"no {fields.text!r} field (skipped)")
+    text = record[fields.text]
+    if not isinstance(text, str):
+        return Problem(where, f"{fields.text!r} is a {type(text).__name__}, not a string (skipped)")
+    rec_id = _field(record, fields.id)
+    doc_id = rec_id if (rec_id and line is not None) else (rel if line is None else f"{rel}#{line}")
+    return Article(
+        id=doc_id,
+        path=rel,
+        text=text,
+        title=_field(record, fields.title),
+        date=_field(record, fields.date),
+        url=_field(record, fields.url),
+        line=line,
+    )
+
+
+def _open_lines(path: Path, kind: str) -> BinaryIO:
+    return gzip.open(path, "rb") if kind == "jsonl.gz" else path.open("rb")  # type: ignore[return-value]
+
+
+def read_articles(root: str | Path, rel: str, fields: FieldOptions) -> Iterator[Article | Problem]:
+    """The articles of one input file (and Problems for what could not be read)."""
+    path = Path(root) / rel
+    kind = kind_of(rel)
+    try:
+        if kind in ("jsonl", "jsonl.gz"):
+            yield from _read_jsonl(path, rel, kind, fields)
+            return
+        data = path.read_bytes()
+    except OSError as e:
+        yield Problem(rel, f"{e.strerror or e} (skipped)")
+        return
+    try:
+        text, warning = decode(data, rel)
+    except InputError as e:
+        yield Problem(rel, e.problem)
+        return
+    if warning:
+        yield Problem(rel, warning, skipped=False)
+    if kind == "json":
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as e:
+            yield Problem(rel, f"not valid JSON ({e.msg} at line {e.lineno} column {e.colno}) (skipped)")
+            return
+        yield article_from_record(record, rel, None, fields)
+        return
+    if not text.strip():
+        yield Problem(rel, "empty file (skipped)" if not text else "only white space, no text (skipped)")
+        return
+    yield Article(id=rel, path=rel, text=text)
+
+
+def _read_jsonl(path: Path, rel: str, kind: str, fields: FieldOptions) -> Iterator[Article | Problem]:
+    lineno = 0
+    try:
+        with _open_lines(path, kind) as f:
+            for lineno, raw in enumerate(f, 1):
+                if not raw.strip():
+                    continue
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    line = raw.decode("windows-1252", errors="replace")
+                    yield Problem(f"{rel}:{lineno}", "not valid UTF-8; read as windows-1252", skipped=False)
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as e:
+                    yield Problem(f"{rel}:{lineno}", f"not valid JSON ({e.msg} at column {e.colno}) (skipped)")
+                    continue
+                yield article_from_record(record, rel, lineno, fields)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        yield Problem(f"{rel}:{lineno + 1}", f"gzip data is truncated or corrupt ({e}); read up to here (rest skipped)")
+    except OSError as e:
+        yield Problem(rel, f"{e.strerror or e} (skipped)")
+
+
+def write_jsonl(
+    root: str | Path, rel: str, out: Path, keep: dict[int, str], fields: FieldOptions
+) -> None:
+    """Rewrite a JSON-lines input: only the records at the lines in ``keep``, text replaced.
+
+    Other fields are written back as they were (key order kept); a ``.gz`` stays gzipped.
+    """
+    kind = kind_of(rel)
+    assert kind in ("jsonl", "jsonl.gz")
+    with atomic_writer(out, "wb") as raw_out:
+        sink: IO[Any] = raw_out
+        if kind == "jsonl.gz":
+            sink = gzip.GzipFile(fileobj=raw_out, mode="wb", mtime=0)  # type: ignore[assignment]
+        try:
+            with _open_lines(Path(root) / rel, kind) as f:
+                for lineno, raw in enumerate(f, 1):
+                    if lineno in keep:
+                        line = raw.decode("utf-8", errors="replace")
+                        record = json.loads(line)
+                        record[fields.text] = keep[lineno]
+                        sink.write(json.dumps(record, ensure_ascii=False).encode() + b"\n")
+        except (EOFError, gzip.BadGzipFile, zlib.error):
+            pass  # a truncated gzip: the readable records were kept above, the reader said so
+        finally:
+            if sink is not raw_out:
+                sink.close()
+
+
+def write_json(root: str | Path, rel: str, out: Path, text: str, fields: FieldOptions) -> None:
+    """Rewrite a one-article JSON file with its text field replaced."""
+    data, _ = decode((Path(root) / rel).read_bytes(), rel)
+    record = json.loads(data)
+    record[fields.text] = text
+    with atomic_writer(out) as f:
+        f.write(json.dumps(record, ensure_ascii=False, indent=2) + "\n")

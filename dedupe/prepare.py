@@ -1,0 +1,116 @@
+"""One article, ready for a corpus run: cleaned, measured and signed (the map step).
+
+Everything a run needs later is computed here, once per article, in a worker process:
+the canonical output, the within-article findings, the body's shingles per paragraph (for
+exact verification), its MinHash signature (for candidates), paragraph keys (for site
+boilerplate), the headline key, the numbers it states, content measures and a date.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import Options
+from .dates import parse_date
+from .document import clean_text
+from .minhash import shingle_hashes, signature
+from .records import Article
+from .shingle import text_key, tokens
+
+# "LONDON (Reuters) - ", "NEW YORK, Jan 5 (AP) — ", "WASHINGTON -- ": wire datelines, not content.
+_DATELINE_RE = re.compile(
+    r"^(?:[A-Z][A-Za-z.'’-]*(?:[ ,]+[A-Z][A-Za-z.'’-]*){0,4}(?:,? [A-Z][a-z]{2,8}\.? \d{1,2})?"
+    r"\s*\([A-Za-z][\w .&'-]{0,30}\)\s*[-–—:]+\s*|[A-Z][A-Z .'’-]{2,30}\s*(?:--|[–—])\s*)"
+)
+# Credit and copyright lines: "Reporting by ...; Editing by ...", "(c) 2005 The Associated Press."
+_CREDIT_RE = re.compile(
+    r"^(?:\(c\)|©|copyright\b|(?:additional )?reporting by\b|writing by\b|editing by\b|compiled by\b)"
+    r"|all rights reserved",
+    re.IGNORECASE,
+)
+_NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
+_SENTENCE_END = tuple(".!?\"'”’)。！？")
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What pass one learns of an article (picklable: it crosses process boundaries)."""
+
+    article: Article
+    output: str  # canonical text (.txt/.md) or the cleaned text field (JSON)
+    headline: str | None
+    headline_line: bool  # whether the output's first block is the headline
+    findings: tuple[dict[str, object], ...]
+    paragraph_shingles: tuple[np.ndarray, ...]  # per body paragraph, sorted unique uint32
+    paragraph_keys: tuple[int, ...]
+    edge: tuple[int, ...]  # indices of the body paragraphs that open or close the article
+    signature: np.ndarray
+    headline_key: int | None
+    numbers: frozenset[str]
+    content_words: int
+    total_words: int
+    date: float | None
+    bytes_in: int
+
+    @property
+    def content_score(self) -> float:
+        """Article text, discounted by the share of the page that is not: words in sentences x density^2."""
+        if not self.total_words:
+            return 0.0
+        return self.content_words * (self.content_words / self.total_words) ** 2
+
+
+def _body_for_matching(i: int, text: str) -> str | None:
+    """The paragraph as compared across articles: dateline cut, credit lines left out."""
+    if _CREDIT_RE.search(text) and len(text) < 200:
+        return None
+    return _DATELINE_RE.sub("", text, count=1) if i == 0 else text
+
+
+def prepare(article: Article, options: Options) -> Prepared:
+    """Clean one article and compute what the corpus run needs of it."""
+    has_title = bool(article.title and article.title.strip())
+    source = f"{article.title}\n\n{article.text}" if has_title else article.text
+    clean = options.clean if not has_title else options.with_clean(headline="first").clean
+    result = clean_text(source, clean, doc=article.id)
+    body = [p.text for p in result.paragraphs]
+    if article.path.endswith((".txt", ".md")):
+        output, headline_line = result.text, result.headline is not None
+    elif not has_title:
+        output, headline_line = result.text.rstrip("\n"), result.headline is not None
+    else:
+        output, headline_line = "\n\n".join(body), False
+
+    words = options.signature.shingle_words
+    shingles, keys, content_words, total_words = [], [], 0, 0
+    for i, para in enumerate(body):
+        toks = tokens(para)
+        total_words += len(toks)
+        if len(toks) >= 8 and para.rstrip().endswith(_SENTENCE_END):
+            content_words += len(toks)
+        keys.append(text_key(toks))
+        matching = _body_for_matching(i, para)
+        shingles.append(shingle_hashes(tokens(matching), words) if matching else np.empty(0, np.uint32))
+    edge = tuple(sorted({*range(min(3, len(body))), *range(max(0, len(body) - 3), len(body))}))
+    all_shingles = np.unique(np.concatenate(shingles)) if shingles else np.empty(0, np.uint32)
+    headline_toks = tokens(result.headline) if result.headline else []
+    return Prepared(
+        article=Article(article.id, article.path, "", article.title, article.date, article.url, article.line),
+        output=output,
+        headline=article.title if has_title else result.headline,
+        headline_line=headline_line,
+        findings=tuple(f.to_dict() for f in result.findings),
+        paragraph_shingles=tuple(shingles),
+        paragraph_keys=tuple(keys),
+        edge=edge,
+        signature=signature(all_shingles, options.signature),
+        headline_key=text_key(headline_toks) if len(headline_toks) >= 3 else None,
+        numbers=frozenset(_NUMBER_RE.findall(" ".join(body))),
+        content_words=content_words,
+        total_words=total_words,
+        date=parse_date(article.date) or parse_date(source[:1000]),
+        bytes_in=len(article.text.encode("utf-8")) + len((article.title or "").encode("utf-8")),
+    )
