@@ -34,14 +34,18 @@ C. Syndicated copies (synthetic, from real BBC text; seed 42): 300 BBC articles 
    Gold: each original with its copies. Also printed: recall of original-copy pairs per transform.
 D. Templated look-alikes (synthetic negatives): 60 notices, 15 from each of 4 templates (dividend
    declaration, earnings-date notice, match report, executive appointment) with different companies,
-   tickers, people, amounts and dates, 80-200 words each, in the same site-<k>/ folders as C. Gold: all
-   singletons. Printed: pairs merged among D, and between D and C (target 0).
+   tickers, people, amounts and dates, 80-200 words each, in the same site-<k>/ folders as C. Dividend and
+   earnings notices are terse (a few slots in long fixed text, one of two safe-harbor paragraphs), so notices
+   of one template sharing the paragraph reach 5-shingle Jaccard 0.8+ (21 of the 420 same-template pairs);
+   the other two templates have more slots (Jaccard <= 0.7). Gold: all singletons. Printed: pairs merged
+   among D, by template, and between D and C (target 0).
 C and D share one scrape directory (D's negatives face C's positives); A and B each have their own.
 
 Usage: python benchmarks/quality_run.py [--shared ../shared] [--jobs N] [--threshold T] [--json OUT.json]
        [--workdir DIR] [--cmd "python -m dedupe.cli"]
-Paths are relative to the repo root. --workdir keeps the scrape dirs, outputs and reports there (default: a
-temp dir, deleted). --cmd replaces the command (to test the harness with a stand-in).
+Paths are relative to the repo root. --workdir keeps the scrape dirs (set-A, set-B, set-CD), outputs
+(set-*.out) and reports (set-*.report.jsonl) there, replacing those of an earlier run (default: a temp dir,
+deleted). --cmd replaces the command (to test the harness with a stand-in). Takes ~20 s besides dedupe itself.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ import json
 import random
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -193,6 +198,8 @@ def dedupe_run(cmd: list[str], scrape: Path, texts: dict[str, str], extra: list[
     """Run `dedupe run` on the scrape dir and read its report into clusters; errors are results."""
     out, report = scrape.parent / (scrape.name + ".out"), scrape.parent / (scrape.name + ".report.jsonl")
     argv = [*cmd, "run", str(scrape), "--out", str(out), "--report", str(report), *extra]
+    shutil.rmtree(out, ignore_errors=True)  # nothing stale from an earlier run in --workdir
+    report.unlink(missing_ok=True)
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired:
@@ -298,7 +305,14 @@ def set_a(corpus: Path, texts: dict[str, str]) -> Set:
                   f" by size), {gold_pairs} gold pairs ({sum(p['kind'] == 'exact' for p in strong)} exact, "
                   f"{sum(p['kind'] == 'near_duplicate' for p in strong)} near); {len(partial)} partial_overlap "
                   "pairs excluded from scoring")
-    s.extras.append(lambda pred: f"partial_overlap pairs merged (not scored): {merged(pred, partial)}/{len(partial)}")
+    jac = {frozenset((p["a"], p["b"])): p["jaccard_5shingle"] for p in pairs}
+
+    def partial_merged(pred: dict[str, str]) -> str:
+        js = sorted((jac[p] for p in partial if merged(pred, [p])), reverse=True)
+        return (f"partial_overlap pairs merged (not scored): {len(js)}/{len(partial)}"
+                + (f", their Jaccard: {' '.join(f'{j:.2f}' for j in js)}" if js else ""))
+
+    s.extras.append(partial_merged)
     s.extras.append(lambda pred: f"gold pairs with different headlines found: {merged(pred, difftitle)}/{len(difftitle)}")
     return s
 
@@ -309,7 +323,8 @@ def set_b(corpus: Path) -> Set:
     assert len(gt) == 92 and len(outs) == 920, (len(gt), len(outs))
     id8 = {r["id"]: r["id"][:8] for r in gt}
     assert len(set(id8.values())) == 92, "8-character ids collide"
-    texts, gold, empty = {}, {}, Counter()
+    texts: dict[str, str] = {}
+    empty: Counter[str] = Counter()
     for r in gt:
         if r["articleBody"].strip():
             texts[f"{id8[r['id']]}/ground_truth.txt"] = r["articleBody"]
@@ -586,7 +601,7 @@ def set_cd(bbc: dict[str, str], corpus: Path, sites: int = 5) -> Set:
         c_docs.append(doc)
         return doc
 
-    ncopies = Counter()
+    ncopies: Counter[int] = Counter()
     for src in originals:
         head, _ = split_article(bbc[src])
         orig = put(head, bbc[src], src, src)
@@ -603,6 +618,7 @@ def set_cd(bbc: dict[str, str], corpus: Path, sites: int = 5) -> Set:
     makers = [dividend, earnings, match_report, appointment]
     used: set[str] = set()
     d_docs: list[str] = []
+    template: dict[str, str] = {}
     for maker in makers:
         for i in range(15):
             text = maker(rng, used)
@@ -610,9 +626,8 @@ def set_cd(bbc: dict[str, str], corpus: Path, sites: int = 5) -> Set:
             assert 80 <= words <= 200, (maker.__name__, words)
             doc = f"site-{rng.randrange(sites)}/{_slug(text.splitlines()[0], f'{maker.__name__}:{i}')}.txt"
             assert doc not in texts and text not in texts.values()
-            texts[doc], gold[doc] = text, doc
+            texts[doc], gold[doc], template[doc] = text, doc, maker.__name__
             d_docs.append(doc)
-    c_only = list(c_docs)
     s = Set("C+D", "syndicated copies (C) and templated look-alikes (D), one scrape dir", texts, gold)
     gold_pairs = sum(_c2(n) for n in Counter(gold.values()).values())
     dj = sorted(_jaccard(texts[a], texts[b]) for i, a in enumerate(d_docs) for j, b in enumerate(d_docs)
@@ -623,16 +638,18 @@ def set_cd(bbc: dict[str, str], corpus: Path, sites: int = 5) -> Set:
     s.info.append(f"D: {len(d_docs)} templated notices (4 templates x 15), all singletons; 5-shingle Jaccard "
                   f"between notices of one template: median {dj[len(dj) // 2]:.2f}, 90th pct {dj[len(dj) * 9 // 10]:.2f}, "
                   f"max {dj[-1]:.2f}; {sum(j >= 0.8 for j in dj)} of {len(dj)} pairs >= 0.8")
-    cg = {d: gold[d] for d in c_only}
+    cg = {d: gold[d] for d in c_docs}
 
     def c_scores(pred: dict[str, str]) -> str:
-        tp, fp, fn = pair_counts(pred, cg, c_only)
+        tp, fp, fn = pair_counts(pred, cg, c_docs)
         p, r, f = prf(tp, fp, fn)
         return f"C alone: TP {tp} FP {fp} FN {fn}  P {p:.3f} R {r:.3f} F1 {f:.3f}"
 
     def d_merges(pred: dict[str, str]) -> str:
-        return (f"D pairs merged: {pairs_within(pred, d_docs)} among notices (target 0), "
-                f"{pairs_across(pred, d_docs, c_only)} notice-article")
+        by = ", ".join(f"{m.__name__} {pairs_within(pred, [d for d in d_docs if template[d] == m.__name__])}"
+                       for m in makers)
+        return (f"D pairs merged: {pairs_within(pred, d_docs)} among notices (target 0; by template: {by}), "
+                f"{pairs_across(pred, d_docs, c_docs)} notice-article")
 
     def per_op(pred: dict[str, str]) -> str:
         return "original-copy pairs found by transform: " + ", ".join(
@@ -651,6 +668,7 @@ def _jaccard(a: str, b: str) -> float:
 
 
 def write_scrape(root: Path, texts: dict[str, str]) -> None:
+    shutil.rmtree(root, ignore_errors=True)
     for doc, text in texts.items():
         p = root / doc
         p.parent.mkdir(parents=True, exist_ok=True)

@@ -18,8 +18,8 @@ import numpy as np
 from .config import RunOptions
 
 MIN_CONTAINED_SHINGLES = 20  # a body this small is not judged by containment
-LOOK_ALIKE_NUMBERS = 3  # bodies each stating at least this many numbers...
-LOOK_ALIKE_OVERLAP = 0.5  # ...sharing fewer than this share of them are templated look-alikes
+LOOK_ALIKE_NUMBERS = 3  # bodies each stating at least this many numbers, the smaller set of
+LOOK_ALIKE_OVERLAP = 0.5  # which has less than this share in the other, are templated look-alikes
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +64,7 @@ class Verifier:
         if (
             jaccard < 0.95
             and min(len(na), len(nb)) >= LOOK_ALIKE_NUMBERS
-            and len(na & nb) / len(na | nb) < LOOK_ALIKE_OVERLAP
+            and len(na & nb) / min(len(na), len(nb)) < LOOK_ALIKE_OVERLAP
         ):
             return Verdict(False, verdict.similarity, "look_alike")
         da, db = self.dates[i], self.dates[j]
@@ -106,7 +106,7 @@ def cluster(
     n: int,
     candidates: Iterable[tuple[int, int]],
     verifier: Verifier,
-    priority: Callable[[int], tuple[float, ...]],
+    rank: Callable[[list[int]], list[int]],
 ) -> Clustering:
     """Verify candidate pairs, then keep the best copy of each story and drop the verified rest."""
     edges, held = [], []
@@ -120,7 +120,7 @@ def cluster(
     verdicts: dict[int, Verdict] = {}
     for component in _components(n, edges):
         kept: list[int] = []
-        for m in sorted(component, key=priority):
+        for m in rank(component):
             for k in kept:
                 v = verifier.verify(min(m, k), max(m, k))
                 if v.duplicate:

@@ -86,7 +86,7 @@ class _Doc:
     headline_key: int | None
     headline: str | None
     numbers: frozenset[str]
-    content_score: float
+    sentences: tuple[bool, ...]
     date: float | None
     headline_line: bool
     findings: Counter[str] = field(default_factory=Counter)
@@ -159,28 +159,52 @@ def _source(path: str) -> str:
     return path.split("/", 1)[0] if "/" in path else ""
 
 
-def _boilerplate(docs: list[_Doc], min_docs: int) -> dict[tuple[str, int], int]:
-    """Paragraphs that open or close at least ``min_docs`` distinct articles of one source."""
+def _boilerplate(docs: list[_Doc], keeper: tuple[int, ...], min_docs: int) -> dict[tuple[str, int], int]:
+    """Paragraphs that open or close at least ``min_docs`` different stories of one source.
+
+    Copies of one story count once (``keeper`` is each article's kept copy), so a story's own
+    closing line is not boilerplate because ten sites carried the story.
+    """
     seen: dict[tuple[str, int], set[int]] = defaultdict(set)
-    for d in docs:
-        body_key = hash(d.keys)
+    for n, d in enumerate(docs):
         for i in d.edge:
-            seen[(_source(d.article.path), d.keys[i])].add(body_key)
+            seen[(_source(d.article.path), d.keys[i])].add(keeper[n])
     return {k: len(v) for k, v in seen.items() if len(v) >= min_docs}
 
 
-def _priority(docs: list[_Doc], policy: str) -> Callable[[int], tuple[float, ...]]:
-    """The keep policy as a sort key: the first article of a cluster in this order is kept."""
+def _ranking(
+    docs: list[_Doc], policy: str, paragraphs: Callable[[int], list[np.ndarray]]
+) -> Callable[[list[int]], list[int]]:
+    """The keep policy: orders a cluster's articles, best copy first.
+
+    ``content`` scores each copy within its cluster: shingles it shares with another copy
+    (the story), plus half of those only it has in prose paragraphs (a fuller copy's extra
+    paragraph), minus those only it has elsewhere (menus, captions, link lists: a page dump's
+    boilerplate). Ties go to the earlier date, then to path order.
+    """
 
     def date(i: int) -> float:
         d = docs[i].date
         return d if d is not None else float("inf")
 
     if policy == "first":
-        return lambda i: (docs[i].order,)
+        return lambda members: sorted(members, key=lambda i: docs[i].order)
     if policy == "earliest":
-        return lambda i: (date(i), docs[i].order)
-    return lambda i: (-round(docs[i].content_score, 6), date(i), docs[i].order)
+        return lambda members: sorted(members, key=lambda i: (date(i), docs[i].order))
+
+    def by_content(members: list[int]) -> list[int]:
+        parts = {m: paragraphs(m) for m in members}
+        sets = {m: np.unique(np.concatenate(p)) if p else np.empty(0, np.uint32) for m, p in parts.items()}
+        values, counts = np.unique(np.concatenate(list(sets.values())), return_counts=True)
+        score = {}
+        for m in members:
+            shared = counts[np.searchsorted(values, sets[m])] >= 2
+            prose = [a for a, is_prose in zip(parts[m], docs[m].sentences) if is_prose]
+            in_prose = np.isin(sets[m], np.concatenate(prose)) if prose else np.zeros(sets[m].size, bool)
+            score[m] = int(shared.sum()) + 0.5 * int((~shared & in_prose).sum()) - int((~shared & ~in_prose).sum())
+        return sorted(members, key=lambda i: (-score[i], date(i), docs[i].order))
+
+    return by_content
 
 
 def _candidates(docs: list[_Doc], options: Options) -> set[tuple[int, int]]:
@@ -239,7 +263,7 @@ def run(
                         output_at=output_at, output_len=output_len, keys=item.paragraph_keys, edge=item.edge,
                         signature=item.signature, headline_key=item.headline_key,
                         headline=item.headline, numbers=item.numbers,
-                        content_score=item.content_score, date=item.date, headline_line=item.headline_line,
+                        sentences=item.sentences, date=item.date, headline_line=item.headline_line,
                     )
                     for f in item.findings:
                         d.findings[str(f["kind"])] += 1
@@ -250,19 +274,31 @@ def run(
                 if progress:
                     progress(1, len(rels))
 
-            boiler = _boilerplate(docs, options.run.boilerplate_min_docs)
+            candidates = _candidates(docs, options)
+
+            def clustering(cut: dict[tuple[str, int], int]) -> Clustering:
+                def body_paragraphs(i: int) -> list[np.ndarray]:
+                    d = docs[i]
+                    src = _source(d.article.path)
+                    return [a if (src, k) not in cut else a[:0] for k, a in zip(d.keys, spill.paragraphs(d))]
+
+                def body_shingles(i: int) -> np.ndarray:
+                    parts = body_paragraphs(i)
+                    return np.unique(np.concatenate(parts)) if parts else np.empty(0, np.uint32)
+
+                verifier = Verifier(
+                    _cached(body_shingles), [d.numbers for d in docs], [d.date for d in docs], options.run
+                )
+                return cluster(len(docs), candidates, verifier, _ranking(docs, options.run.keep, body_paragraphs))
+
+            # Site boilerplate is what opens or closes many stories; counting stories needs the
+            # clusters, and clusters are then redone without it (it inflates similarity).
+            result = clustering({})
+            boiler = _boilerplate(docs, result.keeper, options.run.boilerplate_min_docs)
             cut = boiler if options.run.boilerplate else {}
+            if cut:
+                result = clustering(cut)
 
-            def body_shingles(i: int) -> np.ndarray:
-                d = docs[i]
-                src = _source(d.article.path)
-                parts = [a for k, a in zip(d.keys, spill.paragraphs(d)) if (src, k) not in cut]
-                return np.unique(np.concatenate(parts)) if parts else np.empty(0, np.uint32)
-
-            verifier = Verifier(
-                _cached(body_shingles), [d.numbers for d in docs], [d.date for d in docs], options.run
-            )
-            result = cluster(len(docs), _candidates(docs, options), verifier, _priority(docs, options.run.keep))
             def body_paragraphs(i: int) -> list[str]:
                 parts = spill.output(docs[i]).rstrip("\n").split("\n\n")
                 return parts[1:] if docs[i].headline_line else parts

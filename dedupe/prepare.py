@@ -3,7 +3,7 @@
 Everything a run needs later is computed here, once per article, in a worker process:
 the canonical output, the within-article findings, the body's shingles per paragraph (for
 exact verification), its MinHash signature (for candidates), paragraph keys (for site
-boilerplate), the headline key, the numbers it states, content measures and a date.
+boilerplate), the headline key, the numbers it states, which paragraphs read as prose, and a date.
 """
 
 from __future__ import annotations
@@ -50,17 +50,9 @@ class Prepared:
     signature: np.ndarray
     headline_key: int | None
     numbers: frozenset[str]
-    content_words: int
-    total_words: int
+    sentences: tuple[bool, ...]  # per body paragraph: reads as prose (8+ words, ends a sentence)
     date: float | None
     bytes_in: int
-
-    @property
-    def content_score(self) -> float:
-        """Article text, discounted by the share of the page that is not: words in sentences x density^2."""
-        if not self.total_words:
-            return 0.0
-        return self.content_words * (self.content_words / self.total_words) ** 2
 
 
 def _body_for_matching(i: int, text: str) -> str | None:
@@ -85,12 +77,10 @@ def prepare(article: Article, options: Options) -> Prepared:
         output, headline_line = "\n\n".join(body), False
 
     words = options.signature.shingle_words
-    shingles, keys, content_words, total_words = [], [], 0, 0
+    shingles, keys, sentences = [], [], []
     for i, para in enumerate(body):
         toks = tokens(para)
-        total_words += len(toks)
-        if len(toks) >= 8 and para.rstrip().endswith(_SENTENCE_END):
-            content_words += len(toks)
+        sentences.append(len(toks) >= 8 and para.rstrip().endswith(_SENTENCE_END))
         keys.append(text_key(toks))
         matching = _body_for_matching(i, para)
         shingles.append(shingle_hashes(tokens(matching), words) if matching else np.empty(0, np.uint32))
@@ -109,8 +99,7 @@ def prepare(article: Article, options: Options) -> Prepared:
         signature=signature(all_shingles, options.signature),
         headline_key=text_key(headline_toks) if len(headline_toks) >= 3 else None,
         numbers=frozenset(_NUMBER_RE.findall(" ".join(body))),
-        content_words=content_words,
-        total_words=total_words,
+        sentences=tuple(sentences),
         date=parse_date(article.date) or parse_date(source[:1000]),
         bytes_in=len(article.text.encode("utf-8")) + len((article.title or "").encode("utf-8")),
     )

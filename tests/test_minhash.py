@@ -1,0 +1,51 @@
+"""Signatures are datasketch's: the same values as datasketch.MinHash for the same hash and seed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xxhash
+from datasketch import LeanMinHash, MinHash, MinHashLSH
+
+from dedupe.config import SignatureOptions
+from dedupe.minhash import shingle_hashes, signature, to_datasketch
+from dedupe.shingle import tokens
+
+from .conftest import FIXTURES
+
+TEXT = (FIXTURES / "seed" / "kursk-article.canonical.txt").read_text(encoding="utf-8")
+
+
+def reference(toks: list[str], words: int, num_perm: int, seed: int) -> np.ndarray:
+    grams = {" ".join(toks[i : i + words]).encode() for i in range(len(toks) - words + 1)}
+    m = MinHash(num_perm=num_perm, seed=seed, hashfunc=xxhash.xxh32_intdigest)
+    m.update_batch(sorted(grams))
+    assert m.scheme == "affine32"
+    return m.hashvalues
+
+
+@pytest.mark.parametrize("num_perm, seed, words", [(128, 1, 5), (64, 7, 3), (256, 42, 5)])
+def test_signature_equals_datasketch_minhash(num_perm, seed, words):
+    toks = tokens(TEXT)
+    opts = SignatureOptions(num_perm=num_perm, seed=seed, shingle_words=words)
+    ours = signature(shingle_hashes(toks, words), opts)
+    assert ours.dtype == np.uint32
+    assert np.array_equal(ours, reference(toks, words, num_perm, seed))
+
+
+def test_signature_works_in_datasketch_lsh():
+    toks = tokens(TEXT)
+    opts = SignatureOptions()
+    full = to_datasketch(signature(shingle_hashes(toks, 5), opts), opts)
+    most = to_datasketch(signature(shingle_hashes(toks[: int(len(toks) * 0.9)], 5), opts), opts)
+    other = to_datasketch(signature(shingle_hashes(tokens("An unrelated story about football scores."), 5), opts), opts)
+    lsh = MinHashLSH(threshold=0.5, num_perm=opts.num_perm)
+    lsh.insert("full", full)
+    assert "full" in lsh.query(most) and "full" not in lsh.query(other)
+    assert isinstance(full, LeanMinHash) and full.seed == opts.seed
+
+
+def test_short_text_is_one_shingle_and_empty_text_the_empty_signature():
+    assert shingle_hashes(["only", "three", "words"], 5).size == 1
+    empty = signature(shingle_hashes([], 5), SignatureOptions())
+    assert (empty == np.iinfo(np.uint32).max).all()
