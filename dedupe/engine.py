@@ -177,10 +177,10 @@ def _ranking(
 ) -> Callable[[list[int]], list[int]]:
     """The keep policy: orders a cluster's articles, best copy first.
 
-    ``content`` scores each copy within its cluster: shingles it shares with another copy
-    (the story), plus half of those only it has in prose paragraphs (a fuller copy's extra
-    paragraph), minus those only it has elsewhere (menus, captions, link lists: a page dump's
-    boilerplate). Ties go to the earlier date, then to path order.
+    ``content`` scores each copy within its cluster: shingles found in at least half of the
+    copies (and at least two: the story), plus half of its other shingles that sit in prose
+    paragraphs (a fuller copy's extra paragraph), minus the rest (menus, captions, link lists:
+    a page dump's boilerplate). Ties go to the earlier date, then to path order.
     """
 
     def date(i: int) -> float:
@@ -196,9 +196,10 @@ def _ranking(
         parts = {m: paragraphs(m) for m in members}
         sets = {m: np.unique(np.concatenate(p)) if p else np.empty(0, np.uint32) for m, p in parts.items()}
         values, counts = np.unique(np.concatenate(list(sets.values())), return_counts=True)
+        story = max(2, (len(members) + 1) // 2)  # a shingle in this many copies is the story's
         score = {}
         for m in members:
-            shared = counts[np.searchsorted(values, sets[m])] >= 2
+            shared = counts[np.searchsorted(values, sets[m])] >= story
             prose = [a for a, is_prose in zip(parts[m], docs[m].sentences) if is_prose]
             in_prose = np.isin(sets[m], np.concatenate(prose)) if prose else np.zeros(sets[m].size, bool)
             score[m] = int(shared.sum()) + 0.5 * int((~shared & in_prose).sum()) - int((~shared & ~in_prose).sum())

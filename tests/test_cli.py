@@ -19,7 +19,7 @@ def test_every_command_has_help(runner):
     for name, command in main.commands.items():
         result = runner.invoke(main, [name, "--help"])
         assert result.exit_code == 0
-        assert command.help and command.help.split("\n")[0] in result.stdout
+        assert command.help and " ".join(command.help.split("\n")[0].split()[:6]) in " ".join(result.stdout.split())
 
 
 def test_stdin_to_stdout(runner):
