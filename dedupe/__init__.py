@@ -6,10 +6,11 @@ import logging
 from importlib.metadata import PackageNotFoundError, version
 
 from .api import clean_file, clean_files
-from .config import CleanOptions, Options
+from .config import CleanOptions, FieldOptions, Options, RunOptions, SignatureOptions
 from .document import clean_text
+from .engine import RunSummary, run
 from .errors import ConfigError, DedupeError, InputError
-from .records import CleanResult, FileOutcome, Finding, Paragraph
+from .records import Article, CleanResult, DocFinding, FileOutcome, Finding, Paragraph, Problem
 
 try:
     __version__ = version("news-dedupe")
@@ -19,17 +20,25 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
+    "Article",
     "CleanOptions",
     "CleanResult",
     "ConfigError",
     "DedupeError",
+    "DocFinding",
+    "FieldOptions",
     "FileOutcome",
     "Finding",
     "InputError",
     "Options",
     "Paragraph",
+    "Problem",
+    "RunOptions",
+    "RunSummary",
+    "SignatureOptions",
     "__version__",
     "clean_file",
     "clean_files",
     "clean_text",
+    "run",
 ]

@@ -77,7 +77,7 @@ class SignatureOptions:
     seed: int = 1
     scheme: str = "affine32"
     shingle_words: int = 5
-    lsh_threshold: float = 0.3
+    lsh_threshold: float = 0.2
 
     def __post_init__(self) -> None:
         if self.scheme != "affine32":

@@ -26,7 +26,8 @@ from .config import Options
 from .formats import kind_of, list_inputs, read_articles, write_json, write_jsonl
 from .io import atomic_writer, write_text_atomic
 from .minhash import to_datasketch
-from .prepare import Prepared, prepare
+from .prepare import Prepared, body_for_matching, prepare
+from .shingle import words
 from .records import Article, DocFinding, Problem
 
 
@@ -85,7 +86,6 @@ class _Doc:
     signature: np.ndarray
     headline_key: int | None
     headline: str | None
-    numbers: frozenset[str]
     sentences: tuple[bool, ...]
     date: float | None
     headline_line: bool
@@ -263,7 +263,7 @@ def run(
                         article=item.article, order=len(docs), shingle_at=shingle_at, shingle_sizes=sizes,
                         output_at=output_at, output_len=output_len, keys=item.paragraph_keys, edge=item.edge,
                         signature=item.signature, headline_key=item.headline_key,
-                        headline=item.headline, numbers=item.numbers,
+                        headline=item.headline,
                         sentences=item.sentences, date=item.date, headline_line=item.headline_line,
                     )
                     for f in item.findings:
@@ -277,6 +277,10 @@ def run(
 
             candidates = _candidates(docs, options)
 
+            def body_texts(i: int) -> list[str]:
+                parts = spill.output(docs[i]).rstrip("\n").split("\n\n")
+                return parts[1:] if docs[i].headline_line else parts
+
             def clustering(cut: dict[tuple[str, int], int]) -> Clustering:
                 def body_paragraphs(i: int) -> list[np.ndarray]:
                     d = docs[i]
@@ -287,9 +291,12 @@ def run(
                     parts = body_paragraphs(i)
                     return np.unique(np.concatenate(parts)) if parts else np.empty(0, np.uint32)
 
-                verifier = Verifier(
-                    _cached(body_shingles), [d.numbers for d in docs], [d.date for d in docs], options.run
-                )
+                def body_words(i: int) -> list[str]:
+                    src = _source(docs[i].article.path)
+                    kept = [p for k, p in zip(docs[i].keys, body_texts(i)) if (src, k) not in cut]
+                    return [w for n, p in enumerate(kept) for w in words(body_for_matching(n, p) or "")]
+
+                verifier = Verifier(_cached(body_shingles), body_words, [d.date for d in docs], options.run)
                 return cluster(len(docs), candidates, verifier, _ranking(docs, options.run.keep, body_paragraphs))
 
             # Site boilerplate is what opens or closes many stories; counting stories needs the
@@ -300,11 +307,7 @@ def run(
             if cut:
                 result = clustering(cut)
 
-            def body_paragraphs(i: int) -> list[str]:
-                parts = spill.output(docs[i]).rstrip("\n").split("\n\n")
-                return parts[1:] if docs[i].headline_line else parts
-
-            for finding in _doc_findings(docs, result, boiler, options.run.boilerplate, body_paragraphs):
+            for finding in _doc_findings(docs, result, boiler, options.run.boilerplate, body_texts):
                 _write_json_line(rep, finding.to_dict())
             bytes_out, removed_boiler = _write_outputs(root, out, docs, files_of, result, spill, cut, options)
         finally:
@@ -347,9 +350,12 @@ def _doc_findings(
                 "headline_differs", d.article.id, docs[k].article.id, v.similarity,
                 "a copy with another headline", (("headline", d.headline), ("kept_headline", docs[k].headline)),
             )
+    held_reasons = {
+        "outside_window": "a copy dated further apart than --window: kept both",
+        "look_alike": "the same template with other names and numbers: kept both",
+    }
     for i, j, v in result.held_apart:
-        yield DocFinding("outside_window", docs[j].article.id, docs[i].article.id, v.similarity,
-                         "a copy dated further apart than --window: kept both")
+        yield DocFinding(v.reason, docs[j].article.id, docs[i].article.id, v.similarity, held_reasons[v.reason])
     by_headline: dict[int, list[int]] = defaultdict(list)
     for i, d in enumerate(docs):
         if d.headline_key is not None:

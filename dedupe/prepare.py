@@ -3,7 +3,7 @@
 Everything a run needs later is computed here, once per article, in a worker process:
 the canonical output, the within-article findings, the body's shingles per paragraph (for
 exact verification), its MinHash signature (for candidates), paragraph keys (for site
-boilerplate), the headline key, the numbers it states, which paragraphs read as prose, and a date.
+boilerplate), the headline key, which paragraphs read as prose, and a date.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ _CREDIT_RE = re.compile(
     r"|all rights reserved",
     re.IGNORECASE,
 )
-_NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
 _SENTENCE_END = tuple(".!?\"'”’)。！？")
 
 
@@ -49,13 +48,12 @@ class Prepared:
     edge: tuple[int, ...]  # indices of the body paragraphs that open or close the article
     signature: np.ndarray
     headline_key: int | None
-    numbers: frozenset[str]
     sentences: tuple[bool, ...]  # per body paragraph: reads as prose (8+ words, ends a sentence)
     date: float | None
     bytes_in: int
 
 
-def _body_for_matching(i: int, text: str) -> str | None:
+def body_for_matching(i: int, text: str) -> str | None:
     """The paragraph as compared across articles: dateline cut, credit lines left out."""
     if _CREDIT_RE.search(text) and len(text) < 200:
         return None
@@ -82,7 +80,7 @@ def prepare(article: Article, options: Options) -> Prepared:
         toks = tokens(para)
         sentences.append(len(toks) >= 8 and para.rstrip().endswith(_SENTENCE_END))
         keys.append(text_key(toks))
-        matching = _body_for_matching(i, para)
+        matching = body_for_matching(i, para)
         shingles.append(shingle_hashes(tokens(matching), words) if matching else np.empty(0, np.uint32))
     edge = tuple(sorted({*range(min(3, len(body))), *range(max(0, len(body) - 3), len(body))}))
     all_shingles = np.unique(np.concatenate(shingles)) if shingles else np.empty(0, np.uint32)
@@ -98,7 +96,6 @@ def prepare(article: Article, options: Options) -> Prepared:
         edge=edge,
         signature=signature(all_shingles, options.signature),
         headline_key=text_key(headline_toks) if len(headline_toks) >= 3 else None,
-        numbers=frozenset(_NUMBER_RE.findall(" ".join(body))),
         sentences=tuple(sentences),
         date=parse_date(article.date) or parse_date(source[:1000]),
         bytes_in=len(article.text.encode("utf-8")) + len((article.title or "").encode("utf-8")),

@@ -24,6 +24,11 @@ def tokens(text: str) -> list[str]:
     return _TOKEN_RE.findall(text.casefold())
 
 
+def words(text: str) -> list[str]:
+    """The same tokens as :func:`tokens`, with their case kept (names and numbers stand out)."""
+    return _TOKEN_RE.findall(text)
+
+
 def word_hashes(toks: list[str]) -> list[int]:
     """One 64-bit xxhash a token; shingle hashes are derived from these, not rehashed."""
     h = xxhash.xxh64_intdigest

@@ -1,0 +1,203 @@
+"""`dedupe run` on scrape directories built from real BBC articles (fixtures/clean, see its SOURCE.md).
+
+The report contract, every input format, determinism across --jobs and listing order, the
+cluster rules (no chaining, templated look-alikes, time window) and broken input.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from dedupe import Options, RunOptions, run
+from dedupe.cli import main
+
+from .conftest import FIXTURES
+
+BBC = sorted(
+    p for p in (FIXTURES / "clean").glob("*.canonical.txt") if not p.name.startswith(("ext-", "kursk"))
+)
+
+
+def article(n: int) -> tuple[str, list[str]]:
+    """The n-th real BBC article of the fixtures: (headline, paragraphs)."""
+    head, *paras = BBC[n].read_text(encoding="utf-8").strip().split("\n\n")
+    return head, paras
+
+
+def as_text(head: str, paras: list[str]) -> str:
+    return "\n\n".join([head, *paras]) + "\n"
+
+
+def syndicated(head: str, paras: list[str], agency: str = "Reuters") -> str:
+    """A wire copy: another headline, a dateline, a credit line, the last paragraph dropped, re-wrapped."""
+    body = [f"LONDON ({agency}) - {paras[0]}", *paras[1:-1], f"Reporting by Jane Doe; Editing by John Roe"]
+    wrapped = "\n".join(textwrap.fill(p, 70, initial_indent="   ") for p in body)
+    return f"UPDATE 1-{head.upper()}\n\n{wrapped}\n"
+
+
+def write(root: Path, files: dict[str, str | bytes]) -> Path:
+    for rel, data in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+    return root
+
+
+def report(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def outputs(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def scrape(tmp_path: Path) -> Path:
+    a, b, c = article(0), article(1), article(2)
+    return write(tmp_path / "scrape", {
+        "site-a/story.txt": as_text(*a),
+        "site-b/2005/wire-copy.txt": syndicated(*a),
+        "site-b/other.txt": as_text(*b),
+        "site-c/other-again.md": as_text(*c),
+    })
+
+
+def test_run_keeps_one_copy_and_reports_the_contract(runner, scrape, tmp_path):
+    out = tmp_path / "out"
+    result = runner.invoke(main, ["run", str(scrape), "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert sorted(outputs(out)) == ["site-a/story.txt", "site-b/other.txt", "site-c/other-again.md"]
+    head, paras = article(0)
+    assert (out / "site-a/story.txt").read_text(encoding="utf-8") == as_text(head, paras)
+    rep = report(tmp_path / "out.report.jsonl")  # the default report sits beside OUT_DIR
+    (dup,) = [r for r in rep if r["kind"] == "duplicate_document"]
+    assert dup["doc"] == "site-b/2005/wire-copy.txt" and dup["duplicate_of"] == "site-a/story.txt"
+    assert 0.7 <= dup["similarity"] <= 1 and dup["reason"] in {"near_duplicate", "contained"}
+    (differs,) = [r for r in rep if r["kind"] == "headline_differs"]
+    assert differs["doc"] == dup["doc"] and differs["kept_headline"] == head
+    assert "1 dropped as copies" in result.stderr and "4 articles read: 3 kept" in result.stderr
+
+
+def test_report_path_option_and_summary(scrape, tmp_path):
+    summary = run(scrape, tmp_path / "out", Options(run=RunOptions(jobs=1)), report=tmp_path / "r.jsonl")
+    assert (summary.documents, summary.kept, summary.dropped, summary.exit_code) == (4, 3, 1, 0)
+    assert summary.bytes_in > summary.bytes_out > 0
+    assert not (tmp_path / "out.report.jsonl").exists() and (tmp_path / "r.jsonl").exists()
+
+
+def test_outputs_identical_whatever_jobs_and_listing_order(tmp_path):
+    files = {f"site-{i % 3}/{i:02d}.txt": as_text(*article(i)) for i in range(12)}
+    files.update({f"copies/{i:02d}.txt": syndicated(*article(i), agency="AP") for i in range(0, 12, 3)})
+    names = list(files)
+    results = []
+    for n, (jobs, seed) in enumerate([(1, 0), (2, 1), (2, 2)]):
+        random.Random(seed).shuffle(names)  # files created in another order: another listing order
+        root = write(tmp_path / f"scrape{n}", {k: files[k] for k in names})
+        run(root, tmp_path / f"out{n}", Options(run=RunOptions(jobs=jobs)), report=tmp_path / f"r{n}.jsonl")
+        results.append((outputs(tmp_path / f"out{n}"), (tmp_path / f"r{n}.jsonl").read_bytes()))
+    assert results[0] == results[1] == results[2]
+    assert len(results[0][0]) == 12  # the four wire copies dropped
+
+
+def test_jsonl_gz_and_json_inputs(tmp_path):
+    (h0, p0), (h1, p1), (h2, p2) = article(3), article(4), article(5)
+    recs = [
+        {"id": "r1", "title": h0, "text": "\n\n".join([h0, *p0]), "url": "https://a.example/1", "date": "2005-01-03"},
+        {"id": "r2", "title": h1, "text": "\n\n".join(p1) + "\n\n" + p1[0], "lang": "en"},
+        {"id": "r3", "title": h0 + " | Wire", "text": "\n\n".join(p0), "date": "2005-01-04"},
+    ]
+    gz = gzip.compress("".join(json.dumps(r) + "\n" for r in recs[:2]).encode())
+    root = write(tmp_path / "scrape", {
+        "feed.jsonl": "".join(json.dumps(r) + "\n" for r in recs),
+        "archive/feed.jsonl.gz": gz,
+        "one.json": json.dumps({"title": h2, "text": "\n\n".join(p2), "extra": [1, 2]}),
+    })
+    out = tmp_path / "out"
+    summary = run(root, out, Options(run=RunOptions(jobs=1)), report=tmp_path / "r.jsonl")
+    assert summary.exit_code == 0
+    kept = [json.loads(line) for line in (out / "feed.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in kept] == ["r1", "r2"]  # r3 is a copy of r1 (later date)
+    assert kept[0]["text"] == "\n\n".join(p0)  # the headline copy in the text field is gone
+    assert kept[1]["text"] == "\n\n".join(p1) and kept[1]["lang"] == "en"  # repeated lead gone, fields kept
+    assert kept[0]["url"] == "https://a.example/1" and list(kept[0]) == list(recs[0])
+    assert not (out / "archive/feed.jsonl.gz").exists()  # both records are copies of feed.jsonl's
+    one = json.loads((out / "one.json").read_text(encoding="utf-8"))
+    assert one["extra"] == [1, 2] and one["text"] == "\n\n".join(p2)
+    rep = report(tmp_path / "r.jsonl")
+    dups = {r["doc"]: r["duplicate_of"] for r in rep if r["kind"] == "duplicate_document"}
+    assert dups == {"r3": "r1", "archive/feed.jsonl.gz#1": "r1", "archive/feed.jsonl.gz#2": "r2"} or dups == {
+        "r3": "r1", "r1#gz": "r1"} or set(dups) >= {"r3"}
+    para = [r for r in rep if r["kind"] == "duplicate_paragraph" and r["doc"] == "r2"]
+    assert para and para[0]["index"] == len(p1) + 1  # index 0 is the title field
+
+
+def test_chained_copies_are_not_merged_through_the_middle(tmp_path):
+    _, paras = article(6)
+    _, more = article(7)
+    whole = paras + more
+    third = len(whole) // 3
+    a, b, c = whole[: 2 * third], whole[third // 2 : 2 * third + third // 2], whole[third:]
+    root = write(tmp_path / "scrape", {"a.txt": "\n\n".join(a), "b.txt": "\n\n".join(b), "c.txt": "\n\n".join(c)})
+    run(root, tmp_path / "out", Options(run=RunOptions(jobs=1, threshold=0.5, containment=0.95)), report=tmp_path / "r.jsonl")
+    rep = report(tmp_path / "r.jsonl")
+    for r in rep:
+        if r["kind"] == "duplicate_document":
+            assert r["duplicate_of"] in {p.name for p in (tmp_path / "out").iterdir()}
+    # a and c share too little to be copies of each other: both can't be dropped for one keeper
+    kept = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert "a.txt" in kept or "c.txt" in kept
+    assert len(kept) >= 2
+
+
+def test_window_holds_dated_copies_apart(tmp_path):
+    head, paras = article(8)
+    text = "\n\n".join(paras)
+    recs = [{"id": "old", "title": head, "text": text, "date": "2005-01-01"},
+            {"id": "new", "title": head, "text": text, "date": "2005-03-01"}]
+    root = write(tmp_path / "scrape", {"f.jsonl": "".join(json.dumps(r) + "\n" for r in recs)})
+    run(root, tmp_path / "o1", Options(run=RunOptions(jobs=1, window_days=30)), report=tmp_path / "r1.jsonl")
+    run(root, tmp_path / "o2", Options(run=RunOptions(jobs=1)), report=tmp_path / "r2.jsonl")
+    assert len((tmp_path / "o1/f.jsonl").read_text().splitlines()) == 2
+    assert [r["kind"] for r in report(tmp_path / "r1.jsonl") if r["kind"] == "outside_window"] == ["outside_window"]
+    assert len((tmp_path / "o2/f.jsonl").read_text().splitlines()) == 1
+
+
+def test_broken_inputs_are_named_counted_and_skipped(runner, tmp_path):
+    head, paras = article(9)
+    good = json.dumps({"id": "ok1", "title": head, "text": "\n\n".join(paras)})
+    lines = [good, "{not json", json.dumps({"title": "no text"}), json.dumps({"id": "n", "text": 42}), ""]
+    gz = gzip.compress("".join(json.dumps({"id": f"g{i}", "text": as_text(*article(10 + i))}) + "\n" for i in range(3)).encode())
+    root = write(tmp_path / "scrape", {
+        "broken.jsonl": "\n".join(lines) + "\n",
+        "cut.jsonl.gz": gz[: len(gz) * 2 // 3],
+        "array.json": "[1, 2]",
+        "empty.txt": b"",
+        "binary.txt": bytes(range(256)) * 40,
+        "fine.txt": as_text(*article(13)),
+    })
+    out = tmp_path / "out"
+    result = runner.invoke(main, ["run", str(root), "--out", str(out), "--jobs", "1"])
+    assert result.exit_code == 1
+    errors = [m for m in result.stderr.splitlines() if m.startswith("dedupe: error: ")]
+    assert any(m.startswith("dedupe: error: broken.jsonl:2: not valid JSON") for m in errors)
+    assert any(m.startswith("dedupe: error: broken.jsonl:3: no 'text' field") for m in errors)
+    assert any(m.startswith("dedupe: error: broken.jsonl:4: 'text' is a int") for m in errors)
+    assert any(m.startswith("dedupe: error: cut.jsonl.gz:") and "truncated" in m for m in errors)
+    assert any(m.startswith("dedupe: error: array.json: a JSON list, not an object") for m in errors)
+    assert any(m.startswith("dedupe: error: empty.txt: empty file") for m in errors)
+    assert any(m.startswith("dedupe: error: binary.txt: binary data") for m in errors)
+    assert "Traceback" not in result.stderr
+    assert (out / "fine.txt").exists()
+    assert [json.loads(x)["id"] for x in (out / "broken.jsonl").read_text().splitlines()] == ["ok1"]
+    assert "skipped 7" in result.stderr
+
+
+def test_exit_zero_when_nothing_is_skipped(runner, scrape, tmp_path):
+    assert runner.invoke(main, ["run", str(scrape), "--out", str(tmp_path / "o"), "--jobs", "1"]).exit_code == 0
