@@ -89,6 +89,8 @@ class _Doc:
     sentences: tuple[bool, ...]
     date: float | None
     headline_line: bool
+    findings_len: int = 0
+    name: str = ""  # what the report calls it
     findings: Counter[str] = field(default_factory=Counter)
 
 
@@ -100,12 +102,14 @@ class _Spill:
         self.outputs = open(os.path.join(folder, "outputs.txt"), "w+b")  # noqa: SIM115
 
     def add(self, prep: Prepared) -> tuple[int, tuple[int, ...], int, int]:
+        """Store an article's shingles, then its output followed by its findings (JSON lines)."""
         shingle_at = self.shingles.tell() // 4
         for arr in prep.paragraph_shingles:
             self.shingles.write(arr.astype("<u4").tobytes())
         data = prep.output.encode("utf-8")
+        findings = "".join(json.dumps(f, ensure_ascii=False) + "\n" for f in prep.findings).encode("utf-8")
         output_at = self.outputs.tell()
-        self.outputs.write(data)
+        self.outputs.write(data + findings)
         return shingle_at, tuple(a.size for a in prep.paragraph_shingles), output_at, len(data)
 
     def paragraphs(self, doc: _Doc) -> list[np.ndarray]:
@@ -117,9 +121,16 @@ class _Spill:
         return np.split(flat, np.cumsum(doc.shingle_sizes)[:-1]) if doc.shingle_sizes else []
 
     def output(self, doc: _Doc) -> str:
+        return self._read(doc.output_at, doc.output_len)
+
+    def findings(self, doc: _Doc) -> list[dict[str, Any]]:
+        lines = self._read(doc.output_at + doc.output_len, doc.findings_len)
+        return [json.loads(line) for line in lines.splitlines()]
+
+    def _read(self, at: int, size: int) -> str:
         self.outputs.flush()
-        self.outputs.seek(doc.output_at)
-        text = self.outputs.read(doc.output_len).decode("utf-8")
+        self.outputs.seek(at)
+        text = self.outputs.read(size).decode("utf-8")
         self.outputs.seek(0, os.SEEK_END)
         return text
 
@@ -152,6 +163,14 @@ def default_report_path(out_dir: str | Path) -> Path:
     """Where the report goes by default: beside OUT_DIR (not inside it), as OUT_DIR.report.jsonl."""
     out = Path(out_dir).resolve()
     return out.with_name(out.name + ".report.jsonl")
+
+
+def _name_docs(docs: list[_Doc]) -> None:
+    """Report names: a record's id where it is unique in the run, else its path (``path#line``)."""
+    ids = Counter(d.article.record_id for d in docs if d.article.record_id)
+    for d in docs:
+        rid = d.article.record_id
+        d.name = rid if rid and ids[rid] == 1 else d.article.id
 
 
 def _source(path: str) -> str:
@@ -266,15 +285,18 @@ def run(
                         headline=item.headline,
                         sentences=item.sentences, date=item.date, headline_line=item.headline_line,
                     )
-                    for f in item.findings:
-                        d.findings[str(f["kind"])] += 1
-                        _write_json_line(rep, f)
+                    d.findings_len = spill.outputs.tell() - output_at - output_len
+                    d.findings.update(str(f["kind"]) for f in item.findings)
                     files_of[item.article.path].append(len(docs))
                     docs.append(d)
                     bytes_in += item.bytes_in
                 if progress:
                     progress(1, len(rels))
 
+            _name_docs(docs)
+            for d in docs:
+                for f in spill.findings(d):
+                    _write_json_line(rep, {**f, "doc": d.name})
             candidates = _candidates(docs, options)
 
             def body_texts(i: int) -> list[str]:
@@ -344,10 +366,10 @@ def _doc_findings(
         if k == i:
             continue
         v = result.verdicts[i]
-        yield DocFinding("duplicate_document", d.article.id, docs[k].article.id, v.similarity, v.reason)
+        yield DocFinding("duplicate_document", d.name, docs[k].name, v.similarity, v.reason)
         if d.headline_key != docs[k].headline_key and d.headline and docs[k].headline:
             yield DocFinding(
-                "headline_differs", d.article.id, docs[k].article.id, v.similarity,
+                "headline_differs", d.name, docs[k].name, v.similarity,
                 "a copy with another headline", (("headline", d.headline), ("kept_headline", docs[k].headline)),
             )
     held_reasons = {
@@ -355,7 +377,7 @@ def _doc_findings(
         "look_alike": "the same template with other names and numbers: kept both",
     }
     for i, j, v in result.held_apart:
-        yield DocFinding(v.reason, docs[j].article.id, docs[i].article.id, v.similarity, held_reasons[v.reason])
+        yield DocFinding(v.reason, docs[j].name, docs[i].name, v.similarity, held_reasons[v.reason])
     by_headline: dict[int, list[int]] = defaultdict(list)
     for i, d in enumerate(docs):
         if d.headline_key is not None:
@@ -364,16 +386,16 @@ def _doc_findings(
         first = group[0]
         for m in group[1:]:
             if result.keeper[m] != result.keeper[first]:
-                yield DocFinding("same_headline", docs[m].article.id, None, 0.0,
+                yield DocFinding("same_headline", docs[m].name, None, 0.0,
                                  "same headline, different story: kept both",
-                                 (("same_as", docs[first].article.id), ("headline", docs[m].headline)))
+                                 (("same_as", docs[first].name), ("headline", docs[m].headline)))
     firsts: dict[tuple[str, int], tuple[int, int]] = {}
     for n, d in enumerate(docs):
         for i in d.edge:
             firsts.setdefault((_source(d.article.path), d.keys[i]), (n, i))
     for (src, key), count in sorted(boiler.items(), key=lambda kv: firsts[kv[0]]):
         n, i = firsts[(src, key)]
-        yield DocFinding("boilerplate", docs[n].article.id, None, 1.0,
+        yield DocFinding("boilerplate", docs[n].name, None, 1.0,
                          "opens or closes many articles of this source" + ("; removed" if removing else "; kept"),
                          (("source", src), ("articles", count), ("text", body_paragraphs(n)[i])))
 

@@ -66,16 +66,15 @@ def article_from_record(
     text = record[fields.text]
     if not isinstance(text, str):
         return Problem(where, f"{fields.text!r} is a {type(text).__name__}, not a string (skipped)")
-    rec_id = _field(record, fields.id)
-    doc_id = rec_id if (rec_id and line is not None) else (rel if line is None else f"{rel}#{line}")
     return Article(
-        id=doc_id,
+        id=rel if line is None else f"{rel}#{line}",
         path=rel,
         text=text,
         title=_field(record, fields.title),
         date=_field(record, fields.date),
         url=_field(record, fields.url),
         line=line,
+        record_id=_field(record, fields.id) if line is not None else None,
     )
 
 

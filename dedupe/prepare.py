@@ -9,7 +9,7 @@ boilerplate), the headline key, which paragraphs read as prose, and a date.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -86,7 +86,7 @@ def prepare(article: Article, options: Options) -> Prepared:
     all_shingles = np.unique(np.concatenate(shingles)) if shingles else np.empty(0, np.uint32)
     headline_toks = tokens(result.headline) if result.headline else []
     return Prepared(
-        article=Article(article.id, article.path, "", article.title, article.date, article.url, article.line),
+        article=replace(article, text=""),
         output=output,
         headline=article.title if has_title else result.headline,
         headline_line=headline_line,

@@ -76,8 +76,9 @@ class FileOutcome:
 class Article:
     """One article read from a scrape: where it came from and its fields.
 
-    ``id`` is what reports call it: the path relative to the scrape directory for a one-article
-    file; for a JSON-lines record its id field, else ``path#line``. ``line`` is 1-based (JSONL).
+    ``id`` is the path relative to the scrape directory for a one-article file, ``path#line``
+    for a JSON-lines record (``line`` is 1-based). Reports call a record by its ``record_id``
+    (its id field) instead, when no other record of the run has the same one.
     """
 
     id: str
@@ -87,6 +88,7 @@ class Article:
     date: str | None = None
     url: str | None = None
     line: int | None = None
+    record_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
