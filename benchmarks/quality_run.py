@@ -756,6 +756,11 @@ def main() -> None:
             rows = evaluate(s, work, cmd, extra)
             print_set(s, rows)
             results["sets"][s.key] = {"title": s.title, "docs": len(s.texts), "info": s.info, "rows": rows}
+    print("\nWithin-document (the cleaner inside `dedupe run`), on the 10 scrapers' outputs of set B:")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from within_doc import main as within_doc
+
+    results["within_document"] = within_doc(aeb_dir)
     total = time.perf_counter() - start
     print(f"\ntotal wall time {total:.1f} s")
     results["total_seconds"] = round(total, 1)

@@ -27,7 +27,8 @@ def paragraphs(text: str) -> list[str]:
     return [squash(line) for line in text.split("\n") if squash(line)]
 
 
-def main(corpus: Path) -> None:
+def main(corpus: Path) -> dict[str, float]:
+    """Print the figures and return them."""
     gt = {}
     for line in (corpus / "ground_truth.jsonl").open(encoding="utf-8"):
         r = json.loads(line)
@@ -67,6 +68,17 @@ def main(corpus: Path) -> None:
     print(f"legitimate repeats (in ground truth and output): {legit}; kept: {legit_kept}")
     for n, ex, i in sorted(worst, reverse=True)[:10]:
         print(f"  lost {n} sentences: {ex} {i}")
+    return {
+        "documents": docs,
+        "with_artifact_repeats": damaged,
+        "fixed_perfectly": fixed,
+        "fixed_share": round(fixed / max(damaged, 1), 4),
+        "sentences_present": sent_present,
+        "sentences_lost": sent_lost,
+        "lost_share": round(sent_lost / max(sent_present, 1), 6),
+        "legit_repeats": legit,
+        "legit_repeats_kept": legit_kept,
+    }
 
 
 if __name__ == "__main__":

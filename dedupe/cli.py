@@ -20,6 +20,7 @@ from .io import STDIN, atomic_writer, expand_inputs, write_text_atomic
 from .records import CleanResult
 
 EXIT_SKIPPED = 1
+_CLEAN, _RUN = CleanOptions(), RunOptions()  # defaults shown in --help come from the options
 T = TypeVar("T")
 
 
@@ -84,10 +85,10 @@ def main() -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Write each file's output under this directory.")
 @click.option("--report", type=click.Path(dir_okay=False, allow_dash=True), help="Write findings here as JSON lines ('-' for stderr).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Canonical text, or one JSON object per article.")
-@click.option("--threshold", type=float, default=0.8, show_default=True, help="Jaccard similarity at which paragraphs are near repeats.")
-@click.option("--containment", type=float, default=0.9, show_default=True, help="Share of a paragraph inside another that makes it a truncated copy.")
-@click.option("--min-words", type=int, default=10, show_default=True, help="Shorter repeats are removed only as part of a repeated block.")
-@click.option("--shingle-size", type=int, default=2, show_default=True, help="Compare paragraphs on word n-grams up to this n.")
+@click.option("--threshold", type=float, default=_CLEAN.threshold, show_default=True, help="Jaccard similarity at which paragraphs are near repeats.")
+@click.option("--containment", type=float, default=_CLEAN.containment, show_default=True, help="Share of a paragraph inside another that makes it a truncated copy.")
+@click.option("--min-words", type=int, default=_CLEAN.min_words, show_default=True, help="Shorter repeats are removed only as part of a repeated block.")
+@click.option("--shingle-size", type=int, default=_CLEAN.shingle_size, show_default=True, help="Compare paragraphs on word n-grams up to this n.")
 @click.option("--layout", type=click.Choice(LAYOUTS), default="auto", show_default=True, help="How lines become paragraphs.")
 @click.option("--headline", type=click.Choice(HEADLINE_MODES), default="auto", show_default=True, help="Detect the headline, take the first paragraph, or assume none.")
 @click.option("--no-repair", is_flag=True, help="Do not repair mojibake, entities and control characters.")
@@ -158,8 +159,8 @@ def clean(
 @click.argument("scrape_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Write kept articles here, at their relative paths.")
 @click.option("--report", type=click.Path(dir_okay=False), help="Findings as JSON lines [default: OUT_DIR.report.jsonl beside OUT_DIR].")
-@click.option("--threshold", type=float, default=0.7, show_default=True, help="Jaccard similarity of bodies (word 5-grams) that makes a copy.")
-@click.option("--containment", type=float, default=0.8, show_default=True, help="Share of the smaller body inside the larger that makes a copy.")
+@click.option("--threshold", type=float, default=_RUN.threshold, show_default=True, help="Jaccard similarity of bodies (word 5-grams) that makes a copy.")
+@click.option("--containment", type=float, default=_RUN.containment, show_default=True, help="Share of the smaller body inside the larger that makes a copy.")
 @click.option("--jobs", type=int, default=0, help="Worker processes [default: one per CPU].")
 @click.option("--keep", type=click.Choice(KEEP_POLICIES), default="content", show_default=True, help="Which copy of a story to keep.")
 @click.option("--window", "window_days", type=float, help="Copies dated more than this many days apart are reported, not merged.")

@@ -31,7 +31,7 @@ class CleanOptions:
     threshold: float = 0.8
     containment: float = 0.9
     shingle_size: int = 2
-    min_words: int = 10
+    min_words: int = 9
     layout: str = "auto"
     headline: str = "auto"
     repair: bool = True
