@@ -247,6 +247,58 @@ def _write_json_line(f: IO[str], obj: dict[str, Any]) -> None:
     f.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 
+class _Corpus:
+    """The articles of a run between its passes: a few numbers each in memory, text in the spill."""
+
+    def __init__(self, spill: _Spill, options: Options) -> None:
+        self.spill = spill
+        self.options = options
+        self.docs: list[_Doc] = []
+        self.files_of: dict[str, list[int]] = defaultdict(list)
+        self.bytes_in = 0
+
+    def add(self, item: Prepared) -> None:
+        shingle_at, sizes, output_at, output_len = self.spill.add(item)
+        d = _Doc(
+            article=item.article, order=len(self.docs), shingle_at=shingle_at, shingle_sizes=sizes,
+            output_at=output_at, output_len=output_len, keys=item.paragraph_keys, edge=item.edge,
+            signature=item.signature, headline_key=item.headline_key, headline=item.headline,
+            sentences=item.sentences, date=item.date, headline_line=item.headline_line,
+        )
+        d.findings_len = self.spill.outputs.tell() - output_at - output_len
+        d.findings.update(str(f["kind"]) for f in item.findings)
+        self.files_of[item.article.path].append(len(self.docs))
+        self.docs.append(d)
+        self.bytes_in += item.bytes_in
+
+    def body_texts(self, i: int) -> list[str]:
+        """The article's body paragraphs as written out (its headline line left out)."""
+        parts = self.spill.output(self.docs[i]).rstrip("\n").split("\n\n")
+        return parts[1:] if self.docs[i].headline_line else parts
+
+    def clustering(self, candidates: set[tuple[int, int]], cut: dict[tuple[str, int], int]) -> Clustering:
+        """Verify, cluster and rank, comparing bodies without the ``cut`` boilerplate paragraphs."""
+        docs, spill = self.docs, self.spill
+
+        def kept(i: int) -> list[bool]:
+            src = _source(docs[i].article.path)
+            return [(src, k) not in cut for k in docs[i].keys]
+
+        def body_paragraphs(i: int) -> list[np.ndarray]:
+            return [a if keep else a[:0] for keep, a in zip(kept(i), spill.paragraphs(docs[i]))]
+
+        def body_shingles(i: int) -> np.ndarray:
+            parts = body_paragraphs(i)
+            return np.unique(np.concatenate(parts)) if parts else np.empty(0, np.uint32)
+
+        def body_words(i: int) -> list[str]:
+            paras = [p for keep, p in zip(kept(i), self.body_texts(i)) if keep]
+            return [w for n, p in enumerate(paras) for w in words(body_for_matching(n, p) or "")]
+
+        verifier = Verifier(_cached(body_shingles), body_words, [d.date for d in docs], self.options.run)
+        return cluster(len(docs), candidates, verifier, _ranking(docs, self.options.run.keep, body_paragraphs))
+
+
 def run(
     scrape_dir: str | Path,
     out_dir: str | Path,
@@ -265,73 +317,37 @@ def run(
     jobs = options.run.jobs or os.cpu_count() or 1
     rels = list_inputs(root)
     problems: list[Problem] = []
-    docs: list[_Doc] = []
-    files_of: dict[str, list[int]] = defaultdict(list)
-    bytes_in = 0
 
     with tempfile.TemporaryDirectory(prefix="dedupe-") as tmp, atomic_writer(report_path) as rep:
         spill = _Spill(tmp)
         try:
-            for rel, items in _prepared_files(root, rels, options, jobs):
+            corpus = _Corpus(spill, options)
+            for _rel, items in _prepared_files(root, rels, options, jobs):
                 for item in items:
                     if isinstance(item, Problem):
                         problems.append(item)
-                        continue
-                    shingle_at, sizes, output_at, output_len = spill.add(item)
-                    d = _Doc(
-                        article=item.article, order=len(docs), shingle_at=shingle_at, shingle_sizes=sizes,
-                        output_at=output_at, output_len=output_len, keys=item.paragraph_keys, edge=item.edge,
-                        signature=item.signature, headline_key=item.headline_key,
-                        headline=item.headline,
-                        sentences=item.sentences, date=item.date, headline_line=item.headline_line,
-                    )
-                    d.findings_len = spill.outputs.tell() - output_at - output_len
-                    d.findings.update(str(f["kind"]) for f in item.findings)
-                    files_of[item.article.path].append(len(docs))
-                    docs.append(d)
-                    bytes_in += item.bytes_in
+                    else:
+                        corpus.add(item)
                 if progress:
                     progress(1, len(rels))
-
+            docs = corpus.docs
             _name_docs(docs)
             for d in docs:
                 for f in spill.findings(d):
                     _write_json_line(rep, {**f, "doc": d.name})
-            candidates = _candidates(docs, options)
-
-            def body_texts(i: int) -> list[str]:
-                parts = spill.output(docs[i]).rstrip("\n").split("\n\n")
-                return parts[1:] if docs[i].headline_line else parts
-
-            def clustering(cut: dict[tuple[str, int], int]) -> Clustering:
-                def body_paragraphs(i: int) -> list[np.ndarray]:
-                    d = docs[i]
-                    src = _source(d.article.path)
-                    return [a if (src, k) not in cut else a[:0] for k, a in zip(d.keys, spill.paragraphs(d))]
-
-                def body_shingles(i: int) -> np.ndarray:
-                    parts = body_paragraphs(i)
-                    return np.unique(np.concatenate(parts)) if parts else np.empty(0, np.uint32)
-
-                def body_words(i: int) -> list[str]:
-                    src = _source(docs[i].article.path)
-                    kept = [p for k, p in zip(docs[i].keys, body_texts(i)) if (src, k) not in cut]
-                    return [w for n, p in enumerate(kept) for w in words(body_for_matching(n, p) or "")]
-
-                verifier = Verifier(_cached(body_shingles), body_words, [d.date for d in docs], options.run)
-                return cluster(len(docs), candidates, verifier, _ranking(docs, options.run.keep, body_paragraphs))
 
             # Site boilerplate is what opens or closes many stories; counting stories needs the
             # clusters, and clusters are then redone without it (it inflates similarity).
-            result = clustering({})
+            candidates = _candidates(docs, options)
+            result = corpus.clustering(candidates, {})
             boiler = _boilerplate(docs, result.keeper, options.run.boilerplate_min_docs)
             cut = boiler if options.run.boilerplate else {}
             if cut:
-                result = clustering(cut)
+                result = corpus.clustering(candidates, cut)
 
-            for finding in _doc_findings(docs, result, boiler, options.run.boilerplate, body_texts):
+            for finding in _doc_findings(docs, result, boiler, options.run.boilerplate, corpus.body_texts):
                 _write_json_line(rep, finding.to_dict())
-            bytes_out, removed_boiler = _write_outputs(root, out, docs, files_of, result, spill, cut, options)
+            bytes_out, removed_boiler = _write_outputs(root, out, corpus, result, cut)
         finally:
             spill.close()
 
@@ -344,7 +360,7 @@ def run(
         headlines_removed=sum(d.findings["duplicate_headline"] for d in docs),
         paragraphs_removed=sum(d.findings["duplicate_paragraph"] for d in docs),
         boilerplate_removed=removed_boiler,
-        bytes_in=bytes_in,
+        bytes_in=corpus.bytes_in,
         bytes_out=bytes_out,
         report=str(report_path),
         problems=tuple(problems),
@@ -416,17 +432,18 @@ def _without_boilerplate(d: _Doc, text: str, cut: dict[tuple[str, int], int]) ->
 
 
 def _write_outputs(
-    root: str, out: Path, docs: list[_Doc], files_of: dict[str, list[int]], result: Clustering,
-    spill: _Spill, cut: dict[tuple[str, int], int], options: Options,
+    root: str, out: Path, corpus: _Corpus, result: Clustering, cut: dict[tuple[str, int], int]
 ) -> tuple[int, int]:
+    """Pass two: the kept articles, file by file; returns bytes written and boilerplate removed."""
+    docs, fields = corpus.docs, corpus.options.fields
     bytes_out = removed = 0
-    for rel, idx in files_of.items():
+    for rel, idx in corpus.files_of.items():
         kept = [i for i in idx if result.keeper[i] == i]
         if not kept:
             continue
         texts = {}
         for i in kept:
-            text, n = _without_boilerplate(docs[i], spill.output(docs[i]), cut)
+            text, n = _without_boilerplate(docs[i], corpus.spill.output(docs[i]), cut)
             texts[i], removed = text, removed + n
             bytes_out += len(text.encode("utf-8"))
         kind = kind_of(rel)
@@ -434,8 +451,8 @@ def _write_outputs(
         if kind == "text":
             write_text_atomic(target, texts[kept[0]])
         elif kind == "json":
-            write_json(root, rel, target, texts[kept[0]], options.fields)
+            write_json(root, rel, target, texts[kept[0]], fields)
         else:
             lines = {line: texts[i] for i in kept if (line := docs[i].article.line) is not None}
-            write_jsonl(root, rel, target, lines, options.fields)
+            write_jsonl(root, rel, target, lines, fields)
     return bytes_out, removed
