@@ -10,7 +10,15 @@ from .config import CleanOptions, FieldOptions, Options, RunOptions, SignatureOp
 from .document import clean_text
 from .engine import RunSummary, run
 from .errors import ConfigError, DedupeError, InputError
-from .records import Article, CleanResult, DocFinding, FileOutcome, Finding, Paragraph, Problem
+from .records import (
+    Article,
+    CleanResult,
+    DocFinding,
+    FileOutcome,
+    Finding,
+    Paragraph,
+    Problem,
+)
 
 try:
     __version__ = version("news-dedupe")

@@ -13,8 +13,16 @@ import click
 
 from . import __version__
 from .api import clean_files
+from .config import (
+    HEADLINE_MODES,
+    KEEP_POLICIES,
+    LAYOUTS,
+    CleanOptions,
+    FieldOptions,
+    Options,
+    RunOptions,
+)
 from .engine import run as run_scrape
-from .config import HEADLINE_MODES, KEEP_POLICIES, LAYOUTS, CleanOptions, FieldOptions, Options, RunOptions
 from .errors import ConfigError
 from .io import STDIN, atomic_writer, expand_inputs, write_text_atomic
 from .records import CleanResult

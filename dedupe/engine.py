@@ -15,7 +15,7 @@ import os
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,8 +27,9 @@ from .formats import kind_of, list_inputs, read_articles, write_json, write_json
 from .io import atomic_writer, write_text_atomic
 from .minhash import to_datasketch
 from .prepare import Prepared, body_for_matching, prepare
-from .shingle import words
 from .records import Article, DocFinding, Problem
+from .shingle import words
+from .spill import DocInfo, Spill
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,74 +72,6 @@ class RunSummary:
         return out
 
 
-@dataclass(slots=True)
-class _Doc:
-    """What stays in memory of an article between the passes."""
-
-    article: Article
-    order: int
-    shingle_at: int
-    shingle_sizes: tuple[int, ...]
-    output_at: int
-    output_len: int
-    keys: tuple[int, ...]
-    edge: tuple[int, ...]
-    signature: np.ndarray
-    headline_key: int | None
-    headline: str | None
-    sentences: tuple[bool, ...]
-    date: float | None
-    headline_line: bool
-    findings_len: int = 0
-    name: str = ""  # what the report calls it
-    findings: Counter[str] = field(default_factory=Counter)
-
-
-class _Spill:
-    """Append-only files for what the second pass needs of each article's text."""
-
-    def __init__(self, folder: str) -> None:
-        self.shingles = open(os.path.join(folder, "shingles.u32"), "w+b")  # noqa: SIM115
-        self.outputs = open(os.path.join(folder, "outputs.txt"), "w+b")  # noqa: SIM115
-
-    def add(self, prep: Prepared) -> tuple[int, tuple[int, ...], int, int]:
-        """Store an article's shingles, then its output followed by its findings (JSON lines)."""
-        shingle_at = self.shingles.tell() // 4
-        for arr in prep.paragraph_shingles:
-            self.shingles.write(arr.astype("<u4").tobytes())
-        data = prep.output.encode("utf-8")
-        findings = "".join(json.dumps(f, ensure_ascii=False) + "\n" for f in prep.findings).encode("utf-8")
-        output_at = self.outputs.tell()
-        self.outputs.write(data + findings)
-        return shingle_at, tuple(a.size for a in prep.paragraph_shingles), output_at, len(data)
-
-    def paragraphs(self, doc: _Doc) -> list[np.ndarray]:
-        self.shingles.flush()
-        total = sum(doc.shingle_sizes)
-        self.shingles.seek(doc.shingle_at * 4)
-        flat = np.frombuffer(self.shingles.read(total * 4), dtype="<u4")
-        self.shingles.seek(0, os.SEEK_END)
-        return np.split(flat, np.cumsum(doc.shingle_sizes)[:-1]) if doc.shingle_sizes else []
-
-    def output(self, doc: _Doc) -> str:
-        return self._read(doc.output_at, doc.output_len)
-
-    def findings(self, doc: _Doc) -> list[dict[str, Any]]:
-        lines = self._read(doc.output_at + doc.output_len, doc.findings_len)
-        return [json.loads(line) for line in lines.splitlines()]
-
-    def _read(self, at: int, size: int) -> str:
-        self.outputs.flush()
-        self.outputs.seek(at)
-        text = self.outputs.read(size).decode("utf-8")
-        self.outputs.seek(0, os.SEEK_END)
-        return text
-
-    def close(self) -> None:
-        self.shingles.close()
-        self.outputs.close()
-
-
 def _prepare_file(task: tuple[str, str, Options]) -> tuple[str, list[Prepared | Problem]]:
     root, rel, options = task
     out: list[Prepared | Problem] = []
@@ -165,7 +98,7 @@ def default_report_path(out_dir: str | Path) -> Path:
     return out.with_name(out.name + ".report.jsonl")
 
 
-def _name_docs(docs: list[_Doc]) -> None:
+def _name_docs(docs: list[DocInfo]) -> None:
     """Report names: a record's id where it is unique in the run, else its path (``path#line``)."""
     ids = Counter(d.article.record_id for d in docs if d.article.record_id)
     for d in docs:
@@ -178,7 +111,7 @@ def _source(path: str) -> str:
     return path.split("/", 1)[0] if "/" in path else ""
 
 
-def _boilerplate(docs: list[_Doc], keeper: tuple[int, ...], min_docs: int) -> dict[tuple[str, int], int]:
+def _boilerplate(docs: list[DocInfo], keeper: tuple[int, ...], min_docs: int) -> dict[tuple[str, int], int]:
     """Paragraphs that open or close at least ``min_docs`` different stories of one source.
 
     Copies of one story count once (``keeper`` is each article's kept copy), so a story's own
@@ -192,7 +125,7 @@ def _boilerplate(docs: list[_Doc], keeper: tuple[int, ...], min_docs: int) -> di
 
 
 def _ranking(
-    docs: list[_Doc], policy: str, paragraphs: Callable[[int], list[np.ndarray]]
+    docs: list[DocInfo], policy: str, paragraphs: Callable[[int], list[np.ndarray]]
 ) -> Callable[[list[int]], list[int]]:
     """The keep policy: orders a cluster's articles, best copy first.
 
@@ -227,7 +160,7 @@ def _ranking(
     return by_content
 
 
-def _candidates(docs: list[_Doc], options: Options) -> set[tuple[int, int]]:
+def _candidates(docs: list[DocInfo], options: Options) -> set[tuple[int, int]]:
     from datasketch import MinHashLSH
 
     sig = options.signature
@@ -250,16 +183,16 @@ def _write_json_line(f: IO[str], obj: dict[str, Any]) -> None:
 class _Corpus:
     """The articles of a run between its passes: a few numbers each in memory, text in the spill."""
 
-    def __init__(self, spill: _Spill, options: Options) -> None:
+    def __init__(self, spill: Spill, options: Options) -> None:
         self.spill = spill
         self.options = options
-        self.docs: list[_Doc] = []
+        self.docs: list[DocInfo] = []
         self.files_of: dict[str, list[int]] = defaultdict(list)
         self.bytes_in = 0
 
     def add(self, item: Prepared) -> None:
         shingle_at, sizes, output_at, output_len = self.spill.add(item)
-        d = _Doc(
+        d = DocInfo(
             article=item.article, order=len(self.docs), shingle_at=shingle_at, shingle_sizes=sizes,
             output_at=output_at, output_len=output_len, keys=item.paragraph_keys, edge=item.edge,
             signature=item.signature, headline_key=item.headline_key, headline=item.headline,
@@ -319,7 +252,7 @@ def run(
     problems: list[Problem] = []
 
     with tempfile.TemporaryDirectory(prefix="dedupe-") as tmp, atomic_writer(report_path) as rep:
-        spill = _Spill(tmp)
+        spill = Spill(tmp)
         try:
             corpus = _Corpus(spill, options)
             for _rel, items in _prepared_files(root, rels, options, jobs):
@@ -374,7 +307,7 @@ def _cached(fn: Callable[[int], np.ndarray]) -> Callable[[int], np.ndarray]:
 
 
 def _doc_findings(
-    docs: list[_Doc], result: Clustering, boiler: dict[tuple[str, int], int], removing: bool,
+    docs: list[DocInfo], result: Clustering, boiler: dict[tuple[str, int], int], removing: bool,
     body_paragraphs: Callable[[int], list[str]],
 ) -> Iterator[DocFinding]:
     for i, d in enumerate(docs):
@@ -416,7 +349,7 @@ def _doc_findings(
                          (("source", src), ("articles", count), ("text", body_paragraphs(n)[i])))
 
 
-def _without_boilerplate(d: _Doc, text: str, cut: dict[tuple[str, int], int]) -> tuple[str, int]:
+def _without_boilerplate(d: DocInfo, text: str, cut: dict[tuple[str, int], int]) -> tuple[str, int]:
     if not cut:
         return text, 0
     src = _source(d.article.path)

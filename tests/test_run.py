@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import random
 import textwrap
 from pathlib import Path
@@ -37,7 +36,7 @@ def as_text(head: str, paras: list[str]) -> str:
 
 def syndicated(head: str, paras: list[str], agency: str = "Reuters") -> str:
     """A wire copy: another headline, a dateline, a credit line, the last paragraph dropped, re-wrapped."""
-    body = [f"LONDON ({agency}) - {paras[0]}", *paras[1:-1], f"Reporting by Jane Doe; Editing by John Roe"]
+    body = [f"LONDON ({agency}) - {paras[0]}", *paras[1:-1], "Reporting by Jane Doe; Editing by John Roe"]
     wrapped = "\n".join(textwrap.fill(p, 70, initial_indent="   ") for p in body)
     return f"UPDATE 1-{head.upper()}\n\n{wrapped}\n"
 
