@@ -67,7 +67,7 @@ class RunSummary:
         ]
         skipped = self.skipped
         if skipped:
-            reasons = Counter(p.reason.split(" (")[0] for p in skipped)
+            reasons = Counter(p.reason.split(" (")[0].split(":")[0] for p in skipped)
             out.append(f"skipped {len(skipped)}: " + "; ".join(f"{n} {r}" for r, n in reasons.most_common()))
         return out
 

@@ -65,7 +65,7 @@ def article_from_record(
         return Problem(where, f"no {fields.text!r} field (skipped)")
     text = record[fields.text]
     if not isinstance(text, str):
-        return Problem(where, f"{fields.text!r} is a {type(text).__name__}, not a string (skipped)")
+        return Problem(where, f"{fields.text!r} is not a string but {type(text).__name__} (skipped)")
     return Article(
         id=rel if line is None else f"{rel}#{line}",
         path=rel,
@@ -105,7 +105,7 @@ def read_articles(root: str | Path, rel: str, fields: FieldOptions) -> Iterator[
         try:
             record = json.loads(text)
         except json.JSONDecodeError as e:
-            yield Problem(rel, f"not valid JSON ({e.msg} at line {e.lineno} column {e.colno}) (skipped)")
+            yield Problem(rel, f"not valid JSON: {e.msg} (line {e.lineno}, column {e.colno}) (skipped)")
             return
         yield article_from_record(record, rel, None, fields)
         return
@@ -130,7 +130,7 @@ def _read_jsonl(path: Path, rel: str, kind: str, fields: FieldOptions) -> Iterat
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError as e:
-                    yield Problem(f"{rel}:{lineno}", f"not valid JSON ({e.msg} at column {e.colno}) (skipped)")
+                    yield Problem(f"{rel}:{lineno}", f"not valid JSON: {e.msg} (column {e.colno}) (skipped)")
                     continue
                 yield article_from_record(record, rel, lineno, fields)
     except (EOFError, gzip.BadGzipFile, zlib.error) as e:

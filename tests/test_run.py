@@ -188,7 +188,7 @@ def test_broken_inputs_are_named_counted_and_skipped(runner, tmp_path):
     errors = [m for m in result.stderr.splitlines() if m.startswith("dedupe: error: ")]
     assert any(m.startswith("dedupe: error: broken.jsonl:2: not valid JSON") for m in errors)
     assert any(m.startswith("dedupe: error: broken.jsonl:3: no 'text' field") for m in errors)
-    assert any(m.startswith("dedupe: error: broken.jsonl:4: 'text' is a int") for m in errors)
+    assert any(m.startswith("dedupe: error: broken.jsonl:4: 'text' is not a string but int") for m in errors)
     assert any(m.startswith("dedupe: error: cut.jsonl.gz:") and "truncated" in m for m in errors)
     assert any(m.startswith("dedupe: error: array.json: a JSON list, not an object") for m in errors)
     assert any(m.startswith("dedupe: error: empty.txt: empty file") for m in errors)
