@@ -138,24 +138,6 @@ def test_jsonl_gz_and_json_inputs(tmp_path):
     assert para and para[0]["index"] == len(p1) + 1  # index 0 is the title field
 
 
-def test_chained_copies_are_not_merged_through_the_middle(tmp_path):
-    _, paras = article(6)
-    _, more = article(7)
-    whole = paras + more
-    third = len(whole) // 3
-    a, b, c = whole[: 2 * third], whole[third // 2 : 2 * third + third // 2], whole[third:]
-    root = write(tmp_path / "scrape", {"a.txt": "\n\n".join(a), "b.txt": "\n\n".join(b), "c.txt": "\n\n".join(c)})
-    run(root, tmp_path / "out", Options(run=RunOptions(jobs=1, threshold=0.5, containment=0.95)), report=tmp_path / "r.jsonl")
-    rep = report(tmp_path / "r.jsonl")
-    for r in rep:
-        if r["kind"] == "duplicate_document":
-            assert r["duplicate_of"] in {p.name for p in (tmp_path / "out").iterdir()}
-    # a and c share too little to be copies of each other: both can't be dropped for one keeper
-    kept = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert "a.txt" in kept or "c.txt" in kept
-    assert len(kept) >= 2
-
-
 def test_window_holds_dated_copies_apart(tmp_path):
     head, paras = article(8)
     text = "\n\n".join(paras)
