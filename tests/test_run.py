@@ -183,3 +183,17 @@ def test_broken_inputs_are_named_counted_and_skipped(runner, tmp_path):
 
 def test_exit_zero_when_nothing_is_skipped(runner, scrape, tmp_path):
     assert runner.invoke(main, ["run", str(scrape), "--out", str(tmp_path / "o"), "--jobs", "1"]).exit_code == 0
+
+
+def test_window_reads_a_date_the_article_states(tmp_path):
+    head, paras = article(11)
+    root = write(tmp_path / "scrape", {
+        "a.txt": as_text(head, ["Published 9:00 AM EST Jan 3, 2005", *paras]),
+        "b.txt": as_text(head, ["Published 10:15 AM EST Apr 20, 2005", *paras]),
+    })
+    run(root, tmp_path / "o", Options(run=RunOptions(jobs=1, window_days=7)), report=tmp_path / "r.jsonl")
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["a.txt", "b.txt"]
+    (held,) = [r for r in report(tmp_path / "r.jsonl") if r["kind"] == "outside_window"]
+    assert {held["doc"], held["duplicate_of"]} == {"a.txt", "b.txt"}
+    run(root, tmp_path / "o2", Options(run=RunOptions(jobs=1, keep="earliest")), report=tmp_path / "r2.jsonl")
+    assert [p.name for p in (tmp_path / "o2").iterdir()] == ["a.txt"]  # the earlier one is kept
