@@ -60,7 +60,7 @@ def templated(a: list[str], b: list[str]) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class PairVerdict:
     """The exact comparison of two articles: whether one is a copy of the other, and why."""
 
     duplicate: bool
@@ -84,25 +84,25 @@ class Verifier:
         self.opts = opts
         self.verify = lru_cache(maxsize=1 << 16)(self._verify)
 
-    def _verify(self, i: int, j: int) -> Verdict:
+    def _verify(self, i: int, j: int) -> PairVerdict:
         a, b = self.shingles(i), self.shingles(j)
         if a.size == 0 or b.size == 0:
-            return Verdict(False, 0.0, "no_body")
+            return PairVerdict(False, 0.0, "no_body")
         inter = np.intersect1d(a, b, assume_unique=True).size
         jaccard = inter / (a.size + b.size - inter)
         contained = inter / min(a.size, b.size)
         if jaccard >= self.opts.threshold:
-            verdict = Verdict(True, jaccard, "exact" if jaccard == 1.0 else "near_duplicate")
+            verdict = PairVerdict(True, jaccard, "exact" if jaccard == 1.0 else "near_duplicate")
         elif contained >= self.opts.containment and min(a.size, b.size) >= MIN_CONTAINED_SHINGLES:
-            verdict = Verdict(True, contained, "contained")
+            verdict = PairVerdict(True, contained, "contained")
         else:
-            return Verdict(False, max(jaccard, contained), "different")
+            return PairVerdict(False, max(jaccard, contained), "different")
         if max(jaccard, contained) < 0.95 and templated(self.words(i), self.words(j)):
-            return Verdict(False, verdict.similarity, "look_alike")
+            return PairVerdict(False, verdict.similarity, "look_alike")
         da, db = self.dates[i], self.dates[j]
         window = self.opts.window_days
         if window is not None and da is not None and db is not None and abs(da - db) > window * 86400:
-            return Verdict(False, verdict.similarity, "outside_window")
+            return PairVerdict(False, verdict.similarity, "outside_window")
         return verdict
 
 
@@ -111,8 +111,8 @@ class Clustering:
     """Each article's kept copy (itself when kept), the verdict that dropped it, pairs held apart."""
 
     keeper: tuple[int, ...]
-    verdicts: dict[int, Verdict]
-    held_apart: tuple[tuple[int, int, Verdict], ...]
+    verdicts: dict[int, PairVerdict]
+    held_apart: tuple[tuple[int, int, PairVerdict], ...]
 
 
 def _components(n: int, edges: Iterable[tuple[int, int]]) -> list[list[int]]:
@@ -149,7 +149,7 @@ def cluster(
         elif v.reason in ("outside_window", "look_alike"):
             held.append((i, j, v))
     keeper = list(range(n))
-    verdicts: dict[int, Verdict] = {}
+    verdicts: dict[int, PairVerdict] = {}
     for component in _components(n, edges):
         kept: list[int] = []
         for m in rank(component):

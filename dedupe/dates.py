@@ -15,7 +15,7 @@ _MONTHS = {
     )
     for m in names
 }
-_ISO_RE = re.compile(r"\b((?:19|20)\d\d)-(\d\d)-(\d\d)")
+_ISO_RE = re.compile(r"\b(\d{4})-(\d\d)-(\d\d)")
 _MDY_RE = re.compile(r"\b([A-Za-z]{3,9})\.? (\d{1,2}),? ((?:19|20)\d\d)\b")
 _DMY_RE = re.compile(r"\b(\d{1,2}) ([A-Za-z]{3,9}),? ((?:19|20)\d\d)\b")
 

@@ -24,3 +24,14 @@ class ConfigError(DedupeError):
     """Options that cannot work together, or a value out of range."""
 
     exit_code = 2
+
+
+class IndexFileError(DedupeError):
+    """An index target that cannot be used: not an index, corrupt, unreachable, other settings."""
+
+    exit_code = 1
+
+    def __init__(self, target: str, problem: str) -> None:
+        super().__init__(f"{target}: {problem}")
+        self.target = target
+        self.problem = problem

@@ -44,7 +44,8 @@ class Prepared:
     headline_line: bool  # whether the output's first block is the headline
     findings: tuple[dict[str, object], ...]
     paragraph_shingles: tuple[np.ndarray, ...]  # per body paragraph, sorted unique uint32
-    paragraph_keys: tuple[int, ...]
+    paragraph_keys: tuple[int, ...]  # per body paragraph, of its words as written
+    matching_keys: tuple[int, ...]  # per body paragraph as compared: dateline cut, credit lines 0
     edge: tuple[int, ...]  # indices of the body paragraphs that open or close the article
     signature: np.ndarray
     headline_key: int | None
@@ -75,13 +76,15 @@ def prepare(article: Article, options: Options) -> Prepared:
         output, headline_line = "\n\n".join(body), False
 
     words = options.signature.shingle_words
-    shingles, keys, sentences = [], [], []
+    shingles, keys, matching_keys, sentences = [], [], [], []
     for i, para in enumerate(body):
         toks = tokens(para)
         sentences.append(len(toks) >= 8 and para.rstrip().endswith(_SENTENCE_END))
         keys.append(text_key(toks))
         matching = body_for_matching(i, para)
-        shingles.append(shingle_hashes(tokens(matching), words) if matching else np.empty(0, np.uint32))
+        match_toks = tokens(matching) if matching else []
+        matching_keys.append(text_key(match_toks) if match_toks else 0)
+        shingles.append(shingle_hashes(match_toks, words) if match_toks else np.empty(0, np.uint32))
     edge = tuple(sorted({*range(min(3, len(body))), *range(max(0, len(body) - 3), len(body))}))
     all_shingles = np.unique(np.concatenate(shingles)) if shingles else np.empty(0, np.uint32)
     headline_toks = tokens(result.headline) if result.headline else []
@@ -93,6 +96,7 @@ def prepare(article: Article, options: Options) -> Prepared:
         findings=tuple(f.to_dict() for f in result.findings),
         paragraph_shingles=tuple(shingles),
         paragraph_keys=tuple(keys),
+        matching_keys=tuple(matching_keys),
         edge=edge,
         signature=signature(all_shingles, options.signature),
         headline_key=text_key(headline_toks) if len(headline_toks) >= 3 else None,

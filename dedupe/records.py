@@ -133,3 +133,30 @@ class DocFinding:
         }
         out.update(self.extra)
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """An indexed article that a text matches: its id, how similar, and which rule matched.
+
+    rules: ``exact`` (the same body), ``near`` (MinHash-estimated Jaccard of the bodies at least
+    the threshold), ``paragraphs`` (at least the containment share of the smaller article's
+    paragraphs appear, word for word, in the other: a truncated or extended copy).
+    """
+
+    id: str
+    similarity: float
+    rule: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What ``Index.check`` decided: ``duplicate`` of the first match, or new (and now added)."""
+
+    id: str
+    duplicate: bool
+    matches: tuple[Match, ...] = ()
+
+    @property
+    def duplicate_of(self) -> str | None:
+        return self.matches[0].id if self.duplicate else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dedupe.cluster import Verdict, cluster, templated
+from dedupe.cluster import PairVerdict, cluster, templated
 
 from .conftest import FIXTURES
 
@@ -14,11 +14,11 @@ class Table:
         self.copies = copies
         self.calls: list[tuple[int, int]] = []
 
-    def verify(self, i: int, j: int) -> Verdict:
+    def verify(self, i: int, j: int) -> PairVerdict:
         self.calls.append((i, j))
         if (i, j) in self.copies:
-            return Verdict(True, 0.9, "near_duplicate")
-        return Verdict(False, 0.1, "different")
+            return PairVerdict(True, 0.9, "near_duplicate")
+        return PairVerdict(False, 0.1, "different")
 
 
 def test_chain_keeps_both_ends():

@@ -1,0 +1,328 @@
+"""Where an index keeps its entries: an embedded SQLite file (default) or a Redis server.
+
+Both store the same things, as plain bytes and numbers (never pickles): the index's settings,
+and per article its id, date, time added, body key, MinHash signature, paragraph keys, and the
+LSH band hashes and lead-paragraph keys that find it again. ``atomically`` runs a read-then-write
+step so that two writers racing on one story keep exactly one: SQLite by an immediate
+transaction, Redis by WATCH on the story's band keys (a conflicting writer makes it retry).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from .errors import IndexFileError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One indexed article, as stored."""
+
+    id: str
+    date: float | None
+    added: float
+    body_key: int
+    signature: bytes  # num_perm little-endian uint32
+    paragraphs: bytes  # little-endian int64 paragraph keys
+    bands: tuple[int, ...]
+    leads: tuple[int, ...]
+
+
+class View(Protocol):
+    """What a step run by ``Store.atomically`` may do."""
+
+    def candidates(self, bands: Iterable[int], leads: Iterable[int]) -> set[str]: ...
+
+    def get(self, ids: Iterable[str]) -> list[Entry]: ...
+
+    def put(self, entry: Entry) -> None: ...
+
+
+class Store(Protocol):
+    target: str
+
+    def settings(self) -> dict[str, str]: ...
+
+    def save_settings(self, settings: dict[str, str]) -> None: ...
+
+    def atomically(self, bands: Iterable[int], step: Callable[[View], T]) -> T: ...
+
+    def expire(self, before: float) -> int: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+def _signed(x: int) -> int:
+    return x - (1 << 64) if x >= 1 << 63 else x
+
+
+class SQLiteStore:
+    """An index in one SQLite file (WAL mode, so readers don't block the writer)."""
+
+    SCHEMA = """
+    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS docs (
+        id TEXT PRIMARY KEY, date REAL, added REAL NOT NULL, body_key INTEGER NOT NULL,
+        signature BLOB NOT NULL, paragraphs BLOB NOT NULL, bands BLOB NOT NULL, leads BLOB NOT NULL);
+    CREATE TABLE IF NOT EXISTS bands (hash INTEGER NOT NULL, id TEXT NOT NULL, PRIMARY KEY (hash, id)) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS leads (hash INTEGER NOT NULL, id TEXT NOT NULL, PRIMARY KEY (hash, id)) WITHOUT ROWID;
+    """
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        try:
+            self.db = sqlite3.connect(target, timeout=60, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA busy_timeout = 60000")
+            tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if tables and "meta" not in tables:
+                raise IndexFileError(target, "an SQLite database, but not a dedupe index (no meta table)")
+            if target != ":memory:":
+                self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.executescript(self.SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise IndexFileError(target, f"not a dedupe index: {e}") from e
+
+    def settings(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+
+    def save_settings(self, settings: dict[str, str]) -> None:
+        with self._write():
+            if not self.settings():
+                self.db.executemany("INSERT INTO meta VALUES (?, ?)", sorted(settings.items()))
+
+    def _write(self) -> _Immediate:
+        return _Immediate(self.db)
+
+    def atomically(self, bands: Iterable[int], step: Callable[[View], T]) -> T:
+        with self._write():
+            return step(self)
+
+    def candidates(self, bands: Iterable[int], leads: Iterable[int]) -> set[str]:
+        found: set[str] = set()
+        for table, keys in (("bands", bands), ("leads", leads)):
+            for key in keys:
+                found.update(r[0] for r in self.db.execute(f"SELECT id FROM {table} WHERE hash = ?", (_signed(key),)))
+        return found
+
+    def get(self, ids: Iterable[str]) -> list[Entry]:
+        out = []
+        for doc_id in sorted(ids):
+            row = self.db.execute(
+                "SELECT id, date, added, body_key, signature, paragraphs, bands, leads FROM docs WHERE id = ?",
+                (doc_id,),
+            ).fetchone()
+            if row:
+                out.append(Entry(row[0], row[1], row[2], row[3] % (1 << 64), row[4], row[5],
+                                 _ints(row[6]), _ints(row[7])))
+        return out
+
+    def put(self, entry: Entry) -> None:
+        self._delete(entry.id)
+        self.db.execute(
+            "INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (entry.id, entry.date, entry.added, _signed(entry.body_key), entry.signature, entry.paragraphs,
+             _blob(entry.bands), _blob(entry.leads)),
+        )
+        self.db.executemany("INSERT OR IGNORE INTO bands VALUES (?, ?)", [(_signed(b), entry.id) for b in entry.bands])
+        self.db.executemany("INSERT OR IGNORE INTO leads VALUES (?, ?)", [(_signed(k), entry.id) for k in entry.leads])
+
+    def _delete(self, doc_id: str) -> None:
+        old = self.get([doc_id])
+        if old:
+            self.db.executemany("DELETE FROM bands WHERE hash = ? AND id = ?", [(_signed(b), doc_id) for b in old[0].bands])
+            self.db.executemany("DELETE FROM leads WHERE hash = ? AND id = ?", [(_signed(k), doc_id) for k in old[0].leads])
+            self.db.execute("DELETE FROM docs WHERE id = ?", (doc_id,))
+
+    def expire(self, before: float) -> int:
+        with self._write():
+            ids = [r[0] for r in self.db.execute("SELECT id FROM docs WHERE coalesce(date, added) < ?", (before,))]
+            for doc_id in ids:
+                self._delete(doc_id)
+        return len(ids)
+
+    def stats(self) -> dict[str, Any]:
+        count, oldest, newest = self.db.execute(
+            "SELECT count(*), min(coalesce(date, added)), max(coalesce(date, added)) FROM docs"
+        ).fetchone()
+        pages = self.db.execute("PRAGMA page_count").fetchone()[0] * self.db.execute("PRAGMA page_size").fetchone()[0]
+        return {"articles": count, "oldest": oldest, "newest": newest, "bytes": pages}
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class _Immediate:
+    """BEGIN IMMEDIATE ... COMMIT: one writer at a time, others wait (busy_timeout), never 'locked'."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        for attempt in range(100):
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e):
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _blob(values: Iterable[int]) -> bytes:
+    return b"".join(v.to_bytes(8, "little") for v in values)
+
+
+def _ints(blob: bytes) -> tuple[int, ...]:
+    return tuple(int.from_bytes(blob[i : i + 8], "little") for i in range(0, len(blob), 8))
+
+
+class RedisStore:
+    """An index on a Redis server, shared between machines: keys under ``dedupe:<name>:``.
+
+    Own schema on redis-py rather than datasketch's Redis LSH storage: an atomic
+    check-and-add needs the band keys WATCHed in one transaction with the entry's write,
+    and expiry and stats need per-entry dates, neither of which datasketch's storage offers.
+    """
+
+    def __init__(self, url: str) -> None:
+        try:
+            import redis
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise IndexFileError(url, "a redis:// index needs the redis client: pip install 'news-dedupe[redis]'") from e
+        from urllib.parse import urlparse
+
+        self.target = url
+        self.redis_errors: tuple[type[BaseException], ...] = (redis.RedisError,)
+        self.WatchError = redis.WatchError
+        name = urlparse(url).fragment or "default"
+        self.prefix = f"dedupe:{name}:"
+        self.r: Any = redis.Redis.from_url(url.split("#")[0])  # typed loosely: redis-py returns bytes here
+        try:
+            self.r.ping()
+        except redis.RedisError as e:
+            raise IndexFileError(url, f"cannot reach the Redis server ({e})") from e
+
+    def _k(self, *parts: object) -> str:
+        return self.prefix + ":".join(str(p) for p in parts)
+
+    def settings(self) -> dict[str, str]:
+        return {k.decode(): v.decode() for k, v in self.r.hgetall(self._k("meta")).items()}
+
+    def save_settings(self, settings: dict[str, str]) -> None:
+        for key, value in sorted(settings.items()):
+            self.r.hsetnx(self._k("meta"), key, value)
+
+    def atomically(self, bands: Iterable[int], step: Callable[[View], T]) -> T:
+        keys = [self._k("band", b) for b in bands]
+        if not keys:  # a read-only step
+            view = _RedisView(self, self.r)
+            return step(view)
+        while True:
+            with self.r.pipeline() as pipe:
+                try:
+                    pipe.watch(*keys)
+                    view = _RedisView(self, pipe)
+                    result = step(view)
+                    pipe.multi()
+                    view.flush(pipe)
+                    pipe.execute()
+                    return result
+                except self.WatchError:
+                    continue  # another writer touched one of our bands: look again
+
+    def expire(self, before: float) -> int:
+        ids = [x.decode() for x in self.r.zrangebyscore(self._k("dates"), "-inf", f"({before}")]
+        for doc_id in ids:
+            old = _RedisView(self, self.r).get([doc_id])
+            pipe = self.r.pipeline()
+            for e in old:
+                for b in e.bands:
+                    pipe.srem(self._k("band", b), doc_id)
+                for k in e.leads:
+                    pipe.srem(self._k("lead", k), doc_id)
+            pipe.delete(self._k("doc", doc_id))
+            pipe.zrem(self._k("dates"), doc_id)
+            pipe.execute()
+        return len(ids)
+
+    def stats(self) -> dict[str, Any]:
+        count = self.r.zcard(self._k("dates"))
+        oldest = self.r.zrange(self._k("dates"), 0, 0, withscores=True)
+        newest = self.r.zrange(self._k("dates"), -1, -1, withscores=True)
+        return {
+            "articles": count,
+            "oldest": oldest[0][1] if oldest else None,
+            "newest": newest[0][1] if newest else None,
+            "bytes": None,
+        }
+
+    def close(self) -> None:
+        self.r.close()
+
+
+class _RedisView:
+    """Reads go straight to Redis (inside WATCH); writes are queued for the MULTI block."""
+
+    def __init__(self, store: RedisStore, conn: Any) -> None:
+        self.store = store
+        self.conn = conn
+        self.queued: list[tuple[Entry, list[Entry]]] = []
+
+    def candidates(self, bands: Iterable[int], leads: Iterable[int]) -> set[str]:
+        k = self.store._k
+        found: set[str] = set()
+        for key in [k("band", b) for b in bands] + [k("lead", x) for x in leads]:
+            found.update(m.decode() for m in self.conn.smembers(key))
+        return found
+
+    def get(self, ids: Iterable[str]) -> list[Entry]:
+        out = []
+        for doc_id in sorted(ids):
+            h = self.conn.hgetall(self.store._k("doc", doc_id))
+            if h:
+                date = h.get(b"date")
+                out.append(Entry(doc_id, float(date) if date else None, float(h[b"added"]), int(h[b"body_key"]),
+                                 h[b"signature"], h[b"paragraphs"], _ints(h[b"bands"]), _ints(h[b"leads"])))
+        return out
+
+    def put(self, entry: Entry) -> None:
+        self.queued.append((entry, self.get([entry.id])))  # read now: after MULTI, reads are queued
+
+    def flush(self, pipe: Any) -> None:
+        k = self.store._k
+        for e, previous in self.queued:
+            for old in previous:
+                for b in old.bands:
+                    pipe.srem(k("band", b), e.id)
+                for x in old.leads:
+                    pipe.srem(k("lead", x), e.id)
+            mapping = {"added": e.added, "body_key": e.body_key, "signature": e.signature,
+                       "paragraphs": e.paragraphs, "bands": _blob(e.bands), "leads": _blob(e.leads)}
+            if e.date is not None:
+                mapping["date"] = e.date
+            pipe.delete(k("doc", e.id))
+            pipe.hset(k("doc", e.id), mapping=mapping)
+            for b in e.bands:
+                pipe.sadd(k("band", b), e.id)
+            for x in e.leads:
+                pipe.sadd(k("lead", x), e.id)
+            pipe.zadd(k("dates"), {e.id: e.date if e.date is not None else e.added})
+
+
+def open_store(target: str) -> Store:
+    """A store for a target: ``redis://host:port/db#name`` or a file path (``:memory:`` too)."""
+    if target.startswith(("redis://", "rediss://", "unix://")):
+        return RedisStore(target)
+    return SQLiteStore(target)
