@@ -93,11 +93,11 @@ class Index:
         """The index entry for a prepared article (``id`` overrides the article's own)."""
         sig = np.ascontiguousarray(prep.signature, dtype="<u4")
         seed = self.options.signature.seed
+        keys = [k for k in prep.matching_keys if k]  # credit lines left out, datelines cut
         bands = tuple(
             xxhash.xxh64_intdigest(sig[b * ROWS : (b + 1) * ROWS].tobytes(), seed=seed + b)
             for b in range(len(sig) // ROWS)
-        )
-        keys = [k for k in prep.matching_keys if k]  # credit lines left out, datelines cut
+        ) if keys else ()  # an article with no body (a headline alone) is stored, never matched
         leads = tuple(k for k, prose in zip(prep.matching_keys, prep.sentences) if prose and k)[:LEADS]
         paragraphs = np.array(keys, dtype="<u8").tobytes()
         return Entry(
@@ -115,13 +115,15 @@ class Index:
         return self.entry(prepare(Article(id=id, path=id, text=text, title=title, date=date), self.options))
 
     def _matches(self, entry: Entry, view: View) -> list[Match]:
-        found = []
+        found: list[Match] = []
         sig = np.frombuffer(entry.signature, dtype="<u4")
         paras = set(np.frombuffer(entry.paragraphs, dtype="<u8").tolist())
+        if not paras:
+            return found
         for other in view.get(view.candidates(entry.bands, entry.leads)):
-            if other.id == entry.id:
-                continue  # the same document again (an edit), not a copy
-            if other.body_key == entry.body_key and paras:
+            if other.id == entry.id or not other.paragraphs:
+                continue  # the same document again (an edit), or one with no body
+            if other.body_key == entry.body_key:
                 found.append(Match(other.id, 1.0, "exact"))
                 continue
             estimate = float(np.mean(sig == np.frombuffer(other.signature, dtype="<u4")))

@@ -9,6 +9,7 @@ transaction, Redis by WATCH on the story's band keys (a conflicting writer makes
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
@@ -81,14 +82,17 @@ class SQLiteStore:
         try:
             self.db = sqlite3.connect(target, timeout=60, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA busy_timeout = 60000")
-            tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if tables and "meta" not in tables:
-                raise IndexFileError(target, "an SQLite database, but not a dedupe index (no meta table)")
-            if target != ":memory:":
-                self.db.execute("PRAGMA journal_mode = WAL")
-            self.db.executescript(self.SCHEMA)
+            _retry_locked(lambda: self._setup(target))
         except sqlite3.DatabaseError as e:
             raise IndexFileError(target, f"not a dedupe index: {e}") from e
+
+    def _setup(self, target: str) -> None:
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables and "meta" not in tables:
+            raise IndexFileError(target, "an SQLite database, but not a dedupe index (no meta table)")
+        if target != ":memory:":
+            self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.executescript(self.SCHEMA)
 
     def settings(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT key, value FROM meta").fetchall())
@@ -166,18 +170,22 @@ class _Immediate:
         self.db = db
 
     def __enter__(self) -> None:
-        for attempt in range(100):
-            try:
-                self.db.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as e:
-                if "locked" not in str(e) and "busy" not in str(e):
-                    raise
-                time.sleep(0.01 * (attempt + 1))
-        self.db.execute("BEGIN IMMEDIATE")
+        _retry_locked(lambda: self.db.execute("BEGIN IMMEDIATE"))
 
     def __exit__(self, kind: object, *_: object) -> None:
         self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _retry_locked(step: Callable[[], object], attempts: int = 200) -> None:
+    """Run an SQLite step, waiting out "database is locked" (busy_timeout covers most, not all)."""
+    for attempt in range(attempts):
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) and "busy" not in str(e) or attempt == attempts - 1:
+                raise
+            time.sleep(min(0.5, 0.01 * (attempt + 1)))
 
 
 def _blob(values: Iterable[int]) -> bytes:
@@ -218,11 +226,18 @@ class RedisStore:
         return self.prefix + ":".join(str(p) for p in parts)
 
     def settings(self) -> dict[str, str]:
-        return {k.decode(): v.decode() for k, v in self.r.hgetall(self._k("meta")).items()}
+        raw = self.r.get(self._k("meta"))
+        if raw is None:
+            return {}
+        try:
+            value = json.loads(raw)
+        except ValueError as e:
+            raise IndexFileError(self.target, "not a dedupe index (its meta key is not JSON)") from e
+        return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
     def save_settings(self, settings: dict[str, str]) -> None:
-        for key, value in sorted(settings.items()):
-            self.r.hsetnx(self._k("meta"), key, value)
+        # One SET NX: writers opening a new index at once agree on the first one's settings.
+        self.r.set(self._k("meta"), json.dumps(settings, sort_keys=True), nx=True)
 
     def atomically(self, bands: Iterable[int], step: Callable[[View], T]) -> T:
         keys = [self._k("band", b) for b in bands]

@@ -1,0 +1,143 @@
+"""The persistent "seen before?" index, on SQLite and on a real Redis server.
+
+Real text: BBC articles of fixtures/clean and the unrelated real lines of fixtures/pool.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import re
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dedupe import Options, SignatureOptions
+from dedupe.errors import IndexFileError
+from dedupe.index import Index
+
+from .redis_server import redis_server
+from .test_properties import HEADLINES, POOL
+from .test_run import article, as_text, syndicated
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from redis_server(tmp_path_factory.mktemp("redis"))
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "index.sqlite")
+    return request.getfixturevalue("redis_url") + f"#{request.node.name}"
+
+
+def test_check_adds_new_articles_and_names_the_copy(target):
+    with Index.open(target) as index:
+        head, paras = article(0)
+        first = index.check("site-a/story.txt", as_text(head, paras))
+        assert not first.duplicate and first.duplicate_of is None
+        copy = index.check("site-b/wire.txt", syndicated(head, paras))
+        assert copy.duplicate and copy.duplicate_of == "site-a/story.txt"
+        assert copy.matches[0].rule in {"near", "paragraphs"} and copy.matches[0].similarity >= 0.7
+        other = index.check("site-c/other.txt", as_text(*article(1)))
+        assert not other.duplicate
+        assert [m.id for m in index.query(as_text(head, paras))] == ["site-a/story.txt"]
+        assert index.query(as_text(*article(2))) == []
+        assert index.stats().articles == 2
+
+
+def test_same_id_again_is_an_update_not_a_copy(target):
+    with Index.open(target) as index:
+        head, paras = article(3)
+        assert not index.check("a.txt", as_text(head, paras)).duplicate
+        assert not index.check("a.txt", as_text(head, paras[:-1])).duplicate
+        assert index.stats().articles == 1
+
+
+def test_expire_removes_older_entries(target):
+    with Index.open(target) as index:
+        index.add("old", as_text(*article(4)), date="2004-01-05")
+        index.add("new", as_text(*article(5)), date="2005-06-01")
+        assert index.expire("2005-01-01") == 1
+        assert index.stats().articles == 1
+        assert index.query(as_text(*article(4))) == []
+        assert [m.id for m in index.query(as_text(*article(5)))] == ["new"]
+
+
+def test_other_settings_are_an_error_not_a_mismatch(target):
+    Index.open(target).close()
+    with pytest.raises(IndexFileError, match="num_perm=128 \\(asked for 64\\)"):
+        Index.open(target, Options(signature=SignatureOptions(num_perm=64)))
+
+
+def test_corrupt_or_foreign_files_are_one_line_errors(tmp_path):
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not a database at all " * 100)
+    with pytest.raises(IndexFileError, match="not a dedupe index") as e:
+        Index.open(str(junk))
+    assert "\n" not in str(e.value)
+    foreign = tmp_path / "foreign.sqlite"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE songs (title TEXT)")
+    with pytest.raises(IndexFileError, match="not a dedupe index"):
+        Index.open(str(foreign))
+    with pytest.raises(IndexFileError, match="cannot reach the Redis server"):
+        Index.open("redis://127.0.0.1:1/0")
+
+
+def test_a_new_process_finds_what_the_last_one_added(target):
+    head, paras = article(6)
+    code = (
+        "import sys; from dedupe.index import Index\n"
+        "with Index.open(sys.argv[1]) as ix:\n"
+        "    v = ix.check(sys.argv[2], sys.stdin.read())\n"
+        "    print(v.duplicate_of or 'new')\n"
+    )
+    def run(doc_id: str, text: str) -> str:
+        out = subprocess.run([sys.executable, "-c", code, target, doc_id], input=text, text=True,
+                             capture_output=True, cwd=ROOT, check=True)
+        return out.stdout.strip()
+
+    assert run("first.txt", as_text(head, paras)) == "new"
+    assert run("second.txt", syndicated(head, paras)) == "first.txt"
+
+
+def _racer(target: str, seed: int, texts: list[str], barrier, results) -> None:  # type: ignore[no-untyped-def]
+    order = list(range(len(texts)))
+    random.Random(seed).shuffle(order)
+    out = []
+    barrier.wait(timeout=60)  # all four open the index at once too
+    with Index.open(target) as index:
+        for n in order:
+            v = index.check(f"p{seed}-{n}", texts[n])
+            out.append((n, v.duplicate, v.duplicate_of))
+    results.put((seed, out))
+
+
+def test_four_processes_racing_keep_each_story_once(target):
+    bodies = [line for line in POOL if not re.search("rights reserved|©|copyright", line, re.IGNORECASE)]
+    texts = [f"{HEADLINES[n % len(HEADLINES)]}\n\n{bodies[n]}\n" for n in range(200)]  # 200 unrelated stories
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_racer, args=(target, seed, texts, barrier, results)) for seed in range(4)]
+    for p in procs:
+        p.start()
+    got = dict(results.get(timeout=120) for _ in procs)
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0  # no "database is locked" (or anything else) escaped
+    for n in range(len(texts)):
+        verdicts = [(seed, dup, of) for seed, rows in got.items() for m, dup, of in rows if m == n]
+        winners = [seed for seed, dup, _ in verdicts if not dup]
+        assert len(winners) == 1, (n, verdicts)
+        assert all(of == f"p{winners[0]}-{n}" for _, dup, of in verdicts if dup)
+    with Index.open(target) as index:
+        assert index.stats().articles == len(texts)
