@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from .config import CleanOptions, Options
 from .document import clean_text
 from .errors import InputError
+from .formats import article_from_record
+from .index import Index
 from .io import STDIN, read_text
-from .records import CleanResult, FileOutcome
+from .prepare import prepare
+from .records import Article, CleanResult, DocFinding, FileOutcome, Problem
 
 LONG_LINE = 1_000_000  # characters; such a line is kept as one paragraph, with a warning
 
@@ -56,3 +62,46 @@ def clean_files(
     """Clean files one at a time (a stream: nothing is held beyond the current file)."""
     for path in paths:
         yield _clean_one(path, options)
+
+
+@dataclass(frozen=True, slots=True)
+class Filtered:
+    """One JSON line through ``filter_lines``: the record to pass on (None when dropped or
+    unreadable), the findings to report, and a problem if the line could not be read."""
+
+    record: dict[str, Any] | None
+    findings: tuple[dict[str, Any], ...] = ()
+    problem: Problem | None = None
+
+
+def filter_lines(lines: Iterable[bytes | str], index: Index, source: str = "<stdin>") -> Iterator[Filtered]:
+    """Stream JSON-lines records: each new story passes with its text cleaned, copies are dropped.
+
+    One record at a time (memory does not grow with the stream, apart from the index). A
+    record's id is its id field, else ``source#line``; ``index`` decides what was seen before
+    (an in-memory one for a single stream, a persistent one across runs).
+    """
+    fields = index.options.fields
+    for lineno, raw in enumerate(lines, 1):
+        line = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            yield Filtered(None, problem=Problem(f"{source}:{lineno}", f"not valid JSON: {e.msg} (column {e.colno}) (skipped)"))
+            continue
+        item = article_from_record(record, source, lineno, fields)
+        if isinstance(item, Problem):
+            yield Filtered(None, problem=item)
+            continue
+        doc_id = item.record_id or item.id
+        prep = prepare(Article(doc_id, item.path, item.text, item.title, item.date, item.url, item.line), index.options)
+        findings = tuple({**f, "doc": doc_id} for f in prep.findings)
+        verdict = index.check_entry(index.entry(prep, doc_id))
+        if verdict.duplicate:
+            best = verdict.matches[0]
+            dup = DocFinding("duplicate_document", doc_id, best.id, best.similarity, "seen_before", (("rule", best.rule),))
+            yield Filtered(None, findings + (dup.to_dict(),))
+        else:
+            yield Filtered({**record, fields.text: prep.output}, findings)

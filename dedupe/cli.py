@@ -6,13 +6,14 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path, PurePath
 from typing import IO, Any, TypeVar
 
 import click
 
 from . import __version__
-from .api import clean_files
+from .api import clean_files, filter_lines
 from .config import (
     HEADLINE_MODES,
     KEEP_POLICIES,
@@ -23,7 +24,8 @@ from .config import (
     RunOptions,
 )
 from .engine import run as run_scrape
-from .errors import ConfigError
+from .errors import ConfigError, DedupeError
+from .index import Index
 from .io import STDIN, atomic_writer, expand_inputs, write_text_atomic
 from .records import CleanResult
 
@@ -173,6 +175,7 @@ def clean(
 @click.option("--keep", type=click.Choice(KEEP_POLICIES), default="content", show_default=True, help="Which copy of a story to keep.")
 @click.option("--window", "window_days", type=float, help="Copies dated more than this many days apart are reported, not merged.")
 @click.option("--keep-boilerplate", is_flag=True, help="Report site boilerplate paragraphs but do not remove them.")
+@click.option("--index", "index_target", metavar="TARGET", help="Drop articles this index has seen; add the kept ones (a file, or redis://host:port/db#name).")
 @click.option("--text-field", default="text", show_default=True, help="JSON field with the article text.")
 @click.option("--title-field", default="title", show_default=True, help="JSON field with the headline.")
 @click.option("--id-field", default="id", show_default=True, help="JSON field with the record id.")
@@ -183,6 +186,7 @@ def run(
     out_dir: str,
     report: str | None,
     keep_boilerplate: bool,
+    index_target: str | None,
     text_field: str,
     title_field: str,
     id_field: str,
@@ -199,7 +203,7 @@ def run(
     try:
         options = Options(
             run=RunOptions(boilerplate=not keep_boilerplate, **run_opts),
-            fields=FieldOptions(text_field, title_field, id_field, url_field, date_field),
+            fields=_fields(text_field, title_field, id_field, url_field, date_field),
         )
     except ConfigError as e:
         raise click.UsageError(str(e)) from e
@@ -214,7 +218,8 @@ def run(
         bar[0].update(done)
 
     try:
-        summary = run_scrape(scrape_dir, out_dir, options, report=report, progress=progress)
+        with _open_index(index_target, options) as index:
+            summary = run_scrape(scrape_dir, out_dir, options, report=report, progress=progress, index=index)
     finally:
         if bar:
             bar[0].__exit__(None, None, None)
@@ -223,6 +228,99 @@ def run(
     for line in summary.lines():
         _warn(line)
     sys.exit(summary.exit_code)
+
+
+@contextmanager
+def _open_index(target: str | None, options: Options, default: str | None = None) -> Iterator[Index | None]:
+    """The index a command names (or ``default``), opened; its errors end the command (exit 2)."""
+    target = target or default
+    if target is None:
+        yield None
+        return
+    try:
+        index = Index.open(target, options)
+    except DedupeError as e:
+        _warn(f"error: {e}")
+        sys.exit(e.exit_code)
+    with index:
+        yield index
+
+
+def _fields(text: str, title: str, id_: str, url: str, date: str) -> FieldOptions:
+    return FieldOptions(text, title, id_, url, date)
+
+
+@main.command("filter")
+@click.option("--index", "index_target", metavar="TARGET", help="Remember articles here across runs [default: this stream only].")
+@click.option("--report", type=click.Path(dir_okay=False, allow_dash=True), help="Findings as JSON lines ('-' for stderr).")
+@click.option("--text-field", default="text", show_default=True, help="JSON field with the article text.")
+@click.option("--title-field", default="title", show_default=True, help="JSON field with the headline.")
+@click.option("--id-field", default="id", show_default=True, help="JSON field with the record id.")
+@click.option("--url-field", default="url", show_default=True, help="JSON field with the URL.")
+@click.option("--date-field", default="date", show_default=True, help="JSON field with the publication date.")
+def filter_command(index_target: str | None, report: str | None, text_field: str, title_field: str,
+                   id_field: str, url_field: str, date_field: str) -> None:
+    """JSON lines in on stdin, each new story out on stdout with its text cleaned.
+
+    Copies of a story seen earlier in the stream (or in --index) are dropped and reported.
+    Streams: one record at a time. Exit code 0, or 1 when a line was skipped.
+    """
+    options = Options(fields=_fields(text_field, title_field, id_field, url_field, date_field))
+    skipped = 0
+    out = sys.stdout
+    with _open_index(index_target, options, default=":memory:") as index, _report_sink(report) as sink:
+        assert index is not None
+        for item in filter_lines(sys.stdin.buffer, index):
+            if item.problem is not None:
+                _warn(f"{'error' if item.problem.skipped else 'warning'}: {item.problem}")
+                skipped += item.problem.skipped
+            if item.record is not None:
+                out.write(json.dumps(item.record, ensure_ascii=False) + "\n")
+                out.flush()
+            if sink is not None:
+                for f in item.findings:
+                    sink.write(json.dumps(f, ensure_ascii=False) + "\n")
+    sys.exit(EXIT_SKIPPED if skipped else 0)
+
+
+@main.group("index")
+def index_group() -> None:
+    """Look after a persistent index (SQLite file or redis:// URL)."""
+
+
+@index_group.command("stats")
+@click.argument("target")
+def index_stats(target: str) -> None:
+    """Print what an index holds: articles, dates, size, and the settings it was built with."""
+    with _open_index(target, Options()) as index:
+        assert index is not None
+        s = index.stats()
+
+    def when(t: float | None) -> str:
+        return datetime.fromtimestamp(t, timezone.utc).date().isoformat() if t is not None else "-"
+
+    click.echo(f"index: {s.target}")
+    click.echo(f"articles: {s.articles}")
+    click.echo(f"dates: {when(s.oldest)} to {when(s.newest)}")
+    if s.bytes is not None:
+        per = f" ({s.bytes_per_article:,.0f} bytes per article)" if s.bytes_per_article else ""
+        click.echo(f"size: {s.bytes:,} bytes{per}")
+    click.echo("settings: " + ", ".join(f"{k}={v}" for k, v in sorted(s.settings.items())))
+
+
+@index_group.command("expire")
+@click.argument("target")
+@click.option("--before", required=True, metavar="DATE", help="Remove entries dated before this day (YYYY-MM-DD).")
+def index_expire(target: str, before: str) -> None:
+    """Remove the entries of articles dated (or, undated, added) before a day."""
+    with _open_index(target, Options()) as index:
+        assert index is not None
+        try:
+            removed = index.expire(before)
+        except DedupeError as e:
+            _warn(f"error: {e}")
+            sys.exit(e.exit_code)
+    click.echo(f"removed {removed} entries dated before {before}")
 
 
 if __name__ == "__main__":

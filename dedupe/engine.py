@@ -24,10 +24,11 @@ import numpy as np
 from .cluster import Clustering, Verifier, cluster
 from .config import Options
 from .formats import kind_of, list_inputs, read_articles, write_json, write_jsonl
+from .index import Index
 from .io import atomic_writer, write_text_atomic
 from .minhash import to_datasketch
 from .prepare import Prepared, body_for_matching, prepare
-from .records import Article, DocFinding, Problem
+from .records import Article, DocFinding, Match, Problem
 from .shingle import words
 from .spill import DocInfo, Spill
 
@@ -96,6 +97,16 @@ def default_report_path(out_dir: str | Path) -> Path:
     """Where the report goes by default: beside OUT_DIR (not inside it), as OUT_DIR.report.jsonl."""
     out = Path(out_dir).resolve()
     return out.with_name(out.name + ".report.jsonl")
+
+
+def _seen_before(docs: list[DocInfo], index: Index) -> dict[int, Match]:
+    """The articles an index already holds a copy of, with the best indexed match."""
+    seen = {}
+    for i, d in enumerate(docs):
+        matches = index.query_entry(index.make_entry(d.name, d.signature, d.matching_keys, d.sentences, d.date))
+        if matches:
+            seen[i] = matches[0]
+    return seen
 
 
 def _name_docs(docs: list[DocInfo]) -> None:
@@ -194,7 +205,8 @@ class _Corpus:
         shingle_at, sizes, output_at, output_len = self.spill.add(item)
         d = DocInfo(
             article=item.article, order=len(self.docs), shingle_at=shingle_at, shingle_sizes=sizes,
-            output_at=output_at, output_len=output_len, keys=item.paragraph_keys, edge=item.edge,
+            output_at=output_at, output_len=output_len, keys=item.paragraph_keys,
+            matching_keys=item.matching_keys, edge=item.edge,
             signature=item.signature, headline_key=item.headline_key, headline=item.headline,
             sentences=item.sentences, date=item.date, headline_line=item.headline_line,
         )
@@ -238,11 +250,14 @@ def run(
     options: Options | None = None,
     report: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    index: Index | None = None,
 ) -> RunSummary:
     """Clean every article under ``scrape_dir`` and write one copy of each story to ``out_dir``.
 
     ``progress(done, total)`` is called after each input file. Findings go to ``report``
-    (default: :func:`default_report_path`), written atomically at the end.
+    (default: :func:`default_report_path`), written atomically at the end. With an ``index``,
+    articles it already holds are dropped as copies of the indexed ones, and the kept
+    articles are added to it (the daily incremental scrape).
     """
     options = options or Options()
     root, out = str(scrape_dir), Path(out_dir)
@@ -271,20 +286,25 @@ def run(
 
             # Site boilerplate is what opens or closes many stories; counting stories needs the
             # clusters, and clusters are then redone without it (it inflates similarity).
-            candidates = _candidates(docs, options)
+            seen = _seen_before(docs, index) if index is not None else {}
+            candidates = {(a, b) for a, b in _candidates(docs, options) if a not in seen and b not in seen}
             result = corpus.clustering(candidates, {})
             boiler = _boilerplate(docs, result.keeper, options.run.boilerplate_min_docs)
             cut = boiler if options.run.boilerplate else {}
             if cut:
                 result = corpus.clustering(candidates, cut)
 
-            for finding in _doc_findings(docs, result, boiler, options.run.boilerplate, corpus.body_texts):
+            for finding in _doc_findings(docs, result, seen, boiler, options.run.boilerplate, corpus.body_texts):
                 _write_json_line(rep, finding.to_dict())
-            bytes_out, removed_boiler = _write_outputs(root, out, corpus, result, cut)
+            bytes_out, removed_boiler = _write_outputs(root, out, corpus, result, seen, cut)
+            if index is not None:
+                for i, d in enumerate(docs):
+                    if result.keeper[i] == i and i not in seen:
+                        index.add_entry(index.make_entry(d.name, d.signature, d.matching_keys, d.sentences, d.date))
         finally:
             spill.close()
 
-    kept = sum(1 for i, k in enumerate(result.keeper) if i == k)
+    kept = sum(1 for i, k in enumerate(result.keeper) if i == k and i not in seen)
     return RunSummary(
         files=len(rels),
         documents=len(docs),
@@ -307,10 +327,14 @@ def _cached(fn: Callable[[int], np.ndarray]) -> Callable[[int], np.ndarray]:
 
 
 def _doc_findings(
-    docs: list[DocInfo], result: Clustering, boiler: dict[tuple[str, int], int], removing: bool,
-    body_paragraphs: Callable[[int], list[str]],
+    docs: list[DocInfo], result: Clustering, seen: dict[int, Match], boiler: dict[tuple[str, int], int],
+    removing: bool, body_paragraphs: Callable[[int], list[str]],
 ) -> Iterator[DocFinding]:
     for i, d in enumerate(docs):
+        if i in seen:
+            hit = seen[i]
+            yield DocFinding("duplicate_document", d.name, hit.id, hit.similarity, "in_index", (("rule", hit.rule),))
+            continue
         k = result.keeper[i]
         if k == i:
             continue
@@ -365,13 +389,14 @@ def _without_boilerplate(d: DocInfo, text: str, cut: dict[tuple[str, int], int])
 
 
 def _write_outputs(
-    root: str, out: Path, corpus: _Corpus, result: Clustering, cut: dict[tuple[str, int], int]
+    root: str, out: Path, corpus: _Corpus, result: Clustering, seen: dict[int, Match],
+    cut: dict[tuple[str, int], int],
 ) -> tuple[int, int]:
     """Pass two: the kept articles, file by file; returns bytes written and boilerplate removed."""
     docs, fields = corpus.docs, corpus.options.fields
     bytes_out = removed = 0
     for rel, idx in corpus.files_of.items():
-        kept = [i for i in idx if result.keeper[i] == i]
+        kept = [i for i in idx if result.keeper[i] == i and i not in seen]
         if not kept:
             continue
         texts = {}

@@ -29,7 +29,7 @@ class ConfigError(DedupeError):
 class IndexFileError(DedupeError):
     """An index target that cannot be used: not an index, corrupt, unreachable, other settings."""
 
-    exit_code = 1
+    exit_code = 2
 
     def __init__(self, target: str, problem: str) -> None:
         super().__init__(f"{target}: {problem}")

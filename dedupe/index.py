@@ -15,6 +15,7 @@ False
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -91,18 +92,27 @@ class Index:
 
     def entry(self, prep: Prepared, id: str | None = None) -> Entry:
         """The index entry for a prepared article (``id`` overrides the article's own)."""
-        sig = np.ascontiguousarray(prep.signature, dtype="<u4")
+        return self.make_entry(
+            id if id is not None else prep.article.id, prep.signature, prep.matching_keys, prep.sentences, prep.date
+        )
+
+    def make_entry(
+        self, id: str, signature: np.ndarray, matching_keys: Sequence[int], sentences: Sequence[bool],
+        date: float | None,
+    ) -> Entry:
+        """An entry from an article's signature and paragraph keys (as :mod:`dedupe.prepare` makes them)."""
+        sig = np.ascontiguousarray(signature, dtype="<u4")
         seed = self.options.signature.seed
-        keys = [k for k in prep.matching_keys if k]  # credit lines left out, datelines cut
+        keys = [k for k in matching_keys if k]  # credit lines left out, datelines cut
         bands = tuple(
             xxhash.xxh64_intdigest(sig[b * ROWS : (b + 1) * ROWS].tobytes(), seed=seed + b)
             for b in range(len(sig) // ROWS)
         ) if keys else ()  # an article with no body (a headline alone) is stored, never matched
-        leads = tuple(k for k, prose in zip(prep.matching_keys, prep.sentences) if prose and k)[:LEADS]
+        leads = tuple(k for k, prose in zip(matching_keys, sentences) if prose and k)[:LEADS]
         paragraphs = np.array(keys, dtype="<u8").tobytes()
         return Entry(
-            id=id if id is not None else prep.article.id,
-            date=prep.date,
+            id=id,
+            date=date,
             added=time.time(),
             body_key=xxhash.xxh64_intdigest(paragraphs),
             signature=sig.tobytes(),
@@ -121,8 +131,8 @@ class Index:
         if not paras:
             return found
         for other in view.get(view.candidates(entry.bands, entry.leads)):
-            if other.id == entry.id or not other.paragraphs:
-                continue  # the same document again (an edit), or one with no body
+            if other.id == entry.id and other.body_key != entry.body_key or not other.paragraphs:
+                continue  # the same document edited (it will replace its entry), or one with no body
             if other.body_key == entry.body_key:
                 found.append(Match(other.id, 1.0, "exact"))
                 continue
@@ -144,7 +154,11 @@ class Index:
         return self.store.atomically((), lambda view: self._matches(entry, view))
 
     def check_entry(self, entry: Entry) -> Verdict:
-        """Query and add in one atomic step: of two writers racing on a story, one adds it."""
+        """Query and add in one atomic step: of two writers racing on a story, one adds it.
+
+        An id indexed before with the same body comes back as a duplicate of itself (seen
+        before); with another body, it is an edit and replaces its entry.
+        """
 
         def step(view: View) -> Verdict:
             matches = self._matches(entry, view)

@@ -29,6 +29,7 @@ class DocInfo:
     output_at: int
     output_len: int
     keys: tuple[int, ...]
+    matching_keys: tuple[int, ...]
     edge: tuple[int, ...]
     signature: np.ndarray
     headline_key: int | None

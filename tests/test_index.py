@@ -54,11 +54,13 @@ def test_check_adds_new_articles_and_names_the_copy(target):
         assert index.stats().articles == 2
 
 
-def test_same_id_again_is_an_update_not_a_copy(target):
+def test_same_id_again_is_seen_before_or_an_update(target):
     with Index.open(target) as index:
         head, paras = article(3)
         assert not index.check("a.txt", as_text(head, paras)).duplicate
-        assert not index.check("a.txt", as_text(head, paras[:-1])).duplicate
+        again = index.check("a.txt", as_text(head, paras))
+        assert again.duplicate and again.duplicate_of == "a.txt"  # seen before
+        assert not index.check("a.txt", as_text(head, paras[:-2] + [paras[-1] + " Updated."])).duplicate  # an edit
         assert index.stats().articles == 1
 
 
