@@ -25,6 +25,7 @@ from .config import (
 )
 from .engine import run as run_scrape
 from .errors import ConfigError, DedupeError
+from .hook import run_hook
 from .index import Index
 from .io import STDIN, atomic_writer, expand_inputs, write_text_atomic
 from .records import CleanResult
@@ -321,6 +322,43 @@ def index_expire(target: str, before: str) -> None:
             _warn(f"error: {e}")
             sys.exit(e.exit_code)
     click.echo(f"removed {removed} entries dated before {before}")
+
+
+@main.group("hook")
+def hook_group() -> None:
+    """Pre-commit hooks (see .pre-commit-hooks.yaml): check or fix scraped text files."""
+
+
+def _hook(files: tuple[str, ...], index_target: str | None, fix: bool) -> None:
+    failed = False
+    with _open_index(index_target, Options()) as index:
+        for result in run_hook(list(files), fix, index):
+            for line in result.problems:
+                click.echo(line)
+            failed = failed or bool(result.problems)
+    sys.exit(1 if failed else 0)
+
+
+_HOOK_INDEX = click.option(
+    "--index", "index_target", metavar="TARGET",
+    help="Index shared by all calls, so copies split over batches are caught [default: none, this call only].",
+)
+
+
+@hook_group.command("check")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@_HOOK_INDEX
+def hook_check(files: tuple[str, ...], index_target: str | None) -> None:
+    """Exit 1 listing each file with a duplicate headline, repeated paragraphs, or that copies another."""
+    _hook(files, index_target, fix=False)
+
+
+@hook_group.command("fix")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@_HOOK_INDEX
+def hook_fix(files: tuple[str, ...], index_target: str | None) -> None:
+    """Rewrite files as canonical text (atomically); exit 1 if any changed or copies another."""
+    _hook(files, index_target, fix=True)
 
 
 if __name__ == "__main__":
