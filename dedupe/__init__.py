@@ -9,7 +9,8 @@ from .api import clean_file, clean_files
 from .config import CleanOptions, FieldOptions, Options, RunOptions, SignatureOptions
 from .document import clean_text
 from .engine import RunSummary, run
-from .errors import ConfigError, DedupeError, InputError
+from .errors import ConfigError, DedupeError, IndexFileError, InputError
+from .index import Index, IndexStats
 from .records import (
     Article,
     CleanResult,
@@ -37,13 +38,18 @@ __all__ = [
     "FieldOptions",
     "FileOutcome",
     "Finding",
+    "Index",
+    "IndexFileError",
+    "IndexStats",
     "InputError",
+    "Match",
     "Options",
     "Paragraph",
     "Problem",
     "RunOptions",
     "RunSummary",
     "SignatureOptions",
+    "Verdict",
     "__version__",
     "clean_file",
     "clean_files",
