@@ -55,11 +55,12 @@ class _Article:
         self.toks = [_match_tokens(p) for p in paragraphs]
         self.keys = [text_key(t) for t in self.toks]
         self._shingles: dict[int, tuple[frozenset[int], frozenset[int]]] = {}
+        self._word_cache: dict[str, int] = {}
 
     def _sets(self, i: int) -> tuple[frozenset[int], frozenset[int]]:
         s = self._shingles.get(i)
         if s is None:
-            s = self._shingles[i] = shingle_sets(word_hashes(self.toks[i]), self.opts.shingle_size)
+            s = self._shingles[i] = shingle_sets(word_hashes(self.toks[i], self._word_cache), self.opts.shingle_size)
         return s
 
     def shingles(self, i: int) -> frozenset[int]:

@@ -1,9 +1,10 @@
 """Article signatures on datasketch's MinHash scheme, computed a whole shingle array at once.
 
-A signature is exactly what ``datasketch.MinHash(num_perm, seed, hashfunc=xxh32, scheme="affine32")``
-holds after ``update_batch`` of the same shingles (``tests/test_minhash.py`` checks it): the
-32-bit xxhash of each shingle is pre-mixed with the MurmurHash3 finalizer, then each of the
-``num_perm`` permutations ``a * h + b mod 2**32`` is applied and the minimum kept.
+A signature is exactly what ``datasketch.MinHash(num_perm, seed, hashfunc=shingle_hash,
+scheme="affine32")`` holds after ``update_batch`` of the same word n-grams (``tests/test_minhash.py``
+checks it): each shingle's 32-bit hash (its words' xxh32, folded) is pre-mixed with the MurmurHash3
+finalizer, then each of the ``num_perm`` permutations ``a * h + b mod 2**32`` is applied and the
+minimum kept. Words are hashed once and n-grams folded in numpy, which is most of the speed.
 """
 
 from __future__ import annotations
@@ -18,19 +19,45 @@ from .config import SignatureOptions
 _U32 = np.uint32
 
 
-def shingle_hashes(tokens: list[str], words: int) -> np.ndarray:
-    """Sorted unique 32-bit xxhashes of the word ``words``-grams (the whole text if shorter).
+FOLD = 0x01000193  # the FNV prime: an n-gram's hash is folded from its words' hashes with it
 
-    A shingle is its words joined by single spaces, hashed as UTF-8 bytes.
-    """
+
+def word_hashes(tokens: list[str], cache: dict[str, int] | None = None) -> np.ndarray:
+    """32-bit xxhash of each token, through a cache: a token is hashed once however often it occurs."""
+    cache = {} if cache is None else cache
     h = xxhash.xxh32_intdigest
+    for t in set(tokens).difference(cache):
+        cache[t] = h(t.encode())
+    return np.fromiter(map(cache.__getitem__, tokens), dtype=_U32, count=len(tokens))
+
+
+def shingle_hash(words: tuple[str, ...] | list[str]) -> int:
+    """The hash of one shingle (a word n-gram): its words' xxh32 folded as ``h = h * FOLD + w mod 2**32``.
+
+    This is the hash function dedupe's signatures use; ``datasketch.MinHash(hashfunc=shingle_hash)``
+    fed the same word tuples gives the same signature (``tests/test_minhash.py``).
+    """
+    h = 0
+    for w in words:
+        h = (h * FOLD + xxhash.xxh32_intdigest(w.encode())) & 0xFFFFFFFF
+    return h
+
+
+def shingle_hashes(tokens: list[str], words: int, cache: dict[str, int] | None = None) -> np.ndarray:
+    """Sorted unique hashes (:func:`shingle_hash`) of the word ``words``-grams; the whole text if shorter.
+
+    Each word is hashed once; the n-gram hashes are folded from those arrays in numpy.
+    """
     if not tokens:
         return np.empty(0, dtype=_U32)
-    if len(tokens) < words:
-        grams = [" ".join(tokens)]
-    else:
-        grams = [" ".join(tokens[i : i + words]) for i in range(len(tokens) - words + 1)]
-    out: np.ndarray = np.unique(np.fromiter((h(g.encode()) for g in grams), dtype=_U32, count=len(grams)))
+    wh = word_hashes(tokens, cache)
+    n = max(1, len(tokens) - words + 1)
+    span = min(words, len(tokens))
+    with np.errstate(over="ignore"):
+        acc = np.zeros(n, dtype=_U32)
+        for k in range(span):
+            acc = acc * _U32(FOLD) + wh[k : k + n]
+    out: np.ndarray = np.unique(acc)
     return out
 
 

@@ -77,14 +77,15 @@ def prepare(article: Article, options: Options) -> Prepared:
 
     words = options.signature.shingle_words
     shingles, keys, matching_keys, sentences = [], [], [], []
+    cache: dict[str, int] = {}
     for i, para in enumerate(body):
         toks = tokens(para)
         sentences.append(len(toks) >= 8 and para.rstrip().endswith(_SENTENCE_END))
         keys.append(text_key(toks))
         matching = body_for_matching(i, para)
-        match_toks = tokens(matching) if matching else []
+        match_toks = toks if matching == para else tokens(matching) if matching else []
         matching_keys.append(text_key(match_toks) if match_toks else 0)
-        shingles.append(shingle_hashes(match_toks, words) if match_toks else np.empty(0, np.uint32))
+        shingles.append(shingle_hashes(match_toks, words, cache) if match_toks else np.empty(0, np.uint32))
     edge = tuple(sorted({*range(min(3, len(body))), *range(max(0, len(body) - 3), len(body))}))
     all_shingles = np.unique(np.concatenate(shingles)) if shingles else np.empty(0, np.uint32)
     headline_toks = tokens(result.headline) if result.headline else []

@@ -29,10 +29,13 @@ def words(text: str) -> list[str]:
     return _TOKEN_RE.findall(text)
 
 
-def word_hashes(toks: list[str]) -> list[int]:
-    """One 64-bit xxhash a token; shingle hashes are derived from these, not rehashed."""
+def word_hashes(toks: list[str], cache: dict[str, int] | None = None) -> list[int]:
+    """One 64-bit xxhash a token (each distinct token hashed once, through ``cache``)."""
+    cache = {} if cache is None else cache
     h = xxhash.xxh64_intdigest
-    return [h(t.encode()) for t in toks]
+    for t in set(toks).difference(cache):
+        cache[t] = h(t.encode())
+    return list(map(cache.__getitem__, toks))
 
 
 def shingle_sets(hashes: list[int], max_n: int) -> tuple[frozenset[int], frozenset[int]]:

@@ -8,7 +8,7 @@ import xxhash
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from dedupe.config import SignatureOptions
-from dedupe.minhash import shingle_hashes, signature, to_datasketch
+from dedupe.minhash import FOLD, shingle_hash, shingle_hashes, signature, to_datasketch
 from dedupe.shingle import tokens
 
 from .conftest import FIXTURES
@@ -17,8 +17,8 @@ TEXT = (FIXTURES / "seed" / "kursk-article.canonical.txt").read_text(encoding="u
 
 
 def reference(toks: list[str], words: int, num_perm: int, seed: int) -> np.ndarray:
-    grams = {" ".join(toks[i : i + words]).encode() for i in range(len(toks) - words + 1)}
-    m = MinHash(num_perm=num_perm, seed=seed, hashfunc=xxhash.xxh32_intdigest)
+    grams = {tuple(toks[i : i + words]) for i in range(len(toks) - words + 1)}
+    m = MinHash(num_perm=num_perm, seed=seed, hashfunc=shingle_hash)
     m.update_batch(sorted(grams))
     assert m.scheme == "affine32"
     return m.hashvalues
@@ -49,3 +49,13 @@ def test_short_text_is_one_shingle_and_empty_text_the_empty_signature():
     assert shingle_hashes(["only", "three", "words"], 5).size == 1
     empty = signature(shingle_hashes([], 5), SignatureOptions())
     assert (empty == np.iinfo(np.uint32).max).all()
+
+
+def test_shingle_hash_is_the_fold_of_word_xxhashes():
+    words = ("russia", "asserts", "total", "control", "over")
+    expected = 0
+    for w in words:
+        expected = (expected * FOLD + xxhash.xxh32_intdigest(w.encode())) % 2**32
+    assert shingle_hash(words) == expected
+    assert shingle_hashes(list(words), 5).tolist() == [expected]
+    assert len(set(shingle_hashes(tokens(TEXT), 5).tolist())) == len({tuple(tokens(TEXT)[i:i + 5]) for i in range(len(tokens(TEXT)) - 4)})
