@@ -26,7 +26,6 @@ from .config import Options
 from .formats import kind_of, list_inputs, read_articles, write_json, write_jsonl
 from .index import Index
 from .io import atomic_writer, write_text_atomic
-from .minhash import to_datasketch
 from .prepare import Prepared, body_for_matching, prepare
 from .records import Article, DocFinding, Match, Problem
 from .shingle import words
@@ -171,20 +170,44 @@ def _ranking(
     return by_content
 
 
-def _candidates(docs: list[DocInfo], options: Options) -> set[tuple[int, int]]:
-    from datasketch import MinHashLSH
+BUCKET_PAIRS = 64
 
+
+def _candidates(docs: list[DocInfo], options: Options) -> set[tuple[int, int]]:
+    """Pairs of articles that share a band of their signatures (LSH banding, in numpy).
+
+    Bands and rows are datasketch's choice for the threshold (``MinHashLSH``'s own optimum), but
+    the buckets are found by sorting each band's values: no per-article Python objects, and
+    memory of one uint32 matrix. A bucket larger than ``BUCKET_PAIRS`` pairs each member with
+    its first ``BUCKET_PAIRS`` neighbours only (enough to join a cluster; verification decides).
+    """
+    if len(docs) < 2:
+        return set()
     sig = options.signature
-    lsh = MinHashLSH(threshold=sig.lsh_threshold, num_perm=sig.num_perm)
-    sketches = [to_datasketch(d.signature, sig) for d in docs]
-    for i, s in enumerate(sketches):
-        lsh.insert(i, s, check_duplication=False)
-    pairs = set()
-    for i, s in enumerate(sketches):
-        for j in lsh.query(s):
-            if j != i:
-                pairs.add((min(i, j), max(i, j)))
+    bands, rows = _lsh_params(sig.lsh_threshold, sig.num_perm)
+    matrix = np.stack([d.signature for d in docs])
+    pairs: set[tuple[int, int]] = set()
+    for b in range(bands):
+        block = np.ascontiguousarray(matrix[:, b * rows : (b + 1) * rows])
+        keys = block.view(np.dtype((np.void, block.dtype.itemsize * rows))).ravel()
+        order = np.argsort(keys, kind="stable")
+        ordered = keys[order]
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        ends = np.r_[starts[1:], len(order)]
+        for start, end in zip(starts[ends - starts > 1], ends[ends - starts > 1]):
+            members = sorted(order[start:end].tolist())
+            for x, a in enumerate(members):
+                for c in members[x + 1 : x + 1 + BUCKET_PAIRS]:
+                    pairs.add((a, c))
     return pairs
+
+
+def _lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
+    """datasketch's optimal (bands, rows) for a threshold, computed once per setting."""
+    from datasketch.lsh import _optimal_param
+
+    b, r = _optimal_param(threshold, num_perm, 0.5, 0.5)
+    return int(b), int(r)
 
 
 def _write_json_line(f: IO[str], obj: dict[str, Any]) -> None:
@@ -200,6 +223,7 @@ class _Corpus:
         self.docs: list[DocInfo] = []
         self.files_of: dict[str, list[int]] = defaultdict(list)
         self.bytes_in = 0
+        self.removed: Counter[str] = Counter()  # within-article findings by kind
 
     def add(self, item: Prepared) -> None:
         shingle_at, sizes, output_at, output_len = self.spill.add(item)
@@ -211,7 +235,7 @@ class _Corpus:
             sentences=item.sentences, date=item.date, headline_line=item.headline_line,
         )
         d.findings_len = self.spill.outputs.tell() - output_at - output_len
-        d.findings.update(str(f["kind"]) for f in item.findings)
+        self.removed.update(str(f["kind"]) for f in item.findings)
         self.files_of[item.article.path].append(len(self.docs))
         self.docs.append(d)
         self.bytes_in += item.bytes_in
@@ -310,8 +334,8 @@ def run(
         documents=len(docs),
         kept=kept,
         dropped=len(docs) - kept,
-        headlines_removed=sum(d.findings["duplicate_headline"] for d in docs),
-        paragraphs_removed=sum(d.findings["duplicate_paragraph"] for d in docs),
+        headlines_removed=corpus.removed["duplicate_headline"],
+        paragraphs_removed=corpus.removed["duplicate_paragraph"],
         boilerplate_removed=removed_boiler,
         bytes_in=corpus.bytes_in,
         bytes_out=bytes_out,

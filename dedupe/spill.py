@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,7 +38,6 @@ class DocInfo:
     headline_line: bool
     findings_len: int = 0
     name: str = ""  # what the report calls it
-    findings: Counter[str] = field(default_factory=Counter)
 
 
 class Spill:
