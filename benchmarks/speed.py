@@ -1,0 +1,662 @@
+"""Speed of dedupe against MinHash peers, measured in one run on the same news texts.
+
+Usage (from the repo root):
+    python benchmarks/speed.py [--shared ../shared] [--docs N] [--json OUT.json] [--scaling] [--million]
+                               [--subset N] [--workdir DIR] [--only NAME,NAME]
+
+The corpus (benchmarks/speed_corpus.py: the public corpora in SHARED/corpora, scaled up by sampling and
+perturbing) is written once as a scrape directory of .txt files. Every contender then runs in its own
+subprocess on those files, so its peak RSS is its own; the parent collects each subprocess's rusage
+with os.wait4 (CPU of the process and of the children it reaped, and its ru_maxrss).
+
+Signature contenders (each reads the files and signs every text; compared with dedupe's signature stage):
+  floor                  lowercase, re.findall(r"\\w+"), word 5-gram shingles, xxhash.xxh32_intdigest; no MinHash
+  datasketch update      MinHash(num_perm=128) (default sha1 hash), m.update(shingle.encode("utf8")) per shingle
+  datasketch update_batch  MinHash(num_perm=128, hashfunc=xxh32_intdigest).update_batch(shingle bytes)
+  datasketch bulk        MinHash.bulk(shingle bytes of each text, num_perm=128, hashfunc=xxh32_intdigest)
+  rensa                  RMinHash(num_perm=128, seed=42).update(shingle strings); digest()
+  datatrove              MinhashDedupSignature(config=MinhashConfig(num_buckets=16, hashes_per_bucket=8)):
+                         get_signature(get_shingles(text)), the per-document body of its run()
+  dedupe prepare         dedupe.prepare.prepare(Article(id, "x.txt", text), Options())
+Pipelines (compared with `dedupe run` end to end):
+  naive pipeline         ftfy.fix_text(text) + datasketch update_batch/xxhash + MinHashLSH(threshold=0.8)
+  rensa pipeline         ftfy.fix_text only on lines dedupe.clean.needs_repair flags + RMinHash + RMinHashLSH
+  dedupe run --jobs 1/2  python -m dedupe.cli run SCRAPE --out OUT --jobs J
+--scaling runs `dedupe run --jobs 2` on 10k and 100k documents (and 1M with --million), without and with
+--index IDX.sqlite. Stderr of every subprocess is kept out of the table and printed only when it fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:0] = [str(ROOT), str(HERE)]  # measure this checkout's dedupe
+
+MARK = "@@SPEED "
+NUM_PERM = 128
+SHINGLE = 5
+_WORDS = re.compile(r"\w+")
+
+
+# ----------------------------------------------------------------------------------------------
+# The contenders, run inside a child process. Each factory imports and builds what it needs (not
+# timed) and returns the timed function, which reads every file and does its work on the text.
+# ----------------------------------------------------------------------------------------------
+
+
+def _read(files: list[Path]) -> Iterator[str]:
+    for p in files:
+        yield p.read_bytes().decode("utf-8")
+
+
+def _shingles(text: str) -> list[str]:
+    """Word 5-grams of the lowercased text (the whole text when it has fewer words)."""
+    w = _WORDS.findall(text.lower())
+    if len(w) < SHINGLE:
+        return [" ".join(w)] if w else []
+    return [" ".join(w[i : i + SHINGLE]) for i in range(len(w) - SHINGLE + 1)]
+
+
+def make_floor() -> Callable[[list[Path]], dict[str, Any]]:
+    import xxhash
+
+    h = xxhash.xxh32_intdigest
+
+    def run(files: list[Path]) -> dict[str, Any]:
+        n = 0
+        for text in _read(files):
+            hashes = [h(s.encode()) for s in _shingles(text)]
+            n += len(hashes)
+        return {"shingles": n}
+
+    return run
+
+
+def make_datasketch_update() -> Callable[[list[Path]], dict[str, Any]]:
+    from datasketch import MinHash
+
+    def run(files: list[Path]) -> dict[str, Any]:
+        for text in _read(files):
+            m = MinHash(num_perm=NUM_PERM)
+            for s in _shingles(text):
+                m.update(s.encode("utf8"))
+            m.digest()
+        return {}
+
+    return run
+
+
+def make_datasketch_batch() -> Callable[[list[Path]], dict[str, Any]]:
+    import xxhash
+    from datasketch import MinHash
+
+    h = xxhash.xxh32_intdigest
+
+    def run(files: list[Path]) -> dict[str, Any]:
+        for text in _read(files):
+            m = MinHash(num_perm=NUM_PERM, hashfunc=h)
+            m.update_batch([s.encode() for s in _shingles(text)])
+            m.digest()
+        return {}
+
+    return run
+
+
+def make_datasketch_bulk() -> Callable[[list[Path]], dict[str, Any]]:
+    import xxhash
+    from datasketch import MinHash
+
+    if not hasattr(MinHash, "bulk"):
+        raise ImportError(f"datasketch {metadata.version('datasketch')} has no MinHash.bulk")
+    h = xxhash.xxh32_intdigest
+
+    def run(files: list[Path]) -> dict[str, Any]:
+        sets = ([s.encode() for s in _shingles(text)] for text in _read(files))
+        out = MinHash.bulk(sets, num_perm=NUM_PERM, hashfunc=h)
+        return {"signatures": len(out)}
+
+    return run
+
+
+def make_rensa() -> Callable[[list[Path]], dict[str, Any]]:
+    from rensa import RMinHash
+
+    def run(files: list[Path]) -> dict[str, Any]:
+        for text in _read(files):
+            m = RMinHash(num_perm=NUM_PERM, seed=42)
+            m.update(_shingles(text))
+            m.digest()
+        return {}
+
+    return run
+
+
+def make_datatrove() -> Callable[[list[Path]], dict[str, Any]]:
+    import xxhash
+    from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
+
+    step = MinhashDedupSignature(
+        output_folder=tempfile.mkdtemp(prefix="speed-datatrove-"),
+        config=MinhashConfig(n_grams=SHINGLE, num_buckets=16, hashes_per_bucket=8),  # 128 hashes
+    )
+    try:
+        step._hash_func("probe")
+    except TypeError:
+        # datatrove hashes str; xxhash >= 4 takes bytes only (datatrove's [processing] extra pins
+        # xxhash<4, which dedupe's environment does not have). The same xxh64, encoding first:
+        step._hash_func = lambda s: xxhash.xxh64_intdigest(s.encode("utf-8"))
+    step.word_tokenizer.word_tokenize("Load the tokenizer before timing.")
+
+    def run(files: list[Path]) -> dict[str, Any]:
+        for text in _read(files):
+            shingles = step.get_shingles(text)
+            if shingles.size:
+                step.get_signature(shingles)
+        return {"num_hashes": step.num_hashes, "tokenizer": type(step.word_tokenizer).__name__}
+
+    return run
+
+
+def make_dedupe_prepare() -> Callable[[list[Path]], dict[str, Any]]:
+    from dedupe.config import Options
+    from dedupe.prepare import prepare
+    from dedupe.records import Article
+
+    options = Options()
+
+    def run(files: list[Path]) -> dict[str, Any]:
+        for i, text in enumerate(_read(files)):
+            prepare(Article(str(i), "x.txt", text), options)
+        return {}
+
+    return run
+
+
+def make_naive_pipeline() -> Callable[[list[Path]], dict[str, Any]]:
+    import ftfy
+    import xxhash
+    from datasketch import MinHash, MinHashLSH
+
+    h = xxhash.xxh32_intdigest
+
+    def run(files: list[Path]) -> dict[str, Any]:
+        lsh = MinHashLSH(threshold=0.8, num_perm=NUM_PERM)
+        dropped = 0
+        for i, text in enumerate(_read(files)):
+            text = ftfy.fix_text(text)
+            m = MinHash(num_perm=NUM_PERM, hashfunc=h)
+            m.update_batch([s.encode() for s in _shingles(text)])
+            if lsh.query(m):
+                dropped += 1
+            else:
+                lsh.insert(str(i), m)
+        return {"dropped": dropped}
+
+    return run
+
+
+def make_rensa_pipeline() -> Callable[[list[Path]], dict[str, Any]]:
+    import ftfy
+    from rensa import RMinHash, RMinHashLSH
+
+    from dedupe.clean import FTFY_CONFIG, needs_repair
+
+    def run(files: list[Path]) -> dict[str, Any]:
+        lsh = RMinHashLSH(threshold=0.8, num_perm=NUM_PERM, num_bands=16)
+        dropped = repaired = 0
+        for i, text in enumerate(_read(files)):
+            lines = text.split("\n")
+            for j, line in enumerate(lines):
+                if needs_repair(line):
+                    lines[j] = ftfy.fix_text(line, FTFY_CONFIG)
+                    repaired += 1
+            m = RMinHash(num_perm=NUM_PERM, seed=42)
+            m.update(_shingles("\n".join(lines)))
+            if lsh.query(m):
+                dropped += 1
+            else:
+                lsh.insert(i, m)
+        return {"dropped": dropped, "lines_repaired": repaired}
+
+    return run
+
+
+# name -> (factory, kind, slow); slow ones run on --subset documents
+CONTENDERS: dict[str, tuple[Callable[[], Callable[[list[Path]], dict[str, Any]]], str, bool]] = {
+    "floor (read+tokenise+xxh32 5-grams)": (make_floor, "signature", False),
+    "datasketch update (per shingle, sha1)": (make_datasketch_update, "signature", True),
+    "datasketch update_batch + xxh32": (make_datasketch_batch, "signature", False),
+    "datasketch MinHash.bulk + xxh32": (make_datasketch_bulk, "signature", False),
+    "rensa RMinHash": (make_rensa, "signature", False),
+    "datatrove MinhashDedupSignature": (make_datatrove, "signature", True),
+    "dedupe prepare (signature stage)": (make_dedupe_prepare, "signature", False),
+    "naive pipeline (ftfy+datasketch+LSH)": (make_naive_pipeline, "pipeline", False),
+    "rensa pipeline (cheap ftfy+rensa+LSH)": (make_rensa_pipeline, "pipeline", False),
+}
+DEDUPE_SIG = "dedupe prepare (signature stage)"
+RUN_J = {1: "dedupe run --jobs 1", 2: "dedupe run --jobs 2"}
+
+
+def _cpu() -> float:
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
+def list_files(scrape: Path) -> list[Path]:
+    return sorted(scrape.rglob("*.txt"))
+
+
+def child_main(name: str, scrape: Path, limit: int) -> None:
+    """Run one contender on the first ``limit`` files; print its figures as one marked JSON line."""
+    try:
+        run = CONTENDERS[name][0]()
+    except ImportError as e:
+        print(MARK + json.dumps({"skipped": f"{type(e).__name__}: {e}"}), flush=True)
+        return
+    cpu0, wall0 = _cpu(), time.perf_counter()
+    files = list_files(scrape)[:limit]
+    extra = run(files)
+    cpu, wall = _cpu() - cpu0, time.perf_counter() - wall0
+    size = sum(p.stat().st_size for p in files)
+    print(MARK + json.dumps({"docs": len(files), "bytes": size, "cpu_s": cpu, "wall_s": wall, **extra}), flush=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# The parent: subprocesses measured with os.wait4.
+# ----------------------------------------------------------------------------------------------
+
+
+def _tree_pss_kb(root: int) -> int:
+    """Proportional set size of a process and all its descendants, now (KiB; 0 if gone)."""
+    total, todo, seen = 0, [root], set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                total += next(int(ln.split()[1]) for ln in f if ln.startswith("Pss:"))
+        except (OSError, StopIteration, ValueError):
+            pass
+    return total
+
+
+def measure(cmd: list[str], workdir: Path, tag: str) -> dict[str, Any]:
+    """Run ``cmd`` (cwd = repo root); its wall time, CPU (with reaped children), peak RSS, output.
+
+    ``peak_rss_mb`` is the rusage ru_maxrss that os.wait4 returns for this one child: the largest
+    single process among it and the children it reaped. (RUSAGE_CHILDREN's ru_maxrss is the largest
+    of *all* children so far, so after a big contender it would hide a smaller one's peak.) For a
+    command with worker processes, ``tree_pss_mb`` is the peak of their summed PSS, sampled every 0.5 s.
+    """
+    out_path, err_path = workdir / f"{tag}.stdout", workdir / f"{tag}.stderr"
+    peak_tree = [0]
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=ROOT)
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.5):
+                peak_tree[0] = max(peak_tree[0], _tree_pss_kb(proc.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        _, status, ru = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        done.set()
+        sampler.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return {
+        "cmd": cmd,
+        "rc": proc.returncode,
+        "wall_s": wall,
+        "cpu_s": ru.ru_utime + ru.ru_stime,  # the process and every child it waited for
+        "peak_rss_mb": ru.ru_maxrss / 1024,  # largest single process among them (KiB on Linux)
+        "tree_pss_mb": peak_tree[0] / 1024,
+        "stdout": out_path.read_text(errors="replace"),
+        "stderr": err_path.read_text(errors="replace"),
+    }
+
+
+def _failed(name: str, m: dict[str, Any]) -> None:
+    print(f"!! {name} failed (exit {m['rc']}): {' '.join(m['cmd'])}\n--- stderr ---\n{m['stderr'][-4000:]}"
+          f"--- end of stderr ---", flush=True)
+
+
+def run_contender(name: str, scrape: Path, limit: int, workdir: Path) -> dict[str, Any] | None:
+    tag = re.sub(r"\W+", "-", name).strip("-")
+    m = measure([sys.executable, str(Path(__file__).resolve()), "--child", name, "--scrape", str(scrape),
+                 "--limit", str(limit)], workdir, tag)
+    lines = [ln for ln in m["stdout"].splitlines() if ln.startswith(MARK)]
+    if m["rc"] != 0 or not lines:
+        _failed(name, m)
+        return None
+    got = json.loads(lines[-1][len(MARK):])
+    if "skipped" in got:
+        print(f"-- {name}: skipped, cannot be imported here ({got['skipped']})", flush=True)
+        return {"name": name, "skipped": got["skipped"]}
+    extra = {k: v for k, v in got.items() if k not in ("docs", "bytes", "cpu_s", "wall_s")}
+    return {"name": name, "kind": CONTENDERS[name][1], "docs": got["docs"], "mb": got["bytes"] / 1e6,
+            "cpu_s": got["cpu_s"], "wall_s": got["wall_s"], "process_cpu_s": m["cpu_s"],
+            "peak_rss_mb": m["peak_rss_mb"], **extra}
+
+
+_SUMMARY = re.compile(r"(\d+) files, (\d+) articles read: (\d+) kept, (\d+) dropped")
+
+
+def _count(scrape: Path) -> tuple[int, int]:
+    """.txt files under ``scrape`` and their bytes, without a list of paths (the parent stays small)."""
+    n = size = 0
+    for folder, _, names in os.walk(scrape):
+        for name in names:
+            if name.endswith(".txt"):
+                n += 1
+                size += os.stat(os.path.join(folder, name)).st_size
+    return n, size
+
+
+def run_dedupe(scrape: Path, jobs: int, workdir: Path, tag: str, index: Path | None = None) -> dict[str, Any] | None:
+    out = workdir / f"{tag}.out"
+    shutil.rmtree(out, ignore_errors=True)
+    cmd = [sys.executable, "-m", "dedupe.cli", "run", str(scrape), "--out", str(out), "--jobs", str(jobs)]
+    if index is not None:
+        cmd += ["--index", str(index)]
+    m = measure(cmd, workdir, tag)
+    if m["rc"] not in (0, 1):
+        _failed(f"dedupe run --jobs {jobs}", m)
+        return None
+    docs, size = _count(scrape)
+    found = _SUMMARY.search(m["stderr"])
+    row = {"name": f"dedupe run --jobs {jobs}" + (" --index" if index else ""), "kind": "end-to-end",
+           "docs": docs, "mb": size / 1e6, "cpu_s": m["cpu_s"],
+           "wall_s": m["wall_s"], "process_cpu_s": m["cpu_s"], "peak_rss_mb": m["peak_rss_mb"],
+           "tree_pss_mb": m["tree_pss_mb"], "exit": m["rc"],
+           "dropped": int(found.group(4)) if found else None}
+    shutil.rmtree(out, ignore_errors=True)
+    return row
+
+
+def materialise(shared: Path, docs: int, out: Path) -> tuple[int, int, float]:
+    """Write the corpus to ``out`` in a subprocess (documents, bytes, seconds).
+
+    Not in this process: a child's ru_maxrss starts at its parent's RSS when it is spawned (vfork
+    and exec carry the high-water mark over), so the parent must stay small for the children's
+    peak RSS to be their own.
+    """
+    shutil.rmtree(out, ignore_errors=True)
+    t0 = time.perf_counter()
+    done = subprocess.run([sys.executable, str(HERE / "speed_corpus.py"), str(out), "--shared", str(shared),
+                           "--docs", str(docs)], capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        raise SystemExit(f"writing the corpus failed:\n{done.stderr}")
+    n, size = map(int, re.findall(r"\d+", done.stdout)[:2])
+    return n, size, time.perf_counter() - t0
+
+
+def _rates(row: dict[str, Any]) -> None:
+    row["mb_per_s_per_core"] = row["mb"] / row["cpu_s"]
+    row["docs_per_s"] = row["docs"] / row["cpu_s"]
+
+
+def print_table(rows: list[dict[str, Any]], total_docs: int) -> None:
+    head = f"{'contender':<40} {'docs':>7} {'MB':>7} {'CPU s':>8} {'wall s':>7} {'MB/s/core':>9} {'docs/s':>8}" \
+           f" {'peak RSS MB':>11} {'× dedupe':>9}  compared with"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        if "skipped" in r:
+            print(f"{r['name']:<40} skipped: {r['skipped']}")
+            continue
+        ratio = f"{r['ratio']:8.2f}x" if r.get("ratio") is not None else f"{'':>9}"
+        print(f"{r['name']:<40} {r['docs']:>7} {r['mb']:>7.1f} {r['cpu_s']:>8.2f} {r['wall_s']:>7.2f}"
+              f" {r['mb_per_s_per_core']:>9.2f} {r['docs_per_s']:>8.0f} {r['peak_rss_mb']:>11.0f} {ratio}"
+              f"  {r.get('vs', '')}")
+    subset = [r for r in rows if "docs" in r and r["docs"] < total_docs and r["kind"] != "end-to-end"]
+    for r in subset:
+        print(f"   {r['name']} ran on the first {r['docs']:,} of {total_docs:,} documents (too slow for all);"
+              f" its rates are per document and per MB, so they compare as they are")
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        model = next(ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    versions = {}
+    for pkg in ("news-dedupe", "datasketch", "rensa", "datatrove", "spacy", "ftfy", "xxhash", "numpy"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "dedupe"], cwd=ROOT, capture_output=True, text=True)
+    return {
+        "nproc": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)), "cpu_model": model,
+        "python": platform.python_version(), "packages": versions,
+        "dedupe_commit": git.stdout.strip(), "dedupe_tree_modified": bool(dirty.stdout.strip()),
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+        "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
+    }
+
+
+def main_speed(args: argparse.Namespace, workdir: Path, report: dict[str, Any]) -> None:
+    scrape = workdir / f"scrape-{args.docs}"
+    n, size, took = materialise(args.shared, args.docs, scrape)
+    print(f"corpus: {n:,} documents, {size / 1e6:.1f} MB of text, written to {scrape} in {took:.1f} s", flush=True)
+    report["corpus"] = {"docs": n, "mb": size / 1e6, "seed": 0, "dup_rate": 0.1}
+    only = set(args.only.split(",")) if args.only else None
+
+    rows: list[dict[str, Any]] = []
+    for name, (_, _, slow) in CONTENDERS.items():
+        if only and not any(o in name for o in only):
+            continue
+        limit = min(args.subset, args.docs) if slow else args.docs
+        print(f".. {name}" + (f" (first {limit:,} documents)" if limit < args.docs else ""), flush=True)
+        row = run_contender(name, scrape, limit, workdir)
+        if row:
+            rows.append(row)
+    for jobs in (1, 2):
+        if only and not any(o in RUN_J[jobs] for o in only):
+            continue
+        print(f".. {RUN_J[jobs]}", flush=True)
+        row = run_dedupe(scrape, jobs, workdir, f"run-j{jobs}")
+        if row:
+            rows.append(row)
+
+    measured = [r for r in rows if "skipped" not in r]
+    for r in measured:
+        _rates(r)
+    by = {r["name"]: r for r in measured}
+    sig, e2e = by.get(DEDUPE_SIG), by.get(RUN_J[1])
+    for r in measured:
+        base = sig if r["kind"] == "signature" else e2e
+        if base is not None and r is not base:
+            r["ratio"] = r["mb_per_s_per_core"] / base["mb_per_s_per_core"]
+            r["vs"] = "signature stage" if base is sig else "run --jobs 1"
+    print()
+    print_table(rows, args.docs)
+    j1, j2 = by.get(RUN_J[1]), by.get(RUN_J[2])
+    if j1 and j2:
+        report["speedup_1_to_2_cores_wall"] = j1["wall_s"] / j2["wall_s"]
+        print(f"\ndedupe run speed-up from 1 to 2 cores (wall time): {j1['wall_s']:.1f} s -> {j2['wall_s']:.1f} s ="
+              f" {report['speedup_1_to_2_cores_wall']:.2f}x")
+    runs = [r for r in (j1, j2) if r]
+    if runs:
+        print("dedupe run memory of the command and its workers together (peak summed PSS, sampled): "
+              + "; ".join(f"{r['name']}: {r['tree_pss_mb']:.0f} MB" for r in runs))
+    for name in ("naive pipeline (ftfy+datasketch+LSH)", "rensa pipeline (cheap ftfy+rensa+LSH)"):
+        if name in by and j1:
+            print(f"dedupe run --jobs 1 is {j1['mb_per_s_per_core'] / by[name]['mb_per_s_per_core']:.2f}x the"
+                  f" {name.split(' (')[0]} in MB/s per core (it also cleans paragraphs, verifies candidates and"
+                  f" writes every kept article and a report)")
+    drops = {r["name"]: r["dropped"] for r in measured if r.get("dropped") is not None}
+    if drops:
+        print("documents dropped as copies: " + "; ".join(f"{k}: {v:,}" for k, v in drops.items()))
+    print("ratio column: this contender's MB/s per core ÷ dedupe's (signature stage for signature contenders,"
+          " `dedupe run --jobs 1` for pipelines); CPU s covers reading the files and the work, not interpreter"
+          " start-up, except for `dedupe run` (the whole command); peak RSS is the largest single process")
+    report["rows"] = rows
+    if not args.keep_scrape:
+        shutil.rmtree(scrape, ignore_errors=True)
+
+
+def _index_supported() -> bool:
+    h = subprocess.run([sys.executable, "-m", "dedupe.cli", "run", "--help"], cwd=ROOT, capture_output=True, text=True)
+    return "--index" in h.stdout
+
+
+def _file_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*") if p.is_file())
+
+
+def main_scaling(args: argparse.Namespace, workdir: Path, report: dict[str, Any]) -> None:
+    sizes = [int(n) for n in args.scaling_sizes.split(",")] if args.scaling_sizes else \
+        [10_000, 100_000] + ([1_000_000] if args.million else [])
+    with_index = _index_supported()
+    if not with_index:
+        print("`dedupe run --index` is not supported by this dedupe: no index sizes")
+    out: list[dict[str, Any]] = []
+    print(f"\nscaling: dedupe run --jobs 2 on {', '.join(f'{n:,}' for n in sizes)} documents", flush=True)
+    for n in sizes:
+        scrape = workdir / f"scale-{n}"
+        _, size, took = materialise(args.shared, n, scrape)
+        print(f".. {n:,} documents ({size / 1e6:,.0f} MB) written in {took:.0f} s", flush=True)
+        entry: dict[str, Any] = {"docs": n, "mb": size / 1e6}
+        # From 1M documents only the --index run (it gives every figure; the plain run would add hours).
+        plain = run_dedupe(scrape, 2, workdir, f"scale-{n}") if n < args.index_only_from or not with_index else None
+        if plain is None and n >= args.index_only_from and with_index:
+            entry["plain"] = "not run (index run only at this size)"
+        if plain:
+            entry.update(wall_s=plain["wall_s"], cpu_s=plain["cpu_s"], cpu_ms_per_doc=1000 * plain["cpu_s"] / n,
+                         peak_rss_mb=plain["peak_rss_mb"], tree_pss_mb=plain["tree_pss_mb"], dropped=plain["dropped"])
+        if with_index:
+            idx = workdir / f"scale-{n}.sqlite"
+            for p in workdir.glob(idx.name + "*"):
+                p.unlink()
+            ir = run_dedupe(scrape, 2, workdir, f"scale-{n}-index", index=idx)
+            if ir:
+                stats = subprocess.run([sys.executable, "-m", "dedupe.cli", "index", "stats", str(idx)], cwd=ROOT,
+                                       capture_output=True, text=True)
+                found = re.search(r"articles: (\d+)", stats.stdout)
+                indexed = int(found.group(1)) if found else None
+                nbytes = _file_bytes(idx)
+                entry.update(index_wall_s=ir["wall_s"], index_cpu_s=ir["cpu_s"], index_peak_rss_mb=ir["peak_rss_mb"],
+                             index_tree_pss_mb=ir["tree_pss_mb"],
+                             index_bytes=nbytes, index_articles=indexed, index_bytes_per_doc=nbytes / n,
+                             index_bytes_per_article=nbytes / indexed if indexed else None)
+            for p in workdir.glob(idx.name + "*"):
+                p.unlink()
+        shutil.rmtree(scrape, ignore_errors=True)
+        out.append(entry)
+        _print_scaling(out)
+    report["scaling"] = out
+
+
+def _print_scaling(out: list[dict[str, Any]]) -> None:
+    print(f"{'docs':>9} {'MB':>7} {'wall s':>8} {'CPU s':>8} {'CPU ms/doc':>10} {'peak RSS MB':>11} {'all PSS MB':>10}"
+          f" {'| --index: wall s':>17} {'CPU ms/doc':>10} {'peak RSS MB':>11} {'index MB':>9} {'B/doc':>7}"
+          f" {'B/indexed':>9}")
+    for e in out:
+        line = f"{e['docs']:>9,} {e['mb']:>7.0f}"
+        line += (f" {e['wall_s']:>8.1f} {e['cpu_s']:>8.1f} {e['cpu_ms_per_doc']:>10.2f} {e['peak_rss_mb']:>11.0f}"
+                 f" {e['tree_pss_mb']:>10.0f}" if "wall_s" in e else
+                 f" {'not run' if 'plain' in e else 'failed':>51}")
+        if "index_wall_s" in e:
+            per = e["index_bytes_per_article"]
+            line += (f" {e['index_wall_s']:>17.1f} {1000 * e['index_cpu_s'] / e['docs']:>10.2f}"
+                     f" {e['index_peak_rss_mb']:>11.0f} {e['index_bytes'] / 1e6:>9.1f} {e['index_bytes_per_doc']:>7.0f}"
+                     f" {per:>9.0f}" if per else "")
+        print(line, flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    ap.add_argument("--docs", type=int, default=20_000,
+                    help="documents in the corpus (default 20,000; 0: only --scaling)")
+    ap.add_argument("--json", type=Path, help="also write every figure here")
+    ap.add_argument("--scaling", action="store_true", help="also time dedupe run --jobs 2 on 10k and 100k docs")
+    ap.add_argument("--million", action="store_true",
+                    help="with --scaling: 1M documents too (3.3 GB on disk; hours, see benchmarks/README.md)")
+    ap.add_argument("--subset", type=int, default=2_000, help="documents for the slow contenders (default 2,000)")
+    ap.add_argument("--only", help="comma-separated parts of contender names to run (default: all)")
+    ap.add_argument("--workdir", type=Path, help="keep scrape dirs, outputs and stderr here (default: a temp dir)")
+    ap.add_argument("--keep-scrape", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--scaling-sizes", help=argparse.SUPPRESS)  # e.g. 2000,5000: to test the harness
+    ap.add_argument("--index-only-from", type=int, default=1_000_000, help=argparse.SUPPRESS)
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--scrape", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--limit", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child_main(args.child, args.scrape, args.limit)
+        return
+
+    started = time.perf_counter()
+    info = machine()
+    print(f"machine: {info['nproc']} CPUs ({info['cpu_model']}), Python {info['python']}; dedupe"
+          f" {info['dedupe_commit']}{' (dedupe/ modified)' if info['dedupe_tree_modified'] else ''}")
+    print("packages: " + ", ".join(f"{k} {v or 'not installed'}" for k, v in info["packages"].items()))
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        if info[var]:
+            print(f"note: {var}={info[var]} is set (inherited by every contender; it slows numpy's BLAS kernels,"
+                  f" see benchmarks/README.md)")
+    report: dict[str, Any] = {"machine": info, "args": {k: str(v) for k, v in vars(args).items()}}
+    if args.workdir:
+        workdir = args.workdir.resolve()
+        workdir.mkdir(parents=True, exist_ok=True)
+        tmp = None
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="dedupe-speed-")
+        workdir = Path(tmp.name)
+    try:
+        if args.docs > 0:
+            main_speed(args, workdir, report)
+        if args.scaling:
+            main_scaling(args, workdir, report)
+    finally:
+        report["total_wall_s"] = time.perf_counter() - started
+        after = machine()
+        report["dedupe_at_end"] = {k: after[k] for k in ("dedupe_commit", "dedupe_tree_modified")}
+        if (after["dedupe_commit"], after["dedupe_tree_modified"]) != (info["dedupe_commit"],
+                                                                        info["dedupe_tree_modified"]) \
+                or info["dedupe_tree_modified"]:
+            print(f"\nnote: dedupe/ was {'modified' if info['dedupe_tree_modified'] else 'clean'} at"
+                  f" {info['dedupe_commit']} when this run started and is"
+                  f" {'modified' if after['dedupe_tree_modified'] else 'clean'} at {after['dedupe_commit']} now:"
+                  " the dedupe rows may mix versions")
+        report["parent_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"this process's own peak RSS: {report['parent_peak_rss_mb']:.0f} MB (a floor under every"
+              f" contender's peak RSS figure, see measure())")
+        print(f"\ntotal wall time of this benchmark: {report['total_wall_s']:.0f} s")
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
+        if tmp is not None:
+            tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
