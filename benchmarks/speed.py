@@ -22,8 +22,9 @@ Pipelines (compared with `dedupe run` end to end):
   naive pipeline         ftfy.fix_text(text) + datasketch update_batch/xxhash + MinHashLSH(threshold=0.8)
   rensa pipeline         ftfy.fix_text only on lines dedupe.clean.needs_repair flags + RMinHash + RMinHashLSH
   dedupe run --jobs 1/2  python -m dedupe.cli run SCRAPE --out OUT --jobs J
---scaling runs `dedupe run --jobs 2` on 10k and 100k documents (and 1M with --million), without and with
---index IDX.sqlite. Stderr of every subprocess is kept out of the table and printed only when it fails.
+--scaling runs `dedupe run --jobs 2` on 10k and 100k documents, without and with --index IDX.sqlite (and on 1M
+with --million: the --index run only). Stderr of every subprocess is kept out of the table and printed only when
+it fails.
 """
 
 from __future__ import annotations
@@ -152,8 +153,9 @@ def make_datatrove() -> Callable[[list[Path]], dict[str, Any]]:
     import xxhash
     from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
 
+    folder = tempfile.TemporaryDirectory(prefix="speed-datatrove-")  # nothing is written to it; removed at exit
     step = MinhashDedupSignature(
-        output_folder=tempfile.mkdtemp(prefix="speed-datatrove-"),
+        output_folder=folder.name,
         config=MinhashConfig(n_grams=SHINGLE, num_buckets=16, hashes_per_bucket=8),  # 128 hashes
     )
     try:
@@ -164,7 +166,7 @@ def make_datatrove() -> Callable[[list[Path]], dict[str, Any]]:
         step._hash_func = lambda s: xxhash.xxh64_intdigest(s.encode("utf-8"))
     step.word_tokenizer.word_tokenize("Load the tokenizer before timing.")
 
-    def run(files: list[Path]) -> dict[str, Any]:
+    def run(files: list[Path], _folder: Any = folder) -> dict[str, Any]:
         for text in _read(files):
             shingles = step.get_shingles(text)
             if shingles.size:
@@ -445,7 +447,7 @@ def machine() -> dict[str, Any]:
         model = next(ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    versions = {}
+    versions: dict[str, str | None] = {}
     for pkg in ("news-dedupe", "datasketch", "rensa", "datatrove", "spacy", "ftfy", "xxhash", "numpy"):
         try:
             versions[pkg] = metadata.version(pkg)
@@ -600,7 +602,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write every figure here")
     ap.add_argument("--scaling", action="store_true", help="also time dedupe run --jobs 2 on 10k and 100k docs")
     ap.add_argument("--million", action="store_true",
-                    help="with --scaling: 1M documents too (3.3 GB on disk; hours, see benchmarks/README.md)")
+                    help="with --scaling: 1M documents too (3.4 GB on disk; about an hour, see benchmarks/README.md)")
     ap.add_argument("--subset", type=int, default=2_000, help="documents for the slow contenders (default 2,000)")
     ap.add_argument("--only", help="comma-separated parts of contender names to run (default: all)")
     ap.add_argument("--workdir", type=Path, help="keep scrape dirs, outputs and stderr here (default: a temp dir)")
