@@ -26,12 +26,11 @@ class ConfigError(DedupeError):
     exit_code = 2
 
 
-class IndexFileError(DedupeError):
+class IndexFileError(InputError):
     """An index target that cannot be used: not an index, corrupt, unreachable, other settings."""
 
     exit_code = 2
 
-    def __init__(self, target: str, problem: str) -> None:
-        super().__init__(f"{target}: {problem}")
-        self.target = target
-        self.problem = problem
+    @property
+    def target(self) -> str:
+        return self.source
