@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from re import _constants as sre  # type: ignore[attr-defined]
+from re import _parser as sre_parse  # type: ignore[attr-defined]
 
 import ftfy
 from ftfy import chardata
-from ftfy.badness import is_bad
+from ftfy.badness import BADNESS_RE, is_bad
 
 # ftfy as dedupe uses it: text, not HTML, so entities are always decoded; the publisher's
 # curly quotes and full-width characters are kept (matching ignores them anyway).
@@ -34,6 +36,56 @@ _TRIGGER_CHARS = (
     + "\x80-\x9f\ud800-\udfff\r\u2028\u2029"
 )
 _TRIGGER_RE = re.compile(f"[{_TRIGGER_CHARS}]|{chardata.HTML_ENTITY_RE.pattern}")
+_TRIGGER_CHAR_RE = re.compile(f"[{_TRIGGER_CHARS}]")
+
+
+_COMMON = frozenset(map(ord, "“”‘’–—…«»£€©°·"))  # typography news text is full of
+
+
+def _rarity(chars: set[int]) -> tuple[int, int, int]:
+    """How often a line would hold one of these characters: ASCII first, then typography, then count."""
+    return sum(c < 128 for c in chars), len(chars & _COMMON), len(chars)
+
+
+def _required_chars(pattern: re.Pattern[str]) -> str | None:
+    """Characters one of which any match of ``pattern`` must contain, or None if unknown.
+
+    ``pattern`` is an alternation; each branch is a sequence whose plain items are all
+    required, so any literal or character set among them is a necessary condition for that
+    branch; the one least likely in clean news text is taken. ftfy's mojibake regex is slow to scan; this class of ~300 characters
+    tells in one fast pass that most lines (ASCII plus common typography) cannot match it.
+    """
+    tree = sre_parse.parse(pattern.pattern, pattern.flags)
+    if len(tree.data) != 1 or tree.data[0][0] is not sre.BRANCH:
+        return None
+    needed: set[int] = set()
+    for branch in tree.data[0][1][1]:
+        best: set[int] | None = None
+        for op, av in branch.data:
+            chars: set[int] | None = None
+            if op is sre.LITERAL:
+                chars = {av}
+            elif op is sre.IN and all(o in (sre.LITERAL, sre.RANGE) for o, _ in av):
+                chars = set()
+                for o, a in av:
+                    chars.update([a] if o is sre.LITERAL else range(a[0], a[1] + 1))
+            if chars is not None and (best is None or _rarity(chars) < _rarity(best)):
+                best = chars
+        if best is None:
+            return None
+        needed |= best
+    return "".join(re.escape(chr(c)) for c in sorted(needed))
+
+
+_BAD_CHARS = _required_chars(BADNESS_RE)
+_MAYBE_BAD_RE = re.compile(f"[{_BAD_CHARS}]" if _BAD_CHARS else "")
+# one fast scan: a line with none of these (and no "&", and in NFC) needs nothing from ftfy
+_SUSPECT_RE = re.compile(f"[{_TRIGGER_CHARS}{_BAD_CHARS}]" if _BAD_CHARS else "")
+
+
+def might_be_bad(line: str) -> bool:
+    """Whether ftfy's ``is_bad`` could match: False only when the line lacks every character it needs."""
+    return _MAYBE_BAD_RE.search(line) is not None and is_bad(line)
 
 
 def normalize_newlines(text: str) -> str:
@@ -44,12 +96,13 @@ def normalize_newlines(text: str) -> str:
 def needs_repair(line: str) -> bool:
     """Cheap test: could ftfy change this line? False means it certainly would not."""
     if line.isascii():
-        return "&" in line or _TRIGGER_RE.search(line) is not None
-    return (
-        _TRIGGER_RE.search(line) is not None
-        or is_bad(line)
-        or not unicodedata.is_normalized("NFC", line)
-    )
+        # printable ASCII holds no trigger character; only an entity could need repair
+        return "&" in line or (not line.isprintable() and _TRIGGER_RE.search(line) is not None)
+    if "&" in line and chardata.HTML_ENTITY_RE.search(line):
+        return True
+    if _SUSPECT_RE.search(line) is not None and (_TRIGGER_CHAR_RE.search(line) is not None or is_bad(line)):
+        return True
+    return not unicodedata.is_normalized("NFC", line)
 
 
 def repair_line(line: str) -> str:

@@ -15,9 +15,14 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import chain
+
+import numpy as np
 
 from .clean import normalize_newlines, repair
 from .config import CleanOptions, Options
+from .minhash import FOLD
+from .minhash import word_hashes as word_hashes32
 from .records import CleanResult, Finding, Paragraph
 from .segment import segment
 from .shingle import shingle_sets, text_key, tokens, word_hashes
@@ -29,9 +34,12 @@ SUBSET_RATIO = 0.9  # containment is for a copy at most this share of the other'
 TITLE_REPEAT_WORDS = 5  # a title line this long, repeated word for word, is a link or nav copy
 PREFIX_WORDS = 5  # ... that starts like it, or ends in an ellipsis (a pull quote from mid-paragraph stays)
 POSTING_CAP = 2000  # a shingle in more paragraphs than this is too common to find candidates
+_SLACK = 2  # hash collisions a paragraph's n-gram counts may be off by (see _Article.may_repeat)
 
 _SITE_SUFFIX_RE = re.compile(r"\s+[|\-–—·]{1,2}\s+(?=[^|\-–—·]*$)")  # the last " | ", " - ", " – "...
-_ELLIPSIS_END_RE = re.compile(r"(?:\.\.\.|…)[\"'”’)\]]*$")
+_ELLIPSIS = ("...", "…")
+_AFTER_ELLIPSIS = "\"'”’)]"  # what may follow a truncated summary's ellipsis
+_SUFFIX_SEPARATORS = (" |", " -", " –", " —", " ·")  # a site suffix starts with one (text is squashed)
 _CLOSERS = "\"')]»”’」』"
 _SENTENCE_END = tuple(".,;:…。，；：")
 _QUESTION = ("?", ":", "？", "：")
@@ -45,14 +53,20 @@ class _Match:
     rule: str
 
 
+def _ends_in_ellipsis(text: str) -> bool:
+    return text.rstrip(_AFTER_ELLIPSIS).endswith(_ELLIPSIS)
+
+
 class _Article:
     """Per-article working state: tokens, keys and shingles of each paragraph."""
 
     def __init__(self, paragraphs: tuple[str, ...], opts: CleanOptions) -> None:
         self.paras = paragraphs
         self.opts = opts
-        self.truncated = [_ELLIPSIS_END_RE.search(p) is not None for p in paragraphs]
-        self.toks = [_match_tokens(p) for p in paragraphs]
+        self.words = [tokens(p) for p in paragraphs]  # every token (what signatures see)
+        self.truncated = [_ends_in_ellipsis(p) for p in paragraphs]
+        # as compared: a truncated summary's last word may be cut in half, so it is left out
+        self.toks = [w[:-1] if cut and len(w) > 1 else w for w, cut in zip(self.words, self.truncated)]
         self.keys = [text_key(t) for t in self.toks]
         self._shingles: dict[int, tuple[frozenset[int], frozenset[int]]] = {}
         self._word_cache: dict[str, int] = {}
@@ -70,6 +84,53 @@ class _Article:
     def keys_for_candidates(self, i: int) -> frozenset[int]:
         """Its longest n-grams only: rarer, so the inverted index stays short."""
         return self._sets(i)[1]
+
+    def may_repeat(self) -> list[int]:
+        """The paragraphs that can match another one; only they need shingle sets.
+
+        Paragraphs are compared only when they share a candidate key (a longest n-gram), and a
+        near match (Jaccard ``t``) or containment (``c``) needs more: with ``S`` a paragraph's
+        shingles and ``T`` its longest n-grams, the two share at least ``min(t, c)·|S| - (|S| -
+        |T|)`` longest n-grams, so the paragraph that is matched (or contained) has at least that
+        many n-grams found elsewhere in the article. That count is taken for the whole article in
+        numpy (32-bit hashes; ``_SLACK`` covers their rare collisions). Paragraphs that pass,
+        and those that share a candidate key with one that passes, are returned.
+        """
+        n = len(self.toks)
+        lengths = np.fromiter(map(len, self.toks), dtype=np.int64, count=n)
+        total = int(lengths.sum())
+        if n < 2 or total == 0:
+            return []
+        wh = word_hashes32(list(chain.from_iterable(self.toks)))
+        owner = np.repeat(np.arange(n, dtype=np.uint64), lengths)
+        ends = np.cumsum(lengths)
+        top_level = np.minimum(lengths, self.opts.shingle_size)
+        shingles = np.zeros(n, dtype=np.int64)  # |S|: distinct n-grams, n = 1..shingle_size
+        tops = []
+        acc = wh
+        for k in range(1, self.opts.shingle_size + 1):
+            if k > 1:
+                with np.errstate(over="ignore"):
+                    acc = acc[:-1] * np.uint32(FOLD) + wh[k - 1 :]
+            own = owner[: acc.size]
+            valid = np.arange(acc.size) + k <= ends[own.astype(np.int64)]
+            pairs = np.unique((own[valid] << np.uint64(32)) | acc[valid].astype(np.uint64))
+            owners = (pairs >> np.uint64(32)).astype(np.int64)
+            shingles += np.bincount(owners, minlength=n)
+            tops.append(pairs[top_level[owners] == k])
+        top = np.concatenate(tops)
+        owners = (top >> np.uint64(32)).astype(np.int64)
+        _, where, counts = np.unique(top & np.uint64(0xFFFFFFFF), return_inverse=True, return_counts=True)
+        shared = counts[where] > 1
+        found = np.bincount(owners[shared], minlength=n)  # its longest n-grams found in another paragraph
+        longest = np.bincount(owners, minlength=n)
+        need = min(self.opts.threshold, self.opts.containment) * shingles - (shingles - longest) - _SLACK
+        strong = (found > 0) & (found >= need)
+        if not strong.any():
+            return []
+        keys_of_strong = np.zeros(counts.size, dtype=bool)
+        keys_of_strong[where[strong[owners] & shared]] = True
+        return np.unique(owners[keys_of_strong[where]]).tolist()  # type: ignore[no-any-return]
 
     def compare(self, i: int, j: int) -> _Match | None:
         """Exact, near or containment match of paragraph i against paragraph j, if any."""
@@ -104,13 +165,6 @@ class _Article:
         return None
 
 
-def _match_tokens(text: str) -> list[str]:
-    toks = tokens(text)
-    if len(toks) > 1 and _ELLIPSIS_END_RE.search(text):
-        toks.pop()  # a truncated summary's last word may be cut in half
-    return toks
-
-
 def _strip_site_suffix(text: str) -> str:
     """"Headline | Site" -> "Headline", when the last part is short (a site or agency name)."""
     parts = _SITE_SUFFIX_RE.split(text, maxsplit=1)
@@ -142,9 +196,11 @@ class _Headline:
         self.full = [tuple(t) for t in art.toks]
         self.stripped: dict[int, tuple[str, ...]] = {}
         for i in range(n):
-            s = _strip_site_suffix(art.paras[i])
-            if s != art.paras[i]:
-                self.stripped[i] = tuple(tokens(s))
+            p = art.paras[i]
+            if any(sep in p for sep in _SUFFIX_SEPARATORS):  # cheap test before the regex
+                s = _strip_site_suffix(p)
+                if s != p:
+                    self.stripped[i] = tuple(tokens(s))
 
     def title_like(self, i: int) -> bool:
         return _title_like(self.art.paras[i], self.art.toks[i])
@@ -208,7 +264,7 @@ def _cluster(art: _Article, skip: set[int]) -> tuple[list[int], dict[int, _Match
     matched: dict[int, _Match] = {}
     exact_heads: dict[int, int] = {}
     postings: dict[int, list[int]] = defaultdict(list)
-    for i in range(n):
+    for i in art.may_repeat():
         if i in skip or not art.toks[i]:
             continue
         head = exact_heads.get(art.keys[i])
@@ -318,6 +374,12 @@ def analyse(
     repaired: bool = False,
 ) -> CleanResult:
     """Headline and paragraph dedup over already segmented paragraphs."""
+    return _analyse(paragraphs, opts, doc, layout, repaired)[0]
+
+
+def _analyse(
+    paragraphs: tuple[str, ...], opts: CleanOptions, doc: str, layout: str, repaired: bool
+) -> tuple[CleanResult, list[list[str]]]:
     art = _Article(paragraphs, opts)
     n = len(paragraphs)
     hl = _Headline(art)
@@ -361,7 +423,7 @@ def analyse(
     parts = ([headline_text] if headline_text is not None else []) + [p.text for p in kept]
     text = "\n\n".join(parts) + "\n" if parts else ""
     findings.sort(key=lambda f: (f.index, f.kind))
-    return CleanResult(doc, text, headline_text, kept, tuple(findings), layout, repaired)
+    return CleanResult(doc, text, headline_text, kept, tuple(findings), layout, repaired), art.words
 
 
 def clean_text(
@@ -377,10 +439,20 @@ def clean_text(
     >>> [(f.kind, f.index, f.duplicate_of) for f in r.findings]
     [('duplicate_headline', 1, 0)]
     """
+    return clean_tokens(text, options, doc)[0]
+
+
+def clean_tokens(
+    text: str, options: Options | CleanOptions | None = None, doc: str = "<text>"
+) -> tuple[CleanResult, list[list[str]]]:
+    """:func:`clean_text`, and the tokens of every input paragraph (``Paragraph.index`` into them).
+
+    A corpus run signs the kept paragraphs with these tokens instead of splitting them again.
+    """
     opts = options.clean if isinstance(options, Options) else options or CleanOptions()
     if opts.repair:
         fixed, repaired = repair(text)
     else:
         fixed, repaired = normalize_newlines(text), False
     seg = segment(fixed, opts.layout)
-    return analyse(seg.paragraphs, opts, doc, seg.layout, repaired)
+    return _analyse(seg.paragraphs, opts, doc, seg.layout, repaired)

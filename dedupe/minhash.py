@@ -10,6 +10,7 @@ minimum kept. Words are hashed once and n-grams folded in numpy, which is most o
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 import xxhash
@@ -22,9 +23,24 @@ _U32 = np.uint32
 FOLD = 0x01000193  # the FNV prime: an n-gram's hash is folded from its words' hashes with it
 
 
+class _WordHashes(dict[str, int]):
+    """xxh32 of each word seen, computed on first use (``map(cache.__getitem__, ...)`` stays in C)."""
+
+    def __missing__(self, word: str) -> int:
+        h = self[word] = xxhash.xxh32_intdigest(word.encode())
+        return h
+
+
+CACHE_WORDS = 1 << 20  # a process's word cache is cleared past this many words (a few tens of MB)
+_WORDS = _WordHashes()
+
+
 def word_hashes(tokens: list[str], cache: dict[str, int] | None = None) -> np.ndarray:
-    """32-bit xxhash of each token, through a cache: a token is hashed once however often it occurs."""
-    cache = {} if cache is None else cache
+    """32-bit xxhash of each token; a word is hashed once per process (or per ``cache``)."""
+    if cache is None:
+        if len(_WORDS) > CACHE_WORDS:
+            _WORDS.clear()
+        return np.fromiter(map(_WORDS.__getitem__, tokens), dtype=_U32, count=len(tokens))
     h = xxhash.xxh32_intdigest
     for t in set(tokens).difference(cache):
         cache[t] = h(t.encode())
@@ -59,6 +75,41 @@ def shingle_hashes(tokens: list[str], words: int, cache: dict[str, int] | None =
             acc = acc * _U32(FOLD) + wh[k : k + n]
     out: np.ndarray = np.unique(acc)
     return out
+
+
+def paragraph_shingles(paragraphs: list[list[str]], words: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`shingle_hashes` of every paragraph, computed for the whole article at once.
+
+    Returns the paragraphs' sorted unique hashes one after another in one array, and how many
+    each paragraph has. N-grams never cross a paragraph break; a paragraph shorter than
+    ``words`` gives one hash (its whole text), an empty one none.
+    """
+    n = len(paragraphs)
+    lengths = np.fromiter(map(len, paragraphs), dtype=np.int64, count=n)
+    if not lengths.any():
+        return np.empty(0, dtype=_U32), np.zeros(n, dtype=np.int64)
+    wh = word_hashes(list(chain.from_iterable(paragraphs)))
+    starts = np.cumsum(lengths) - lengths
+    owner = np.repeat(np.arange(n, dtype=np.uint64), lengths)
+    folds = [wh]  # folds[k - 1][s]: the hash of the k words from position s
+    with np.errstate(over="ignore"):
+        for k in range(1, min(words, int(lengths.max()))):
+            folds.append(folds[-1][:-1] * _U32(FOLD) + wh[k:])
+    parts, owners = [], []
+    if len(folds) == words:
+        full = folds[-1]
+        own = owner[: full.size]
+        valid = np.arange(full.size) + words <= (starts + lengths)[own.astype(np.int64)]
+        parts.append(full[valid])
+        owners.append(own[valid])
+    short = np.flatnonzero((lengths > 0) & (lengths < words))
+    for length in np.unique(lengths[short]).tolist():
+        these = short[lengths[short] == length]
+        parts.append(folds[length - 1][starts[these]])
+        owners.append(these.astype(np.uint64))
+    pairs = np.unique((np.concatenate(owners) << np.uint64(32)) | np.concatenate(parts).astype(np.uint64))
+    sizes = np.bincount((pairs >> np.uint64(32)).astype(np.int64), minlength=n)
+    return (pairs & np.uint64(0xFFFFFFFF)).astype(_U32), sizes
 
 
 @lru_cache(maxsize=8)

@@ -15,8 +15,8 @@ import numpy as np
 
 from .config import Options
 from .dates import parse_date
-from .document import clean_text
-from .minhash import shingle_hashes, signature
+from .document import clean_tokens
+from .minhash import paragraph_shingles, signature
 from .records import Article
 from .shingle import text_key, tokens
 
@@ -43,7 +43,8 @@ class Prepared:
     headline: str | None
     headline_line: bool  # whether the output's first block is the headline
     findings: tuple[dict[str, object], ...]
-    paragraph_shingles: tuple[np.ndarray, ...]  # per body paragraph, sorted unique uint32
+    shingles: np.ndarray  # per body paragraph its sorted unique uint32 hashes, one after another
+    shingle_sizes: tuple[int, ...]  # how many of them each body paragraph has
     paragraph_keys: tuple[int, ...]  # per body paragraph, of its words as written
     matching_keys: tuple[int, ...]  # per body paragraph as compared: dateline cut, credit lines 0
     edge: tuple[int, ...]  # indices of the body paragraphs that open or close the article
@@ -56,7 +57,7 @@ class Prepared:
 
 def body_for_matching(i: int, text: str) -> str | None:
     """The paragraph as compared across articles: dateline cut, credit lines left out."""
-    if _CREDIT_RE.search(text) and len(text) < 200:
+    if len(text) < 200 and _CREDIT_RE.search(text):
         return None
     return _DATELINE_RE.sub("", text, count=1) if i == 0 else text
 
@@ -66,7 +67,7 @@ def prepare(article: Article, options: Options) -> Prepared:
     has_title = bool(article.title and article.title.strip())
     source = f"{article.title}\n\n{article.text}" if has_title else article.text
     clean = options.clean if not has_title else options.with_clean(headline="first").clean
-    result = clean_text(source, clean, doc=article.id)
+    result, words = clean_tokens(source, clean, doc=article.id)
     body = [p.text for p in result.paragraphs]
     if article.path.endswith((".txt", ".md")):
         output, headline_line = result.text, result.headline is not None
@@ -75,19 +76,17 @@ def prepare(article: Article, options: Options) -> Prepared:
     else:
         output, headline_line = "\n\n".join(body), False
 
-    words = options.signature.shingle_words
-    shingles, keys, matching_keys, sentences = [], [], [], []
-    cache: dict[str, int] = {}
-    for i, para in enumerate(body):
-        toks = tokens(para)
-        sentences.append(len(toks) >= 8 and para.rstrip().endswith(_SENTENCE_END))
+    keys, matching_keys, sentences, compared = [], [], [], []
+    for i, para in enumerate(result.paragraphs):
+        toks = words[para.index]
+        sentences.append(len(toks) >= 8 and para.text.rstrip().endswith(_SENTENCE_END))
         keys.append(text_key(toks))
-        matching = body_for_matching(i, para)
-        match_toks = toks if matching == para else tokens(matching) if matching else []
+        matching = body_for_matching(i, para.text)
+        match_toks = toks if matching == para.text else tokens(matching) if matching else []
         matching_keys.append(text_key(match_toks) if match_toks else 0)
-        shingles.append(shingle_hashes(match_toks, words, cache) if match_toks else np.empty(0, np.uint32))
+        compared.append(match_toks)
+    shingles, sizes = paragraph_shingles(compared, options.signature.shingle_words)
     edge = tuple(sorted({*range(min(3, len(body))), *range(max(0, len(body) - 3), len(body))}))
-    all_shingles = np.unique(np.concatenate(shingles)) if shingles else np.empty(0, np.uint32)
     headline_toks = tokens(result.headline) if result.headline else []
     return Prepared(
         article=replace(article, text=""),
@@ -95,11 +94,12 @@ def prepare(article: Article, options: Options) -> Prepared:
         headline=article.title if has_title else result.headline,
         headline_line=headline_line,
         findings=tuple(f.to_dict() for f in result.findings),
-        paragraph_shingles=tuple(shingles),
+        shingles=shingles,
+        shingle_sizes=tuple(sizes.tolist()),
         paragraph_keys=tuple(keys),
         matching_keys=tuple(matching_keys),
         edge=edge,
-        signature=signature(all_shingles, options.signature),
+        signature=signature(np.unique(shingles), options.signature),
         headline_key=text_key(headline_toks) if len(headline_toks) >= 3 else None,
         sentences=tuple(sentences),
         date=parse_date(article.date) or parse_date(source[:1000]),

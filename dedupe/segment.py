@@ -13,7 +13,10 @@ import re
 from dataclasses import dataclass
 
 _SENTENCE_END = tuple('.!?:"\'”’»。！？')
-_SPACE_RE = re.compile(r"[ \t\f\v\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+_SPACES = "[ \\t\\f\\v\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000]"  # horizontal white space
+_SPACE_RE = re.compile(_SPACES + "+")
+# the runs squash changes: all but a lone plain space (so a whole text is squashed in one quick pass)
+_SPACE_RUN_RE = re.compile(f"(?! ){_SPACES}+| {_SPACES}+")
 _BLANK = " \u200b\u200c\u200d\u2060\ufeff"  # space and zero-width characters, trimmed at the ends
 
 
@@ -105,7 +108,8 @@ def segment(text: str, layout: str = "auto") -> Segmented:
     if layout == "auto":
         layout = "wrapped" if looks_wrapped(blocks) else "lines"
     if layout == "lines":
-        paras = [squash(line) for block in blocks for line in block]
+        # squash(line) for each non-blank line, with the spaces of the whole text collapsed at once
+        paras = [line.strip(_BLANK) for line in _SPACE_RUN_RE.sub(" ", text).split("\n") if line.strip()]
     elif layout == "blocks":
         paras = [_join(block) for block in blocks]
     else:

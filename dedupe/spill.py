@@ -50,13 +50,12 @@ class Spill:
     def add(self, prep: Prepared) -> tuple[int, tuple[int, ...], int, int]:
         """Store an article's shingles, then its output followed by its findings (JSON lines)."""
         shingle_at = self.shingles.tell() // 4
-        for arr in prep.paragraph_shingles:
-            self.shingles.write(arr.astype("<u4").tobytes())
+        self.shingles.write(prep.shingles.astype("<u4", copy=False).tobytes())
         data = prep.output.encode("utf-8")
         findings = "".join(json.dumps(f, ensure_ascii=False) + "\n" for f in prep.findings).encode("utf-8")
         output_at = self.outputs.tell()
         self.outputs.write(data + findings)
-        return shingle_at, tuple(a.size for a in prep.paragraph_shingles), output_at, len(data)
+        return shingle_at, prep.shingle_sizes, output_at, len(data)
 
     def paragraphs(self, doc: DocInfo) -> list[np.ndarray]:
         self.shingles.flush()

@@ -13,11 +13,12 @@ import unicodedata
 
 import ftfy
 import pytest
+from ftfy.badness import is_bad
 from hypothesis import given
 from hypothesis import strategies as st
 
 from dedupe import clean_text
-from dedupe.clean import FTFY_CONFIG, needs_repair, repair
+from dedupe.clean import FTFY_CONFIG, might_be_bad, needs_repair, repair
 
 from .conftest import FIXTURES
 
@@ -96,3 +97,20 @@ def test_check_misses_nothing_on_arbitrary_text(text):
     for line in text.replace("\r", "\n").split("\n"):
         if ftfy.fix_text(line, FTFY_CONFIG) != line:
             assert needs_repair(line)
+
+
+_MOJIBAKE_ALPHABET = "".join(
+    sorted({c for line in LINES for v in damaged_variants(line) for c in v} | set(" aZ\t’“”—–…°ØÙ√‚Ä"))
+)
+
+
+@given(st.text(alphabet=_MOJIBAKE_ALPHABET, max_size=12))
+def test_mojibake_precheck_agrees_with_ftfy(text):
+    # might_be_bad skips ftfy's slow regex only where a character it needs is absent
+    assert might_be_bad(text) == is_bad(text)
+
+
+def test_mojibake_precheck_agrees_on_real_damage():
+    variants = [v for line in LINES for v in damaged_variants(line)]
+    assert sum(is_bad(v) for v in variants) > 500
+    assert all(might_be_bad(v) == is_bad(v) for v in variants)

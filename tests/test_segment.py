@@ -5,9 +5,11 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dedupe import Options, clean_text
-from dedupe.segment import segment
+from dedupe.segment import segment, squash
 
 from .conftest import FIXTURES
 
@@ -64,3 +66,10 @@ def test_wrapped_wire_copy_cleans_to_the_canonical_text():
 def test_spaces_are_collapsed_and_lines_stripped():
     s = segment("  Storm   hits\tcoast  \n\n\n\nHigh  winds.   \n")
     assert s.paragraphs == ("Storm hits coast", "High winds.")
+
+
+@given(st.text(alphabet=" \t\u00a0\u2003\u3000\u200b\n\x1cab.", max_size=40))
+def test_lines_layout_is_each_line_squashed(text):
+    # the whole text is squashed in one pass; the result must be squash() of each non-blank line
+    expected = tuple(p for p in (squash(line) for line in text.split("\n") if line.strip()) if p)
+    assert segment(text, "lines").paragraphs == expected
