@@ -26,6 +26,26 @@ TEMPLATE_NAME_SHARE = 0.75  # ...this much of them names and numbers,
 TEMPLATE_MAX_WORDS = 3000  # ...are templated look-alikes (only short texts are aligned)
 
 
+def _swaps(a: list[str], b: list[str]) -> tuple[list[str], int]:
+    """The words of the short spans two aligned word lists swap, and in how many places."""
+    swapped: list[str] = []
+    slots = 0
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "replace" and max(i2 - i1, j2 - j1) <= TEMPLATE_SPAN:
+            if "".join(a[i1:i2]).casefold() == "".join(b[j1:j2]).casefold():
+                continue  # the same letters spaced otherwise ("NoemKristi"): an extractor's seam
+            swapped += a[i1:i2] + b[j1:j2]
+            slots += 1
+    return swapped, slots
+
+
+def _names_and_numbers(swapped: list[str], slots: int) -> bool:
+    if slots < TEMPLATE_SLOTS or len(swapped) < 2 * TEMPLATE_MIN_SWAPS:
+        return False
+    named = sum(1 for w in swapped if w[0].isdigit() or w[0].isupper())
+    return named >= TEMPLATE_NAME_SHARE * len(swapped)
+
+
 def templated(a: list[str], b: list[str]) -> bool:
     """Whether two similar texts differ only in the names and numbers filled into one template.
 
@@ -45,18 +65,27 @@ def templated(a: list[str], b: list[str]) -> bool:
     """
     if max(len(a), len(b)) > TEMPLATE_MAX_WORDS:
         return False
+    return _names_and_numbers(*_swaps(a, b))
+
+
+def templated_paragraphs(a: list[list[str]], b: list[list[str]]) -> bool:
+    """:func:`templated` for texts given as paragraphs of words, aligned paragraph by paragraph first.
+
+    Paragraphs two copies share word for word are set aside before the words of the rest are
+    aligned, so a long story with a few edits costs little; a template's filled-in paragraphs
+    all differ and are aligned word by word as before.
+    """
+    if max(sum(map(len, a)), sum(map(len, b))) > TEMPLATE_MAX_WORDS:
+        return False
     swapped: list[str] = []
     slots = 0
-    for op, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if op == "replace" and max(i2 - i1, j2 - j1) <= TEMPLATE_SPAN:
-            if "".join(a[i1:i2]).casefold() == "".join(b[j1:j2]).casefold():
-                continue  # the same letters spaced otherwise ("NoemKristi"): an extractor's seam
-            swapped += a[i1:i2] + b[j1:j2]
-            slots += 1
-    if slots < TEMPLATE_SLOTS or len(swapped) < 2 * TEMPLATE_MIN_SWAPS:
-        return False
-    named = sum(1 for w in swapped if w[0].isdigit() or w[0].isupper())
-    return named >= TEMPLATE_NAME_SHARE * len(swapped)
+    keys_a, keys_b = list(map(tuple, a)), list(map(tuple, b))
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, keys_a, keys_b, autojunk=False).get_opcodes():
+        if op != "equal":
+            words, count = _swaps([w for p in a[i1:i2] for w in p], [w for p in b[j1:j2] for w in p])
+            swapped += words
+            slots += count
+    return _names_and_numbers(swapped, slots)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,15 +103,22 @@ class Verifier:
     def __init__(
         self,
         shingles: Callable[[int], np.ndarray],
-        words: Callable[[int], list[str]],
+        words: Callable[[int], list[list[str]]],
         dates: Sequence[float | None],
         opts: RunOptions,
+        known: dict[tuple[int, int], PairVerdict] | None = None,
     ) -> None:
         self.shingles = shingles
         self.words = words
         self.dates = dates
         self.opts = opts
-        self.verify = lru_cache(maxsize=1 << 16)(self._verify)
+        self.known = known or {}  # verdicts that still hold (from an earlier round), by pair
+        self._verify_new = lru_cache(maxsize=1 << 16)(self._verify)
+
+    def verify(self, i: int, j: int) -> PairVerdict:
+        """The verdict on articles ``i < j`` (each pair compared at most once)."""
+        v = self.known.get((i, j))
+        return v if v is not None else self._verify_new(i, j)
 
     def _verify(self, i: int, j: int) -> PairVerdict:
         a, b = self.shingles(i), self.shingles(j)
@@ -97,7 +133,7 @@ class Verifier:
             verdict = PairVerdict(True, contained, "contained")
         else:
             return PairVerdict(False, max(jaccard, contained), "different")
-        if max(jaccard, contained) < 0.95 and templated(self.words(i), self.words(j)):
+        if max(jaccard, contained) < 0.95 and templated_paragraphs(self.words(i), self.words(j)):
             return PairVerdict(False, verdict.similarity, "look_alike")
         da, db = self.dates[i], self.dates[j]
         window = self.opts.window_days
@@ -108,11 +144,13 @@ class Verifier:
 
 @dataclass(frozen=True, slots=True)
 class Clustering:
-    """Each article's kept copy (itself when kept), the verdict that dropped it, pairs held apart."""
+    """Each article's kept copy (itself when kept), the verdict that dropped it, pairs held apart,
+    and the verdict on every candidate pair."""
 
     keeper: tuple[int, ...]
     verdicts: dict[int, PairVerdict]
     held_apart: tuple[tuple[int, int, PairVerdict], ...]
+    pairs: dict[tuple[int, int], PairVerdict]
 
 
 def _components(n: int, edges: Iterable[tuple[int, int]]) -> list[list[int]]:
@@ -142,8 +180,9 @@ def cluster(
 ) -> Clustering:
     """Verify candidate pairs, then keep the best copy of each story and drop the verified rest."""
     edges, held = [], []
+    pairs = {}
     for i, j in sorted(candidates):
-        v = verifier.verify(i, j)
+        v = pairs[(i, j)] = verifier.verify(i, j)
         if v.duplicate:
             edges.append((i, j))
         elif v.reason in ("outside_window", "look_alike"):
@@ -160,4 +199,4 @@ def cluster(
                     break
             else:
                 kept.append(m)
-    return Clustering(tuple(keeper), verdicts, tuple(held))
+    return Clustering(tuple(keeper), verdicts, tuple(held), pairs)

@@ -21,7 +21,7 @@ import numpy as np
 
 from .clean import normalize_newlines, repair
 from .config import CleanOptions, Options
-from .minhash import FOLD
+from .minhash import FOLD, unique
 from .minhash import word_hashes as word_hashes32
 from .records import CleanResult, Finding, Paragraph
 from .segment import segment
@@ -114,13 +114,19 @@ class _Article:
                     acc = acc[:-1] * np.uint32(FOLD) + wh[k - 1 :]
             own = owner[: acc.size]
             valid = np.arange(acc.size) + k <= ends[own.astype(np.int64)]
-            pairs = np.unique((own[valid] << np.uint64(32)) | acc[valid].astype(np.uint64))
+            pairs = unique((own[valid] << np.uint64(32)) | acc[valid].astype(np.uint64))
             owners = (pairs >> np.uint64(32)).astype(np.int64)
             shingles += np.bincount(owners, minlength=n)
             tops.append(pairs[top_level[owners] == k])
         top = np.concatenate(tops)
         owners = (top >> np.uint64(32)).astype(np.int64)
-        _, where, counts = np.unique(top & np.uint64(0xFFFFFFFF), return_inverse=True, return_counts=True)
+        keys = top & np.uint64(0xFFFFFFFF)
+        order = np.argsort(keys, kind="stable")
+        ordered = keys[order]
+        new_key = np.r_[True, ordered[1:] != ordered[:-1]]
+        where = np.empty(keys.size, dtype=np.int64)
+        where[order] = np.cumsum(new_key) - 1  # each pair's key, numbered
+        counts = np.bincount(where)
         shared = counts[where] > 1
         found = np.bincount(owners[shared], minlength=n)  # its longest n-grams found in another paragraph
         longest = np.bincount(owners, minlength=n)
@@ -130,7 +136,7 @@ class _Article:
             return []
         keys_of_strong = np.zeros(counts.size, dtype=bool)
         keys_of_strong[where[strong[owners] & shared]] = True
-        return np.unique(owners[keys_of_strong[where]]).tolist()  # type: ignore[no-any-return]
+        return unique(owners[keys_of_strong[where]]).tolist()  # type: ignore[no-any-return]
 
     def compare(self, i: int, j: int) -> _Match | None:
         """Exact, near or containment match of paragraph i against paragraph j, if any."""

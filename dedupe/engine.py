@@ -25,6 +25,7 @@ from .cluster import Clustering, Verifier, cluster
 from .config import Options
 from .formats import kind_of, list_inputs, read_articles, write_json, write_jsonl
 from .index import Index
+from .minhash import unique
 from .io import atomic_writer, write_text_atomic
 from .prepare import Prepared, body_for_matching, prepare
 from .records import Article, DocFinding, Match, Problem
@@ -245,26 +246,36 @@ class _Corpus:
         parts = self.spill.output(self.docs[i]).rstrip("\n").split("\n\n")
         return parts[1:] if self.docs[i].headline_line else parts
 
-    def clustering(self, candidates: set[tuple[int, int]], cut: dict[tuple[str, int], int]) -> Clustering:
-        """Verify, cluster and rank, comparing bodies without the ``cut`` boilerplate paragraphs."""
+    def clustering(
+        self, candidates: set[tuple[int, int]], cut: dict[tuple[str, int], int], before: Clustering | None = None
+    ) -> Clustering:
+        """Verify, cluster and rank, comparing bodies without the ``cut`` boilerplate paragraphs.
+
+        Verdicts of a ``before`` round are reused for pairs of articles the cut leaves alone.
+        """
         docs, spill = self.docs, self.spill
 
         def kept(i: int) -> list[bool]:
             src = _source(docs[i].article.path)
             return [(src, k) not in cut for k in docs[i].keys]
 
+        known = {}
+        if before is not None:
+            touched = {n for n in range(len(docs)) if not all(kept(n))}
+            known = {p: v for p, v in before.pairs.items() if p[0] not in touched and p[1] not in touched}
+
         def body_paragraphs(i: int) -> list[np.ndarray]:
             return [a if keep else a[:0] for keep, a in zip(kept(i), spill.paragraphs(docs[i]))]
 
         def body_shingles(i: int) -> np.ndarray:
             parts = body_paragraphs(i)
-            return np.unique(np.concatenate(parts)) if parts else np.empty(0, np.uint32)
+            return unique(np.concatenate(parts)) if parts else np.empty(0, np.uint32)
 
-        def body_words(i: int) -> list[str]:
+        def body_words(i: int) -> list[list[str]]:
             paras = [p for keep, p in zip(kept(i), self.body_texts(i)) if keep]
-            return [w for n, p in enumerate(paras) for w in words(body_for_matching(n, p) or "")]
+            return [words(body_for_matching(n, p) or "") for n, p in enumerate(paras)]
 
-        verifier = Verifier(_cached(body_shingles), body_words, [d.date for d in docs], self.options.run)
+        verifier = Verifier(_cached(body_shingles), body_words, [d.date for d in docs], self.options.run, known)
         return cluster(len(docs), candidates, verifier, _ranking(docs, self.options.run.keep, body_paragraphs))
 
 
@@ -316,7 +327,7 @@ def run(
             boiler = _boilerplate(docs, result.keeper, options.run.boilerplate_min_docs)
             cut = boiler if options.run.boilerplate else {}
             if cut:
-                result = corpus.clustering(candidates, cut)
+                result = corpus.clustering(candidates, cut, before=result)
 
             for finding in _doc_findings(docs, result, seen, boiler, options.run.boilerplate, corpus.body_texts):
                 _write_json_line(rep, finding.to_dict())

@@ -35,6 +35,17 @@ CACHE_WORDS = 1 << 20  # a process's word cache is cleared past this many words 
 _WORDS = _WordHashes()
 
 
+def unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values: ``np.unique`` for the small arrays of one article, several times faster."""
+    out = np.sort(values)
+    if out.size > 1:
+        keep = np.empty(out.size, dtype=bool)
+        keep[0] = True
+        np.not_equal(out[1:], out[:-1], out=keep[1:])
+        out = out[keep]
+    return out
+
+
 def word_hashes(tokens: list[str], cache: dict[str, int] | None = None) -> np.ndarray:
     """32-bit xxhash of each token; a word is hashed once per process (or per ``cache``)."""
     if cache is None:
@@ -73,8 +84,7 @@ def shingle_hashes(tokens: list[str], words: int, cache: dict[str, int] | None =
         acc = np.zeros(n, dtype=_U32)
         for k in range(span):
             acc = acc * _U32(FOLD) + wh[k : k + n]
-    out: np.ndarray = np.unique(acc)
-    return out
+    return unique(acc)
 
 
 def paragraph_shingles(paragraphs: list[list[str]], words: int) -> tuple[np.ndarray, np.ndarray]:
@@ -107,7 +117,7 @@ def paragraph_shingles(paragraphs: list[list[str]], words: int) -> tuple[np.ndar
         these = short[lengths[short] == length]
         parts.append(folds[length - 1][starts[these]])
         owners.append(these.astype(np.uint64))
-    pairs = np.unique((np.concatenate(owners) << np.uint64(32)) | np.concatenate(parts).astype(np.uint64))
+    pairs = unique((np.concatenate(owners) << np.uint64(32)) | np.concatenate(parts).astype(np.uint64))
     sizes = np.bincount((pairs >> np.uint64(32)).astype(np.int64), minlength=n)
     return (pairs & np.uint64(0xFFFFFFFF)).astype(_U32), sizes
 

@@ -16,7 +16,7 @@ import numpy as np
 from .config import Options
 from .dates import parse_date
 from .document import clean_tokens
-from .minhash import paragraph_shingles, signature
+from .minhash import paragraph_shingles, signature, unique
 from .records import Article
 from .shingle import text_key, tokens
 
@@ -99,7 +99,7 @@ def prepare(article: Article, options: Options) -> Prepared:
         paragraph_keys=tuple(keys),
         matching_keys=tuple(matching_keys),
         edge=edge,
-        signature=signature(np.unique(shingles), options.signature),
+        signature=signature(unique(shingles), options.signature),
         headline_key=text_key(headline_toks) if len(headline_toks) >= 3 else None,
         sentences=tuple(sentences),
         date=parse_date(article.date) or parse_date(source[:1000]),
