@@ -25,8 +25,8 @@ from .cluster import Clustering, Verifier, cluster
 from .config import Options
 from .formats import kind_of, list_inputs, read_articles, write_json, write_jsonl
 from .index import Index
-from .minhash import unique
 from .io import atomic_writer, write_text_atomic
+from .minhash import unique
 from .prepare import Prepared, body_for_matching, prepare
 from .records import Article, DocFinding, Match, Problem
 from .shingle import words
