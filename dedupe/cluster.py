@@ -112,7 +112,7 @@ class Verifier:
         self.words = words
         self.dates = dates
         self.opts = opts
-        self.known = known or {}  # verdicts that still hold (from an earlier round), by pair
+        self.known = known if known is not None else {}  # verdicts that still hold (from an earlier round), by pair
         self._verify_new = lru_cache(maxsize=1 << 16)(self._verify)
 
     def verify(self, i: int, j: int) -> PairVerdict:

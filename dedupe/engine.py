@@ -21,7 +21,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .cluster import Clustering, Verifier, cluster
+from .cluster import Clustering, PairVerdict, Verifier, cluster
 from .config import Options
 from .formats import kind_of, list_inputs, read_articles, write_json, write_jsonl
 from .index import Index
@@ -89,8 +89,46 @@ def _prepared_files(
         yield from map(_prepare_file, tasks)
         return
     ctx = multiprocessing.get_context("spawn" if os.name != "posix" else "fork")
+    # results come back in chunks: one pipe message per file costs the parent ~0.2 ms, which
+    # on two cores slows the workers it shares them with
+    chunk = max(1, min(32, len(tasks) // (8 * jobs)))
     with ctx.Pool(jobs) as pool:
-        yield from pool.imap(_prepare_file, tasks, chunksize=4)
+        yield from pool.imap(_prepare_file, tasks, chunksize=chunk)
+
+
+_SHARED: Any = None  # the state forked workers inherit (see _fork_map)
+
+
+def _call_shared(item: tuple[Callable[[Any, Any], Any], Any]) -> Any:
+    fn, task = item
+    return fn(_SHARED, task)
+
+
+def _fork_map(fn: Callable[[Any, Any], Any], tasks: list[Any], jobs: int, shared: Any) -> list[Any]:
+    """``[fn(shared, task) for task in tasks]``, in ``jobs`` forked workers where the OS can fork.
+
+    Workers inherit ``shared`` (the run's articles, its spill, its verifier) from the parent's
+    memory instead of receiving it pickled; only tasks and results cross the pipe.
+    """
+    global _SHARED
+    if jobs <= 1 or len(tasks) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [fn(shared, t) for t in tasks]
+    _SHARED = shared
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            return pool.map(_call_shared, [(fn, t) for t in tasks], chunksize=1)
+    finally:
+        _SHARED = None
+
+
+def _chunks(items: list[Any], jobs: int) -> list[list[Any]]:
+    """About eight chunks a worker, so an uneven chunk does not leave a core idle."""
+    size = max(1, -(-len(items) // (8 * max(1, jobs))))
+    return [items[k : k + size] for k in range(0, len(items), size)]
+
+
+def _verify_pairs(verifier: Verifier, pairs: list[tuple[int, int]]) -> list[tuple[tuple[int, int], PairVerdict]]:
+    return [(p, verifier.verify(*p)) for p in pairs]
 
 
 def default_report_path(out_dir: str | Path) -> Path:
@@ -218,9 +256,10 @@ def _write_json_line(f: IO[str], obj: dict[str, Any]) -> None:
 class _Corpus:
     """The articles of a run between its passes: a few numbers each in memory, text in the spill."""
 
-    def __init__(self, spill: Spill, options: Options) -> None:
+    def __init__(self, spill: Spill, options: Options, jobs: int = 1) -> None:
         self.spill = spill
         self.options = options
+        self.jobs = jobs
         self.docs: list[DocInfo] = []
         self.files_of: dict[str, list[int]] = defaultdict(list)
         self.bytes_in = 0
@@ -259,7 +298,7 @@ class _Corpus:
             src = _source(docs[i].article.path)
             return [(src, k) not in cut for k in docs[i].keys]
 
-        known = {}
+        known: dict[tuple[int, int], PairVerdict] = {}
         if before is not None:
             touched = {n for n in range(len(docs)) if not all(kept(n))}
             known = {p: v for p, v in before.pairs.items() if p[0] not in touched and p[1] not in touched}
@@ -276,6 +315,11 @@ class _Corpus:
             return [words(body_for_matching(n, p) or "") for n, p in enumerate(paras)]
 
         verifier = Verifier(_cached(body_shingles), body_words, [d.date for d in docs], self.options.run, known)
+        todo = sorted(p for p in candidates if p not in known)
+        if self.jobs > 1 and len(todo) > 1000:  # candidates verified side by side; components stay here
+            spill.flush()
+            for chunk in _fork_map(_verify_pairs, _chunks(todo, self.jobs), self.jobs, verifier):
+                known.update(chunk)
         return cluster(len(docs), candidates, verifier, _ranking(docs, self.options.run.keep, body_paragraphs))
 
 
@@ -304,7 +348,7 @@ def run(
     with tempfile.TemporaryDirectory(prefix="dedupe-") as tmp, atomic_writer(report_path) as rep:
         spill = Spill(tmp)
         try:
-            corpus = _Corpus(spill, options)
+            corpus = _Corpus(spill, options, jobs)
             for _rel, items in _prepared_files(root, rels, options, jobs):
                 for item in items:
                     if isinstance(item, Problem):
@@ -423,29 +467,49 @@ def _without_boilerplate(d: DocInfo, text: str, cut: dict[tuple[str, int], int])
     return "\n\n".join(kept) + ("\n" if text.endswith("\n") else ""), len(drop)
 
 
-def _write_outputs(
-    root: str, out: Path, corpus: _Corpus, result: Clustering, seen: dict[int, Match],
-    cut: dict[tuple[str, int], int],
-) -> tuple[int, int]:
-    """Pass two: the kept articles, file by file; returns bytes written and boilerplate removed."""
-    docs, fields = corpus.docs, corpus.options.fields
+@dataclass(frozen=True, slots=True)
+class _Writing:
+    """What pass two needs to write any of the kept files (inherited by forked workers)."""
+
+    root: str
+    out: Path
+    corpus: _Corpus
+    result: Clustering
+    seen: dict[int, Match]
+    cut: dict[tuple[str, int], int]
+
+
+def _write_files(w: _Writing, rels: list[str]) -> tuple[int, int]:
+    """Write the kept articles of these input files; returns bytes written and boilerplate removed."""
+    docs, fields = w.corpus.docs, w.corpus.options.fields
     bytes_out = removed = 0
-    for rel, idx in corpus.files_of.items():
-        kept = [i for i in idx if result.keeper[i] == i and i not in seen]
+    for rel in rels:
+        kept = [i for i in w.corpus.files_of[rel] if w.result.keeper[i] == i and i not in w.seen]
         if not kept:
             continue
         texts = {}
         for i in kept:
-            text, n = _without_boilerplate(docs[i], corpus.spill.output(docs[i]), cut)
+            text, n = _without_boilerplate(docs[i], w.corpus.spill.output(docs[i]), w.cut)
             texts[i], removed = text, removed + n
             bytes_out += len(text.encode("utf-8"))
         kind = kind_of(rel)
-        target = out / rel
+        target = w.out / rel
         if kind == "text":
             write_text_atomic(target, texts[kept[0]])
         elif kind == "json":
-            write_json(root, rel, target, texts[kept[0]], fields)
+            write_json(w.root, rel, target, texts[kept[0]], fields)
         else:
             lines = {line: texts[i] for i in kept if (line := docs[i].article.line) is not None}
-            write_jsonl(root, rel, target, lines, fields)
+            write_jsonl(w.root, rel, target, lines, fields)
     return bytes_out, removed
+
+
+def _write_outputs(
+    root: str, out: Path, corpus: _Corpus, result: Clustering, seen: dict[int, Match],
+    cut: dict[tuple[str, int], int],
+) -> tuple[int, int]:
+    """Pass two: the kept articles, file by file, in the workers; returns bytes written and boilerplate removed."""
+    corpus.spill.flush()
+    done = _fork_map(_write_files, _chunks(list(corpus.files_of), corpus.jobs), corpus.jobs,
+                     _Writing(root, out, corpus, result, seen, cut))
+    return sum(b for b, _ in done), sum(r for _, r in done)

@@ -1,7 +1,8 @@
 """What a run keeps of each article between its passes: a few numbers in memory, text on disk.
 
 Shingles, outputs and findings go to append-only files in a temporary folder, so a run's
-memory grows with the number of articles, not with their text.
+memory grows with the number of articles, not with their text. Reads are positional
+(``pread``), so worker processes forked from the run read the same files at once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,15 @@ import numpy as np
 
 from .prepare import Prepared
 from .records import Article
+
+
+def _pread(f: Any, size: int, at: int) -> bytes:
+    if hasattr(os, "pread"):
+        return os.pread(f.fileno(), size, at)
+    f.seek(at)  # no pread (Windows): no forked readers there either
+    data: bytes = f.read(size)
+    f.seek(0, os.SEEK_END)
+    return data
 
 
 @dataclass(slots=True)
@@ -57,12 +67,16 @@ class Spill:
         self.outputs.write(data + findings)
         return shingle_at, prep.shingle_sizes, output_at, len(data)
 
+    def flush(self) -> None:
+        """Make everything added readable (before worker processes read the spill)."""
+        self.shingles.flush()
+        self.outputs.flush()
+
     def paragraphs(self, doc: DocInfo) -> list[np.ndarray]:
         self.shingles.flush()
         total = sum(doc.shingle_sizes)
-        self.shingles.seek(doc.shingle_at * 4)
-        flat = np.frombuffer(self.shingles.read(total * 4), dtype="<u4")
-        self.shingles.seek(0, os.SEEK_END)
+        data = _pread(self.shingles, total * 4, doc.shingle_at * 4)
+        flat = np.frombuffer(data, dtype="<u4")
         return np.split(flat, np.cumsum(doc.shingle_sizes)[:-1]) if doc.shingle_sizes else []
 
     def output(self, doc: DocInfo) -> str:
@@ -73,11 +87,9 @@ class Spill:
         return [json.loads(line) for line in lines.splitlines()]
 
     def _read(self, at: int, size: int) -> str:
+        # pread: no shared file offset, so forked workers read the spill side by side
         self.outputs.flush()
-        self.outputs.seek(at)
-        text = self.outputs.read(size).decode("utf-8")
-        self.outputs.seek(0, os.SEEK_END)
-        return text
+        return _pread(self.outputs, size, at).decode("utf-8")
 
     def close(self) -> None:
         self.shingles.close()
