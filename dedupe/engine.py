@@ -96,6 +96,7 @@ def _prepared_files(
         yield from pool.imap(_prepare_file, tasks, chunksize=chunk)
 
 
+PARALLEL_PAIRS = 1000  # fewer candidate pairs than this are verified in the main process
 _SHARED: Any = None  # the state forked workers inherit (see _fork_map)
 
 
@@ -316,7 +317,7 @@ class _Corpus:
 
         verifier = Verifier(_cached(body_shingles), body_words, [d.date for d in docs], self.options.run, known)
         todo = sorted(p for p in candidates if p not in known)
-        if self.jobs > 1 and len(todo) > 1000:  # candidates verified side by side; components stay here
+        if self.jobs > 1 and len(todo) > PARALLEL_PAIRS:  # candidates verified side by side; components stay here
             spill.flush()
             for chunk in _fork_map(_verify_pairs, _chunks(todo, self.jobs), self.jobs, verifier):
                 known.update(chunk)

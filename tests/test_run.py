@@ -197,3 +197,27 @@ def test_window_reads_a_date_the_article_states(tmp_path):
     assert {held["doc"], held["duplicate_of"]} == {"a.txt", "b.txt"}
     run(root, tmp_path / "o2", Options(run=RunOptions(jobs=1, keep="earliest")), report=tmp_path / "r2.jsonl")
     assert [p.name for p in (tmp_path / "o2").iterdir()] == ["a.txt"]  # the earlier one is kept
+
+
+def test_forked_verification_and_writing_give_the_same_run(tmp_path, monkeypatch):
+    # candidates verified and files written in forked workers: the same outputs and report as one process
+    import dedupe.engine as engine
+
+    forked = []
+    real = engine._fork_map
+
+    def spy(fn, tasks, jobs, shared):
+        forked.append((fn.__name__, jobs, len(tasks)))
+        return real(fn, tasks, jobs, shared)
+
+    monkeypatch.setattr(engine, "_fork_map", spy)
+    monkeypatch.setattr(engine, "PARALLEL_PAIRS", 0)
+    files = {f"site-{i % 3}/{i:02d}.txt": as_text(*article(i)) for i in range(12)}
+    files.update({f"copies/{i:02d}.txt": syndicated(*article(i), agency="AP") for i in range(0, 12, 3)})
+    root = write(tmp_path / "scrape", files)
+    results = []
+    for jobs in (1, 2):
+        run(root, tmp_path / f"out{jobs}", Options(run=RunOptions(jobs=jobs)), report=tmp_path / f"r{jobs}.jsonl")
+        results.append((outputs(tmp_path / f"out{jobs}"), (tmp_path / f"r{jobs}.jsonl").read_bytes()))
+    assert results[0] == results[1] and len(results[0][0]) == 12
+    assert {name for name, jobs, tasks in forked if jobs == 2 and tasks > 1} == {"_verify_pairs", "_write_files"}
