@@ -27,10 +27,10 @@ from .formats import kind_of, list_inputs, read_articles, write_json, write_json
 from .index import Index
 from .io import atomic_writer, write_text_atomic
 from .minhash import unique
-from .prepare import Prepared, body_for_matching, prepare
+from .prepare import body_for_matching, prepare
 from .records import Article, DocFinding, Match, Problem
 from .shingle import words
-from .spill import DocInfo, Spill
+from .spill import DocInfo, Spill, SpillWriter
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,18 +73,33 @@ class RunSummary:
         return out
 
 
-def _prepare_file(task: tuple[str, str, Options]) -> tuple[str, list[Prepared | Problem]]:
-    root, rel, options = task
-    out: list[Prepared | Problem] = []
+_WRITER: SpillWriter | None = None  # this process's spill shard (each worker has its own)
+
+
+def _prepare_file(task: tuple[str, str, Options, str]) -> tuple[str, str, list[DocInfo | Problem]]:
+    """Read and prepare one input file; its articles' text goes to this process's spill shard."""
+    global _WRITER
+    root, rel, options, folder = task
+    if _WRITER is None or _WRITER.folder != folder or _WRITER.pid != os.getpid():
+        _WRITER = SpillWriter(folder, f"w{os.getpid()}")  # a new run, or a new worker
+    out: list[DocInfo | Problem] = []
     for item in read_articles(root, rel, options.fields):
-        out.append(prepare(item, options) if isinstance(item, Article) else item)
-    return rel, out
+        out.append(_WRITER.add(prepare(item, options)) if isinstance(item, Article) else item)
+    _WRITER.flush()  # a pool's workers end without flushing
+    return rel, _WRITER.name, out
+
+
+def _close_writer() -> None:
+    global _WRITER
+    if _WRITER is not None and _WRITER.pid == os.getpid():
+        _WRITER.close()
+    _WRITER = None
 
 
 def _prepared_files(
-    root: str, rels: list[str], options: Options, jobs: int
-) -> Iterator[tuple[str, list[Prepared | Problem]]]:
-    tasks = [(root, rel, options) for rel in rels]
+    root: str, rels: list[str], options: Options, jobs: int, folder: str
+) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]:
+    tasks = [(root, rel, options, folder) for rel in rels]
     if jobs <= 1 or len(tasks) <= 1:
         yield from map(_prepare_file, tasks)
         return
@@ -96,6 +111,7 @@ def _prepared_files(
         yield from pool.imap(_prepare_file, tasks, chunksize=chunk)
 
 
+SIGNATURE_BLOCK = 4096  # signatures are kept in matrices of this many rows
 PARALLEL_PAIRS = 1000  # fewer candidate pairs than this are verified in the main process
 _SHARED: Any = None  # the state forked workers inherit (see _fork_map)
 
@@ -138,11 +154,12 @@ def default_report_path(out_dir: str | Path) -> Path:
     return out.with_name(out.name + ".report.jsonl")
 
 
-def _seen_before(docs: list[DocInfo], index: Index) -> dict[int, Match]:
+def _seen_before(corpus: _Corpus, index: Index) -> dict[int, Match]:
     """The articles an index already holds a copy of, with the best indexed match."""
     seen = {}
-    for i, d in enumerate(docs):
-        matches = index.query_entry(index.make_entry(d.name, d.signature, d.matching_keys, d.sentences, d.date))
+    for i, d in enumerate(corpus.docs):
+        entry = index.make_entry(d.name, corpus.signature(i), d.matching_keys, d.sentences, d.date)
+        matches = index.query_entry(entry)
         if matches:
             seen[i] = matches[0]
     return seen
@@ -213,22 +230,22 @@ def _ranking(
 BUCKET_PAIRS = 64
 
 
-def _candidates(docs: list[DocInfo], options: Options) -> set[tuple[int, int]]:
+def _candidates(corpus: _Corpus, options: Options) -> set[tuple[int, int]]:
     """Pairs of articles that share a band of their signatures (LSH banding, in numpy).
 
     Bands and rows are datasketch's choice for the threshold (``MinHashLSH``'s own optimum), but
     the buckets are found by sorting each band's values: no per-article Python objects, and
-    memory of one uint32 matrix. A bucket larger than ``BUCKET_PAIRS`` pairs each member with
-    its first ``BUCKET_PAIRS`` neighbours only (enough to join a cluster; verification decides).
+    memory of one band's columns at a time. A bucket larger than ``BUCKET_PAIRS`` pairs each
+    member with its first ``BUCKET_PAIRS`` neighbours only (enough to join a cluster; verification
+    decides).
     """
-    if len(docs) < 2:
+    if len(corpus.docs) < 2:
         return set()
     sig = options.signature
     bands, rows = _lsh_params(sig.lsh_threshold, sig.num_perm)
-    matrix = np.stack([d.signature for d in docs])
     pairs: set[tuple[int, int]] = set()
     for b in range(bands):
-        block = np.ascontiguousarray(matrix[:, b * rows : (b + 1) * rows])
+        block = np.ascontiguousarray(corpus.signature_columns(b * rows, (b + 1) * rows))
         keys = block.view(np.dtype((np.void, block.dtype.itemsize * rows))).ravel()
         order = np.argsort(keys, kind="stable")
         ordered = keys[order]
@@ -265,21 +282,32 @@ class _Corpus:
         self.files_of: dict[str, list[int]] = defaultdict(list)
         self.bytes_in = 0
         self.removed: Counter[str] = Counter()  # within-article findings by kind
+        self.signature_blocks: list[np.ndarray] = []
 
-    def add(self, item: Prepared) -> None:
-        shingle_at, sizes, output_at, output_len = self.spill.add(item)
-        d = DocInfo(
-            article=item.article, order=len(self.docs), shingle_at=shingle_at, shingle_sizes=sizes,
-            output_at=output_at, output_len=output_len, keys=item.paragraph_keys,
-            matching_keys=item.matching_keys, edge=item.edge,
-            signature=item.signature, headline_key=item.headline_key, headline=item.headline,
-            sentences=item.sentences, date=item.date, headline_line=item.headline_line,
-        )
-        d.findings_len = self.spill.outputs.tell() - output_at - output_len
-        self.removed.update(str(f["kind"]) for f in item.findings)
-        self.files_of[item.article.path].append(len(self.docs))
+    def add(self, d: DocInfo, shard: str) -> None:
+        """Take in a prepared article: its signature joins the matrix, the rest stays a few numbers."""
+        d.shard = self.spill.shard(shard)
+        d.order = len(self.docs)
+        row = d.order % SIGNATURE_BLOCK
+        if row == 0:
+            self.signature_blocks.append(np.empty((SIGNATURE_BLOCK, self.options.signature.num_perm), np.uint32))
+        assert d.signature is not None
+        self.signature_blocks[-1][row] = d.signature
+        d.signature = None
+        self.removed["duplicate_headline"] += d.headlines_removed
+        self.removed["duplicate_paragraph"] += d.paragraphs_removed
+        self.files_of[d.article.path].append(d.order)
         self.docs.append(d)
-        self.bytes_in += item.bytes_in
+        self.bytes_in += d.bytes_in
+
+    def signature(self, i: int) -> np.ndarray:
+        row: np.ndarray = self.signature_blocks[i // SIGNATURE_BLOCK][i % SIGNATURE_BLOCK]
+        return row
+
+    def signature_columns(self, start: int, stop: int) -> np.ndarray:
+        """Columns ``start:stop`` of every article's signature (one LSH band), as one matrix."""
+        n = len(self.docs)
+        return np.concatenate([b[:, start:stop] for b in self.signature_blocks])[:n]
 
     def body_texts(self, i: int) -> list[str]:
         """The article's body paragraphs as written out (its headline line left out)."""
@@ -318,7 +346,6 @@ class _Corpus:
         verifier = Verifier(_cached(body_shingles), body_words, [d.date for d in docs], self.options.run, known)
         todo = sorted(p for p in candidates if p not in known)
         if self.jobs > 1 and len(todo) > PARALLEL_PAIRS:  # candidates verified side by side; components stay here
-            spill.flush()
             for chunk in _fork_map(_verify_pairs, _chunks(todo, self.jobs), self.jobs, verifier):
                 known.update(chunk)
         return cluster(len(docs), candidates, verifier, _ranking(docs, self.options.run.keep, body_paragraphs))
@@ -350,12 +377,12 @@ def run(
         spill = Spill(tmp)
         try:
             corpus = _Corpus(spill, options, jobs)
-            for _rel, items in _prepared_files(root, rels, options, jobs):
+            for _rel, shard, items in _prepared_files(root, rels, options, jobs, tmp):
                 for item in items:
                     if isinstance(item, Problem):
                         problems.append(item)
                     else:
-                        corpus.add(item)
+                        corpus.add(item, shard)
                 if progress:
                     progress(1, len(rels))
             docs = corpus.docs
@@ -366,8 +393,8 @@ def run(
 
             # Site boilerplate is what opens or closes many stories; counting stories needs the
             # clusters, and clusters are then redone without it (it inflates similarity).
-            seen = _seen_before(docs, index) if index is not None else {}
-            candidates = {(a, b) for a, b in _candidates(docs, options) if a not in seen and b not in seen}
+            seen = _seen_before(corpus, index) if index is not None else {}
+            candidates = {(a, b) for a, b in _candidates(corpus, options) if a not in seen and b not in seen}
             result = corpus.clustering(candidates, {})
             boiler = _boilerplate(docs, result.keeper, options.run.boilerplate_min_docs)
             cut = boiler if options.run.boilerplate else {}
@@ -380,8 +407,9 @@ def run(
             if index is not None:
                 for i, d in enumerate(docs):
                     if result.keeper[i] == i and i not in seen:
-                        index.add_entry(index.make_entry(d.name, d.signature, d.matching_keys, d.sentences, d.date))
+                        index.add_entry(index.make_entry(d.name, corpus.signature(i), d.matching_keys, d.sentences, d.date))
         finally:
+            _close_writer()
             spill.close()
 
     kept = sum(1 for i, k in enumerate(result.keeper) if i == k and i not in seen)
@@ -510,7 +538,6 @@ def _write_outputs(
     cut: dict[tuple[str, int], int],
 ) -> tuple[int, int]:
     """Pass two: the kept articles, file by file, in the workers; returns bytes written and boilerplate removed."""
-    corpus.spill.flush()
     done = _fork_map(_write_files, _chunks(list(corpus.files_of), corpus.jobs), corpus.jobs,
                      _Writing(root, out, corpus, result, seen, cut))
     return sum(b for b, _ in done), sum(r for _, r in done)

@@ -97,7 +97,7 @@ class Index:
         )
 
     def make_entry(
-        self, id: str, signature: np.ndarray, matching_keys: Sequence[int], sentences: Sequence[bool],
+        self, id: str, signature: np.ndarray, matching_keys: Sequence[int], sentences: Sequence[int],
         date: float | None,
     ) -> Entry:
         """An entry from an article's signature and paragraph keys (as :mod:`dedupe.prepare` makes them)."""

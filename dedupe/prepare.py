@@ -47,7 +47,6 @@ class Prepared:
     shingle_sizes: tuple[int, ...]  # how many of them each body paragraph has
     paragraph_keys: tuple[int, ...]  # per body paragraph, of its words as written
     matching_keys: tuple[int, ...]  # per body paragraph as compared: dateline cut, credit lines 0
-    edge: tuple[int, ...]  # indices of the body paragraphs that open or close the article
     signature: np.ndarray
     headline_key: int | None
     sentences: tuple[bool, ...]  # per body paragraph: reads as prose (8+ words, ends a sentence)
@@ -86,7 +85,6 @@ def prepare(article: Article, options: Options) -> Prepared:
         matching_keys.append(text_key(match_toks) if match_toks else 0)
         compared.append(match_toks)
     shingles, sizes = paragraph_shingles(compared, options.signature.shingle_words)
-    edge = tuple(sorted({*range(min(3, len(body))), *range(max(0, len(body) - 3), len(body))}))
     headline_toks = tokens(result.headline) if result.headline else []
     return Prepared(
         article=replace(article, text=""),
@@ -98,7 +96,6 @@ def prepare(article: Article, options: Options) -> Prepared:
         shingle_sizes=tuple(sizes.tolist()),
         paragraph_keys=tuple(keys),
         matching_keys=tuple(matching_keys),
-        edge=edge,
         signature=signature(unique(shingles), options.signature),
         headline_key=text_key(headline_toks) if len(headline_toks) >= 3 else None,
         sentences=tuple(sentences),

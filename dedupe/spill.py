@@ -1,14 +1,17 @@
 """What a run keeps of each article between its passes: a few numbers in memory, text on disk.
 
-Shingles, outputs and findings go to append-only files in a temporary folder, so a run's
-memory grows with the number of articles, not with their text. Reads are positional
-(``pread``), so worker processes forked from the run read the same files at once.
+Each process that prepares articles appends their shingles, outputs and findings to its own
+shard of files in the run's temporary folder (:class:`SpillWriter`), and sends back only a
+compact :class:`DocInfo`, so neither the text nor the shingles cross a pipe or stay in memory.
+Reads are positional (``pread``), so worker processes forked from the run read the shards at
+the same time as the run itself (:class:`Spill`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from array import array
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,80 +20,125 @@ import numpy as np
 from .prepare import Prepared
 from .records import Article
 
-
-def _pread(f: Any, size: int, at: int) -> bytes:
-    if hasattr(os, "pread"):
-        return os.pread(f.fileno(), size, at)
-    f.seek(at)  # no pread (Windows): no forked readers there either
-    data: bytes = f.read(size)
-    f.seek(0, os.SEEK_END)
-    return data
+EDGE = 3  # paragraphs at each end of an article that can be site boilerplate
 
 
 @dataclass(slots=True)
 class DocInfo:
-    """What stays in memory of an article between the passes."""
+    """What stays in memory of an article between the passes (about 1 KB with its path)."""
 
     article: Article
-    order: int
-    shingle_at: int
-    shingle_sizes: tuple[int, ...]
+    shard: int  # which spill shard holds its text (numbered by the run)
+    shingle_at: int  # in 4-byte hashes
+    shingle_sizes: array  # type: ignore[type-arg]  # uint32 per body paragraph
     output_at: int
     output_len: int
-    keys: tuple[int, ...]
-    matching_keys: tuple[int, ...]
-    edge: tuple[int, ...]
-    signature: np.ndarray
+    findings_len: int
+    keys: array  # type: ignore[type-arg]  # uint64 per body paragraph, of its words as written
+    matching_keys: array  # type: ignore[type-arg]  # as compared (the same object when no dateline or credit)
+    sentences: bytes  # per body paragraph: 1 when it reads as prose
+    signature: np.ndarray | None  # until the run moves it into its signature matrix
     headline_key: int | None
     headline: str | None
-    sentences: tuple[bool, ...]
     date: float | None
     headline_line: bool
-    findings_len: int = 0
+    bytes_in: int
+    headlines_removed: int
+    paragraphs_removed: int
+    order: int = -1
     name: str = ""  # what the report calls it
 
+    @property
+    def edge(self) -> range | list[int]:
+        """Indices of the body paragraphs that open or close the article."""
+        n = len(self.keys)
+        return range(n) if n <= 2 * EDGE else [*range(EDGE), *range(n - EDGE, n)]
 
-class Spill:
-    """Append-only files for what the second pass needs of each article's text."""
 
-    def __init__(self, folder: str) -> None:
-        self.shingles = open(os.path.join(folder, "shingles.u32"), "w+b")  # noqa: SIM115
-        self.outputs = open(os.path.join(folder, "outputs.txt"), "w+b")  # noqa: SIM115
+class SpillWriter:
+    """One process's shard: append-only shingle and output files."""
 
-    def add(self, prep: Prepared) -> tuple[int, tuple[int, ...], int, int]:
+    def __init__(self, folder: str, name: str) -> None:
+        self.folder, self.name, self.pid = folder, name, os.getpid()
+        self.shingles = open(os.path.join(folder, f"{name}.u32"), "wb")  # noqa: SIM115
+        self.outputs = open(os.path.join(folder, f"{name}.txt"), "wb")  # noqa: SIM115
+        self._shingles_at = self._outputs_at = 0
+
+    def add(self, prep: Prepared) -> DocInfo:
         """Store an article's shingles, then its output followed by its findings (JSON lines)."""
-        shingle_at = self.shingles.tell() // 4
-        self.shingles.write(prep.shingles.astype("<u4", copy=False).tobytes())
-        data = prep.output.encode("utf-8")
+        shingle_at = self._shingles_at
+        data = prep.shingles.astype("<u4", copy=False).tobytes()
+        self.shingles.write(data)
+        self._shingles_at += len(data) // 4
+        output = prep.output.encode("utf-8")
         findings = "".join(json.dumps(f, ensure_ascii=False) + "\n" for f in prep.findings).encode("utf-8")
-        output_at = self.outputs.tell()
-        self.outputs.write(data + findings)
-        return shingle_at, prep.shingle_sizes, output_at, len(data)
+        output_at = self._outputs_at
+        self.outputs.write(output + findings)
+        self._outputs_at += len(output) + len(findings)
+        keys = array("Q", prep.paragraph_keys)
+        matching = keys if prep.matching_keys == prep.paragraph_keys else array("Q", prep.matching_keys)
+        kinds = [f["kind"] for f in prep.findings]
+        return DocInfo(
+            article=prep.article, shard=-1, shingle_at=shingle_at, shingle_sizes=array("I", prep.shingle_sizes),
+            output_at=output_at, output_len=len(output), findings_len=len(findings), keys=keys,
+            matching_keys=matching, sentences=bytes(prep.sentences), signature=prep.signature,
+            headline_key=prep.headline_key, headline=prep.headline, date=prep.date,
+            headline_line=prep.headline_line, bytes_in=prep.bytes_in,
+            headlines_removed=kinds.count("duplicate_headline"), paragraphs_removed=kinds.count("duplicate_paragraph"),
+        )
 
     def flush(self) -> None:
-        """Make everything added readable (before worker processes read the spill)."""
         self.shingles.flush()
         self.outputs.flush()
-
-    def paragraphs(self, doc: DocInfo) -> list[np.ndarray]:
-        self.shingles.flush()
-        total = sum(doc.shingle_sizes)
-        data = _pread(self.shingles, total * 4, doc.shingle_at * 4)
-        flat = np.frombuffer(data, dtype="<u4")
-        return np.split(flat, np.cumsum(doc.shingle_sizes)[:-1]) if doc.shingle_sizes else []
-
-    def output(self, doc: DocInfo) -> str:
-        return self._read(doc.output_at, doc.output_len)
-
-    def findings(self, doc: DocInfo) -> list[dict[str, Any]]:
-        lines = self._read(doc.output_at + doc.output_len, doc.findings_len)
-        return [json.loads(line) for line in lines.splitlines()]
-
-    def _read(self, at: int, size: int) -> str:
-        # pread: no shared file offset, so forked workers read the spill side by side
-        self.outputs.flush()
-        return _pread(self.outputs, size, at).decode("utf-8")
 
     def close(self) -> None:
         self.shingles.close()
         self.outputs.close()
+
+
+def _pread(fd: int, size: int, at: int) -> bytes:
+    if hasattr(os, "pread"):
+        return os.pread(fd, size, at)
+    os.lseek(fd, at, os.SEEK_SET)  # no pread (Windows): no forked readers there either
+    return os.read(fd, size)
+
+
+class Spill:
+    """Reads any shard of a run's spill: an article's shingles per paragraph, output and findings."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+        self.names: list[str] = []
+        self._ids: dict[str, int] = {}
+        self._fds: dict[tuple[int, str], int] = {}
+
+    def shard(self, name: str) -> int:
+        """The number of the shard a writer of this name wrote."""
+        if name not in self._ids:
+            self._ids[name] = len(self.names)
+            self.names.append(name)
+        return self._ids[name]
+
+    def _fd(self, shard: int, suffix: str) -> int:
+        fd = self._fds.get((shard, suffix))
+        if fd is None:
+            path = os.path.join(self.folder, f"{self.names[shard]}.{suffix}")
+            fd = self._fds[(shard, suffix)] = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        return fd
+
+    def paragraphs(self, doc: DocInfo) -> list[np.ndarray]:
+        total = sum(doc.shingle_sizes)
+        flat = np.frombuffer(_pread(self._fd(doc.shard, "u32"), total * 4, doc.shingle_at * 4), dtype="<u4")
+        return np.split(flat, np.cumsum(doc.shingle_sizes)[:-1]) if doc.shingle_sizes else []
+
+    def output(self, doc: DocInfo) -> str:
+        return _pread(self._fd(doc.shard, "txt"), doc.output_len, doc.output_at).decode("utf-8")
+
+    def findings(self, doc: DocInfo) -> list[dict[str, Any]]:
+        data = _pread(self._fd(doc.shard, "txt"), doc.findings_len, doc.output_at + doc.output_len)
+        return [json.loads(line) for line in data.decode("utf-8").splitlines()]
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
