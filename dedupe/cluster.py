@@ -172,13 +172,36 @@ def _components(n: int, edges: Iterable[tuple[int, int]]) -> list[list[int]]:
     return [g for g in groups.values() if len(g) > 1]
 
 
+Drops = list[tuple[int, int, PairVerdict]]  # (dropped article, the kept copy it was dropped for, why)
+
+
+def settle(component: list[int], verifier: Verifier, rank: Callable[[list[int]], list[int]]) -> Drops:
+    """One connected component: in keep order, each article is dropped for the first kept copy it
+    is verified against, or kept."""
+    kept: list[int] = []
+    drops: Drops = []
+    for m in rank(component):
+        for k in kept:
+            v = verifier.verify(min(m, k), max(m, k))
+            if v.duplicate:
+                drops.append((m, k, v))
+                break
+        else:
+            kept.append(m)
+    return drops
+
+
 def cluster(
     n: int,
     candidates: Iterable[tuple[int, int]],
     verifier: Verifier,
     rank: Callable[[list[int]], list[int]],
+    settle_all: Callable[[list[list[int]]], Iterable[Drops]] | None = None,
 ) -> Clustering:
-    """Verify candidate pairs, then keep the best copy of each story and drop the verified rest."""
+    """Verify candidate pairs, then keep the best copy of each story and drop the verified rest.
+
+    ``settle_all`` maps :func:`settle` over the components (a run does it in worker processes).
+    """
     edges, held = [], []
     pairs = {}
     for i, j in sorted(candidates):
@@ -189,14 +212,9 @@ def cluster(
             held.append((i, j, v))
     keeper = list(range(n))
     verdicts: dict[int, PairVerdict] = {}
-    for component in _components(n, edges):
-        kept: list[int] = []
-        for m in rank(component):
-            for k in kept:
-                v = verifier.verify(min(m, k), max(m, k))
-                if v.duplicate:
-                    keeper[m], verdicts[m] = k, v
-                    break
-            else:
-                kept.append(m)
+    components = _components(n, edges)
+    settled = settle_all(components) if settle_all else (settle(c, verifier, rank) for c in components)
+    for drops in settled:
+        for m, k, v in drops:
+            keeper[m], verdicts[m] = k, v
     return Clustering(tuple(keeper), verdicts, tuple(held), pairs)

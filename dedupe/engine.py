@@ -21,7 +21,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .cluster import Clustering, PairVerdict, Verifier, cluster
+from .cluster import Clustering, Drops, PairVerdict, Verifier, cluster, settle
 from .config import Options
 from .formats import kind_of, list_inputs, read_articles, write_json, write_jsonl
 from .index import Index
@@ -113,6 +113,7 @@ def _prepared_files(
 
 SIGNATURE_BLOCK = 4096  # signatures are kept in matrices of this many rows
 PARALLEL_PAIRS = 1000  # fewer candidate pairs than this are verified in the main process
+PARALLEL_COMPONENTS = 200  # ... and fewer clusters than this settled there
 _SHARED: Any = None  # the state forked workers inherit (see _fork_map)
 
 
@@ -142,6 +143,13 @@ def _chunks(items: list[Any], jobs: int) -> list[list[Any]]:
     """About eight chunks a worker, so an uneven chunk does not leave a core idle."""
     size = max(1, -(-len(items) // (8 * max(1, jobs))))
     return [items[k : k + size] for k in range(0, len(items), size)]
+
+
+def _settle_components(
+    shared: tuple[Verifier, Callable[[list[int]], list[int]]], components: list[list[int]]
+) -> list[Drops]:
+    verifier, rank = shared
+    return [settle(c, verifier, rank) for c in components]
 
 
 def _verify_pairs(verifier: Verifier, pairs: list[tuple[int, int]]) -> list[tuple[tuple[int, int], PairVerdict]]:
@@ -348,7 +356,15 @@ class _Corpus:
         if self.jobs > 1 and len(todo) > PARALLEL_PAIRS:  # candidates verified side by side; components stay here
             for chunk in _fork_map(_verify_pairs, _chunks(todo, self.jobs), self.jobs, verifier):
                 known.update(chunk)
-        return cluster(len(docs), candidates, verifier, _ranking(docs, self.options.run.keep, body_paragraphs))
+        rank = _ranking(docs, self.options.run.keep, body_paragraphs)
+
+        def settle_all(components: list[list[int]]) -> list[Drops]:
+            if self.jobs <= 1 or len(components) < PARALLEL_COMPONENTS:
+                return [settle(c, verifier, rank) for c in components]
+            chunks = _fork_map(_settle_components, _chunks(components, self.jobs), self.jobs, (verifier, rank))
+            return [drops for chunk in chunks for drops in chunk]
+
+        return cluster(len(docs), candidates, verifier, rank, settle_all)
 
 
 def run(

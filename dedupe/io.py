@@ -8,9 +8,9 @@ temporary file beside the target and renamed over it, so a reader never sees hal
 from __future__ import annotations
 
 import codecs
+import itertools
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePath
@@ -83,12 +83,27 @@ def expand_inputs(paths: Iterable[str]) -> Iterator[tuple[str, PurePath | None]]
             yield path, None
 
 
+_O_BINARY = getattr(os, "O_BINARY", 0)
+
+
+def _read_all(path: str) -> bytes:
+    # os-level calls: four system calls for a small file (Python's buffered open makes seven)
+    fd = os.open(path, os.O_RDONLY | _O_BINARY)
+    try:
+        parts = []
+        while chunk := os.read(fd, 1 << 20):
+            parts.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(parts)
+
+
 def read_bytes(path: str) -> bytes:
     """The bytes of a file, or of standard input for ``-``; OSError becomes InputError."""
     if path == STDIN:
         return sys.stdin.buffer.read()
     try:
-        return Path(path).read_bytes()
+        return _read_all(path)
     except IsADirectoryError as e:
         raise InputError(path, "is a directory") from e
     except FileNotFoundError as e:
@@ -104,6 +119,33 @@ def read_text(path: str) -> tuple[str, str | None]:
     return decode(read_bytes(path), "<stdin>" if path == STDIN else path)
 
 
+_FOLDERS: set[str] = set()  # output folders this process has made or seen
+_TEMP_NAMES = itertools.count()
+
+
+def _open_temp(target: Path) -> tuple[int, Path]:
+    """A new temporary file beside ``target`` (its folder made if needed), open for writing."""
+    folder = target.parent
+    if str(folder) not in _FOLDERS:
+        folder.mkdir(parents=True, exist_ok=True)
+        _FOLDERS.add(str(folder))
+    while True:
+        tmp = folder / f".{target.name}.{os.getpid()}-{next(_TEMP_NAMES)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666), tmp
+        except FileExistsError:
+            continue  # left by a killed run of a process with the same pid
+        except FileNotFoundError:
+            folder.mkdir(parents=True, exist_ok=True)  # removed since it was made
+
+
+def _discard(tmp: Path) -> None:
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+
+
 @contextmanager
 def atomic_writer(target: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
     """Write a file through a temporary sibling, renamed into place only on success.
@@ -111,8 +153,7 @@ def atomic_writer(target: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
     ``mode`` is ``w`` (UTF-8 text, ``\n`` line endings) or ``wb``.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = _open_temp(target)
     try:
         opened = os.fdopen(fd, mode) if "b" in mode else os.fdopen(fd, mode, encoding="utf-8", newline="\n")
         with opened as f:
@@ -121,14 +162,27 @@ def atomic_writer(target: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
         # rename is atomic); surviving power loss would cost an fsync per article.
         os.replace(tmp, target)
     except BaseException:
+        _discard(tmp)
+        raise
+
+
+def write_bytes_atomic(target: str | Path, data: bytes) -> None:
+    """Write bytes to a file atomically (temp file + rename), with as few system calls as it takes."""
+    target = Path(target)
+    fd, tmp = _open_temp(target)
+    try:
         try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except BaseException:
+        _discard(tmp)
         raise
 
 
 def write_text_atomic(target: str | Path, text: str) -> None:
-    """Write text to a file atomically (temp file + rename), UTF-8 with ``\\n`` line endings."""
-    with atomic_writer(target) as f:
-        f.write(text)
+    """Write text to a file atomically (temp file + rename), UTF-8 with ``\n`` line endings."""
+    write_bytes_atomic(target, text.encode("utf-8"))
