@@ -8,6 +8,7 @@ that it misses nothing on real mojibake.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from re import _constants as sre  # type: ignore[attr-defined]
@@ -27,6 +28,7 @@ FTFY_CONFIG = ftfy.TextFixerConfig(
 )
 
 _NEWLINES_RE = re.compile("\r\n?|[\u2028\u2029\u0085]")
+_ODD_NEWLINE_RE = re.compile("[\r\u2028\u2029\u0085]")  # one character class: a fast scan
 
 # Characters some enabled ftfy fixer acts on, besides mojibake (which is_bad detects) and
 # entities: its control characters, C1 controls, ligatures, surrogates and line breaks.
@@ -83,14 +85,27 @@ _MAYBE_BAD_RE = re.compile(f"[{_BAD_CHARS}]" if _BAD_CHARS else "")
 _SUSPECT_RE = re.compile(f"[{_TRIGGER_CHARS}{_BAD_CHARS}]" if _BAD_CHARS else "")
 
 
+_BAD_WIDTH = sre_parse.parse(BADNESS_RE.pattern, BADNESS_RE.flags).getwidth()[1]  # longest match: 7
+_WINDOWS = 8  # up to this many needed characters, the regex runs around each of them only
+
+
 def might_be_bad(line: str) -> bool:
-    """Whether ftfy's ``is_bad`` could match: False only when the line lacks every character it needs."""
-    return _MAYBE_BAD_RE.search(line) is not None and is_bad(line)
+    """ftfy's ``is_bad``, sooner: it runs only around the characters any match must contain.
+
+    A match is at most ``_BAD_WIDTH`` characters long and holds one of them, so it lies within
+    that distance of one; ``search(line, pos, endpos)`` keeps ``^`` at the line's real start.
+    """
+    found = [m.start() for m in itertools.islice(_MAYBE_BAD_RE.finditer(line), _WINDOWS + 1)]
+    if not found:
+        return False
+    if len(found) > _WINDOWS or _BAD_WIDTH > 100:
+        return is_bad(line)
+    return any(BADNESS_RE.search(line, max(0, p - _BAD_WIDTH), p + _BAD_WIDTH + 1) for p in found)
 
 
 def normalize_newlines(text: str) -> str:
     """Turn CRLF, CR and Unicode line separators into ``\\n``."""
-    return _NEWLINES_RE.sub("\n", text)
+    return _NEWLINES_RE.sub("\n", text) if _ODD_NEWLINE_RE.search(text) else text
 
 
 def needs_repair(line: str) -> bool:
@@ -100,7 +115,7 @@ def needs_repair(line: str) -> bool:
         return "&" in line or (not line.isprintable() and _TRIGGER_RE.search(line) is not None)
     if "&" in line and chardata.HTML_ENTITY_RE.search(line):
         return True
-    if _SUSPECT_RE.search(line) is not None and (_TRIGGER_CHAR_RE.search(line) is not None or is_bad(line)):
+    if _SUSPECT_RE.search(line) is not None and (_TRIGGER_CHAR_RE.search(line) is not None or might_be_bad(line)):
         return True
     return not unicodedata.is_normalized("NFC", line)
 

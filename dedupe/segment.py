@@ -17,6 +17,7 @@ _SPACES = "[ \\t\\f\\v\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000]"  # ho
 _SPACE_RE = re.compile(_SPACES + "+")
 # the runs squash changes: all but a lone plain space (so a whole text is squashed in one quick pass)
 _SPACE_RUN_RE = re.compile(f"(?! ){_SPACES}+| {_SPACES}+")
+_ODD_SPACE_RE = re.compile(_SPACES.replace("[ ", "["))  # the same class without the plain space: a fast scan
 _BLANK = " \u200b\u200c\u200d\u2060\ufeff"  # space and zero-width characters, trimmed at the ends
 
 
@@ -109,7 +110,9 @@ def segment(text: str, layout: str = "auto") -> Segmented:
         layout = "wrapped" if looks_wrapped(blocks) else "lines"
     if layout == "lines":
         # squash(line) for each non-blank line, with the spaces of the whole text collapsed at once
-        paras = [line.strip(_BLANK) for line in _SPACE_RUN_RE.sub(" ", text).split("\n") if line.strip()]
+        if "  " in text or _ODD_SPACE_RE.search(text):
+            text = _SPACE_RUN_RE.sub(" ", text)
+        paras = [line.strip(_BLANK) for line in text.split("\n") if line.strip()]
     elif layout == "blocks":
         paras = [_join(block) for block in blocks]
     else:
