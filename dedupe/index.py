@@ -31,7 +31,7 @@ from .records import Article, Match, Verdict
 from .stores import Entry, Store, View, open_store
 
 FORMAT = "dedupe-index"
-VERSION = "2"  # 2: shingle hashes folded from word hashes
+VERSION = "3"  # 2: shingle hashes folded from word hashes; 3: SQLite tables packed (32-bit band rows)
 ROWS = 5  # LSH banding: num_perm // 5 bands of 5 rows (128 -> 25 bands: found at Jaccard 0.5 with p ~0.55)
 LEADS = 3  # the first prose paragraphs' keys also find an article (truncated copies share them)
 MIN_PARAGRAPHS = 3  # paragraph containment needs this many paragraphs in the smaller article

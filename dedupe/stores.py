@@ -66,15 +66,21 @@ def _signed(x: int) -> int:
 
 
 class SQLiteStore:
-    """An index in one SQLite file (WAL mode, so readers don't block the writer)."""
+    """An index in one SQLite file (WAL mode, so readers don't block the writer).
+
+    Packed for size: the band and lead tables hold 32-bit hashes and the article's row number,
+    not its id (a spurious 32-bit match only adds a candidate, which the signature rejects);
+    the id lives once, in ``docs``.
+    """
 
     SCHEMA = """
     CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS docs (
-        id TEXT PRIMARY KEY, date REAL, added REAL NOT NULL, body_key INTEGER NOT NULL,
-        signature BLOB NOT NULL, paragraphs BLOB NOT NULL, bands BLOB NOT NULL, leads BLOB NOT NULL);
-    CREATE TABLE IF NOT EXISTS bands (hash INTEGER NOT NULL, id TEXT NOT NULL, PRIMARY KEY (hash, id)) WITHOUT ROWID;
-    CREATE TABLE IF NOT EXISTS leads (hash INTEGER NOT NULL, id TEXT NOT NULL, PRIMARY KEY (hash, id)) WITHOUT ROWID;
+        n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, date REAL, added REAL NOT NULL,
+        body_key INTEGER NOT NULL, signature BLOB NOT NULL, paragraphs BLOB NOT NULL,
+        bands BLOB NOT NULL, leads BLOB NOT NULL);
+    CREATE TABLE IF NOT EXISTS bands (hash INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (hash, n)) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS leads (hash INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (hash, n)) WITHOUT ROWID;
     """
 
     def __init__(self, target: str) -> None:
@@ -113,7 +119,10 @@ class SQLiteStore:
         found: set[str] = set()
         for table, keys in (("bands", bands), ("leads", leads)):
             for key in keys:
-                found.update(r[0] for r in self.db.execute(f"SELECT id FROM {table} WHERE hash = ?", (_signed(key),)))
+                rows = self.db.execute(
+                    f"SELECT docs.id FROM {table} JOIN docs USING (n) WHERE {table}.hash = ?", (_short(key),)
+                )
+                found.update(r[0] for r in rows)
         return found
 
     def get(self, ids: Iterable[str]) -> list[Entry]:
@@ -125,25 +134,27 @@ class SQLiteStore:
             ).fetchone()
             if row:
                 out.append(Entry(row[0], row[1], row[2], row[3] % (1 << 64), row[4], row[5],
-                                 _ints(row[6]), _ints(row[7])))
+                                 _ints32(row[6]), _ints32(row[7])))
         return out
 
     def put(self, entry: Entry) -> None:
         self._delete(entry.id)
-        self.db.execute(
-            "INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        n = self.db.execute(
+            "INSERT INTO docs (id, date, added, body_key, signature, paragraphs, bands, leads)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (entry.id, entry.date, entry.added, _signed(entry.body_key), entry.signature, entry.paragraphs,
-             _blob(entry.bands), _blob(entry.leads)),
-        )
-        self.db.executemany("INSERT OR IGNORE INTO bands VALUES (?, ?)", [(_signed(b), entry.id) for b in entry.bands])
-        self.db.executemany("INSERT OR IGNORE INTO leads VALUES (?, ?)", [(_signed(k), entry.id) for k in entry.leads])
+             _blob32(entry.bands), _blob32(entry.leads)),
+        ).lastrowid
+        self.db.executemany("INSERT OR IGNORE INTO bands VALUES (?, ?)", [(_short(b), n) for b in entry.bands])
+        self.db.executemany("INSERT OR IGNORE INTO leads VALUES (?, ?)", [(_short(k), n) for k in entry.leads])
 
     def _delete(self, doc_id: str) -> None:
-        old = self.get([doc_id])
-        if old:
-            self.db.executemany("DELETE FROM bands WHERE hash = ? AND id = ?", [(_signed(b), doc_id) for b in old[0].bands])
-            self.db.executemany("DELETE FROM leads WHERE hash = ? AND id = ?", [(_signed(k), doc_id) for k in old[0].leads])
-            self.db.execute("DELETE FROM docs WHERE id = ?", (doc_id,))
+        row = self.db.execute("SELECT n, bands, leads FROM docs WHERE id = ?", (doc_id,)).fetchone()
+        if row:
+            n, bands, leads = row
+            self.db.executemany("DELETE FROM bands WHERE hash = ? AND n = ?", [(_short(b), n) for b in _ints32(bands)])
+            self.db.executemany("DELETE FROM leads WHERE hash = ? AND n = ?", [(_short(k), n) for k in _ints32(leads)])
+            self.db.execute("DELETE FROM docs WHERE n = ?", (n,))
 
     def expire(self, before: float) -> int:
         with self._write():
@@ -186,6 +197,20 @@ def _retry_locked(step: Callable[[], object], attempts: int = 200) -> None:
             if "locked" not in str(e) and "busy" not in str(e) or attempt == attempts - 1:
                 raise
             time.sleep(min(0.5, 0.01 * (attempt + 1)))
+
+
+def _short(x: int) -> int:
+    """The low 32 bits, signed (SQLite stores it in four bytes or fewer)."""
+    x &= 0xFFFFFFFF
+    return x - (1 << 32) if x >= 1 << 31 else x
+
+
+def _blob32(values: Iterable[int]) -> bytes:
+    return b"".join((v & 0xFFFFFFFF).to_bytes(4, "little") for v in values)
+
+
+def _ints32(blob: bytes) -> tuple[int, ...]:
+    return tuple(int.from_bytes(blob[i : i + 4], "little") for i in range(0, len(blob), 4))
 
 
 def _blob(values: Iterable[int]) -> bytes:
