@@ -421,9 +421,10 @@ def run(
                 _write_json_line(rep, finding.to_dict())
             bytes_out, removed_boiler = _write_outputs(root, out, corpus, result, seen, cut)
             if index is not None:
-                for i, d in enumerate(docs):
-                    if result.keeper[i] == i and i not in seen:
-                        index.add_entry(index.make_entry(d.name, corpus.signature(i), d.matching_keys, d.sentences, d.date))
+                index.add_entries(
+                    index.make_entry(d.name, corpus.signature(i), d.matching_keys, d.sentences, d.date)
+                    for i, d in enumerate(docs) if result.keeper[i] == i and i not in seen
+                )
         finally:
             _close_writer()
             spill.close()

@@ -15,7 +15,7 @@ False
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -171,6 +171,16 @@ class Index:
     def add_entry(self, entry: Entry) -> None:
         self.store.atomically(entry.bands, lambda view: view.put(entry))
 
+    def add_entries(self, entries: Iterable[Entry], batch: int = 500) -> None:
+        """Add many entries, ``batch`` to a transaction (a run's kept articles)."""
+        for chunk in _batched(entries, batch):
+
+            def put_all(view: View, chunk: list[Entry] = chunk) -> None:
+                for e in chunk:
+                    view.put(e)
+
+            self.store.atomically([b for e in chunk for b in e.bands], put_all)
+
     def query(self, text: str, title: str | None = None) -> list[Match]:
         """Indexed articles that ``text`` (cleaned as ``dedupe clean`` would) is a copy of, best first."""
         return self.query_entry(self._prepare("<query>", text, title, None))
@@ -193,6 +203,17 @@ class Index:
     def stats(self) -> IndexStats:
         s: dict[str, Any] = self.store.stats()
         return IndexStats(self.store.target, s["articles"], s["oldest"], s["newest"], s["bytes"], self.store.settings())
+
+
+def _batched(items: Iterable[Entry], size: int) -> Iterator[list[Entry]]:
+    chunk: list[Entry] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _settings(options: Options) -> dict[str, str]:

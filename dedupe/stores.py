@@ -112,6 +112,8 @@ class SQLiteStore:
         return _Immediate(self.db)
 
     def atomically(self, bands: Iterable[int], step: Callable[[View], T]) -> T:
+        if not tuple(bands):  # a read-only step: no write lock (queries never wait for each other)
+            return step(self)
         with self._write():
             return step(self)
 
