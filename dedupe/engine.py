@@ -13,6 +13,7 @@ import json
 import multiprocessing
 import os
 import tempfile
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -192,11 +193,28 @@ def _boilerplate(docs: list[DocInfo], keeper: tuple[int, ...], min_docs: int) ->
     Copies of one story count once (``keeper`` is each article's kept copy), so a story's own
     closing line is not boilerplate because ten sites carried the story.
     """
-    seen: dict[tuple[str, int], set[int]] = defaultdict(set)
+    sources: dict[str, int] = {}
+    src, key, story = array("q"), array("Q"), array("q")  # one row per edge paragraph, compact
     for n, d in enumerate(docs):
+        s = sources.setdefault(_source(d.article.path), len(sources))
         for i in d.edge:
-            seen[(_source(d.article.path), d.keys[i])].add(keeper[n])
-    return {k: len(v) for k, v in seen.items() if len(v) >= min_docs}
+            src.append(s)
+            key.append(d.keys[i])
+            story.append(keeper[n])
+    if not src:
+        return {}
+    srcs, keys, stories = (np.frombuffer(a, t) for a, t in ((src, np.int64), (key, np.uint64), (story, np.int64)))
+    order = np.lexsort((stories, keys, srcs))
+    srcs, keys, stories = srcs[order], keys[order], stories[order]
+    group = np.r_[True, (srcs[1:] != srcs[:-1]) | (keys[1:] != keys[:-1])]  # a new (source, paragraph)
+    new_story = group | np.r_[True, stories[1:] != stories[:-1]]  # each story counted once in its group
+    first = np.flatnonzero(group)
+    counts = np.add.reduceat(new_story.astype(np.int64), first)
+    names = list(sources)
+    return {
+        (names[int(srcs[f])], int(keys[f])): int(c)
+        for f, c in zip(first[counts >= min_docs], counts[counts >= min_docs])
+    }
 
 
 def _ranking(
@@ -490,7 +508,8 @@ def _doc_findings(
     firsts: dict[tuple[str, int], tuple[int, int]] = {}
     for n, d in enumerate(docs):
         for i in d.edge:
-            firsts.setdefault((_source(d.article.path), d.keys[i]), (n, i))
+            if (_source(d.article.path), d.keys[i]) in boiler:
+                firsts.setdefault((_source(d.article.path), d.keys[i]), (n, i))
     for (src, key), count in sorted(boiler.items(), key=lambda kv: firsts[kv[0]]):
         n, i = firsts[(src, key)]
         yield DocFinding("boilerplate", docs[n].name, None, 1.0,

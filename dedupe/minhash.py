@@ -31,7 +31,7 @@ class _WordHashes(dict[str, int]):
         return h
 
 
-CACHE_WORDS = 1 << 20  # a process's word cache is cleared past this many words (a few tens of MB)
+CACHE_WORDS = 1 << 18  # a process's word cache is cleared past this many words (about 35 MB)
 _WORDS = _WordHashes()
 
 
