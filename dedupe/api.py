@@ -10,13 +10,11 @@ from typing import Any
 from .config import CleanOptions, Options
 from .document import clean_text
 from .errors import InputError
-from .formats import article_from_record
+from .formats import LONG_LINE, article_from_record
 from .index import Index
 from .io import STDIN, read_text
 from .prepare import prepare
 from .records import Article, CleanResult, DocFinding, FileOutcome, Problem
-
-LONG_LINE = 1_000_000  # characters; such a line is kept as one paragraph, with a warning
 
 
 def _check_content(source: str, text: str) -> list[str]:

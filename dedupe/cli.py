@@ -25,6 +25,7 @@ from .config import (
 )
 from .engine import run as run_scrape
 from .errors import ConfigError, DedupeError
+from .formats import to_json
 from .hook import run_hook
 from .index import Index
 from .io import STDIN, atomic_writer, expand_inputs, write_text_atomic
@@ -158,7 +159,7 @@ def clean(
             for f in result.findings:
                 counts["headlines" if f.kind == "duplicate_headline" else "paragraphs"] += 1
                 if sink is not None:
-                    sink.write(json.dumps(f.to_dict(), ensure_ascii=False) + "\n")
+                    sink.write(to_json(f.to_dict()) + "\n")
     if out_dir is not None:
         _warn(
             f"{counts['cleaned']} cleaned, {counts['skipped']} skipped; removed "
@@ -218,12 +219,18 @@ def run(
             bar[0].__enter__()
         bar[0].update(done)
 
+    failed: DedupeError | None = None
     try:
         with _open_index(index_target, options) as index:
             summary = run_scrape(scrape_dir, out_dir, options, report=report, progress=progress, index=index)
+    except DedupeError as e:  # the index failed during the run
+        failed = e
     finally:
         if bar:
             bar[0].__exit__(None, None, None)
+    if failed is not None:
+        _warn(f"error: {failed}")
+        sys.exit(failed.exit_code)
     for problem in summary.problems:
         _warn(f"{'error' if problem.skipped else 'warning'}: {problem}")
     for line in summary.lines():
@@ -276,11 +283,11 @@ def filter_command(index_target: str | None, report: str | None, text_field: str
                 _warn(f"{'error' if item.problem.skipped else 'warning'}: {item.problem}")
                 skipped += item.problem.skipped
             if item.record is not None:
-                out.write(json.dumps(item.record, ensure_ascii=False) + "\n")
+                out.write(to_json(item.record) + "\n")
                 out.flush()
             if sink is not None:
                 for f in item.findings:
-                    sink.write(json.dumps(f, ensure_ascii=False) + "\n")
+                    sink.write(to_json(f) + "\n")
     sys.exit(EXIT_SKIPPED if skipped else 0)
 
 

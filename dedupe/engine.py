@@ -9,7 +9,6 @@ articles and the report. The result does not depend on ``jobs`` or on listing or
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import tempfile
@@ -24,12 +23,13 @@ import numpy as np
 
 from .cluster import Clustering, Drops, PairVerdict, Verifier, cluster, settle
 from .config import Options
-from .formats import kind_of, list_inputs, read_articles, write_json, write_jsonl
+from .errors import IndexFileError, InputError
+from .formats import kind_of, list_inputs, read_articles, to_json, write_json, write_jsonl
 from .index import Index
 from .io import atomic_writer, write_text_atomic
 from .minhash import unique
 from .prepare import body_for_matching, prepare
-from .records import Article, DocFinding, Match, Problem
+from .records import DocFinding, Match, Problem
 from .shingle import words
 from .spill import DocInfo, Spill, SpillWriter
 
@@ -85,7 +85,15 @@ def _prepare_file(task: tuple[str, str, Options, str]) -> tuple[str, str, list[D
         _WRITER = SpillWriter(folder, f"w{os.getpid()}")  # a new run, or a new worker
     out: list[DocInfo | Problem] = []
     for item in read_articles(root, rel, options.fields):
-        out.append(_WRITER.add(prepare(item, options)) if isinstance(item, Article) else item)
+        if isinstance(item, Problem):
+            out.append(item)
+            continue
+        prep = prepare(item, options)
+        if prep.output.strip():
+            out.append(_WRITER.add(prep))
+        else:  # zero-width characters, markup debris: nothing left to keep
+            where = item.path if item.line is None else f"{item.path}:{item.line}"
+            out.append(Problem(where, "no paragraphs of text (skipped)"))
     _WRITER.flush()  # a pool's workers end without flushing
     return rel, _WRITER.name, out
 
@@ -294,7 +302,7 @@ def _lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
 
 
 def _write_json_line(f: IO[str], obj: dict[str, Any]) -> None:
-    f.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    f.write(to_json(obj) + "\n")
 
 
 class _Corpus:
@@ -398,14 +406,17 @@ def run(
     ``progress(done, total)`` is called after each input file. Findings go to ``report``
     (default: :func:`default_report_path`), written atomically at the end. With an ``index``,
     articles it already holds are dropped as copies of the indexed ones, and the kept
-    articles are added to it (the daily incremental scrape).
+    articles are added to it (the daily incremental scrape). An index that fails raises
+    :class:`IndexFileError`: before any output is written if it fails while being asked,
+    after the outputs and report if it fails while being added to.
     """
     options = options or Options()
     root, out = str(scrape_dir), Path(out_dir)
     report_path = Path(report) if report is not None else default_report_path(out)
     jobs = options.run.jobs or os.cpu_count() or 1
-    rels = list_inputs(root)
     problems: list[Problem] = []
+    rels = list_inputs(root, problems)
+    index_failed: IndexFileError | None = None
 
     with tempfile.TemporaryDirectory(prefix="dedupe-") as tmp, atomic_writer(report_path) as rep:
         spill = Spill(tmp)
@@ -437,16 +448,23 @@ def run(
 
             for finding in _doc_findings(docs, result, seen, boiler, options.run.boilerplate, corpus.body_texts):
                 _write_json_line(rep, finding.to_dict())
-            bytes_out, removed_boiler = _write_outputs(root, out, corpus, result, seen, cut)
+            bytes_out, removed_boiler, unwritten = _write_outputs(root, out, corpus, result, seen, cut)
+            problems.extend(unwritten)
             if index is not None:
-                index.add_entries(
-                    index.make_entry(d.name, corpus.signature(i), d.matching_keys, d.sentences, d.date)
-                    for i, d in enumerate(docs) if result.keeper[i] == i and i not in seen
-                )
+                try:
+                    index.add_entries(
+                        index.make_entry(d.name, corpus.signature(i), d.matching_keys, d.sentences, d.date)
+                        for i, d in enumerate(docs) if result.keeper[i] == i and i not in seen
+                    )
+                except IndexFileError as e:
+                    index_failed = e  # the outputs and the report are whole: keep them, then say so
         finally:
             _close_writer()
             spill.close()
 
+    if index_failed is not None:
+        raise IndexFileError(index_failed.target, f"{index_failed.problem}; outputs and report written,"
+                             " the index not updated")
     kept = sum(1 for i, k in enumerate(result.keeper) if i == k and i not in seen)
     return RunSummary(
         files=len(rels),
@@ -544,10 +562,12 @@ class _Writing:
     cut: dict[tuple[str, int], int]
 
 
-def _write_files(w: _Writing, rels: list[str]) -> tuple[int, int]:
-    """Write the kept articles of these input files; returns bytes written and boilerplate removed."""
+def _write_files(w: _Writing, rels: list[str]) -> tuple[int, int, list[Problem]]:
+    """Write the kept articles of these input files; returns bytes written, boilerplate removed
+    and the files that could not be written (a path too long, a full disk: the rest go on)."""
     docs, fields = w.corpus.docs, w.corpus.options.fields
     bytes_out = removed = 0
+    problems = []
     for rel in rels:
         kept = [i for i in w.corpus.files_of[rel] if w.result.keeper[i] == i and i not in w.seen]
         if not kept:
@@ -556,24 +576,30 @@ def _write_files(w: _Writing, rels: list[str]) -> tuple[int, int]:
         for i in kept:
             text, n = _without_boilerplate(docs[i], w.corpus.spill.output(docs[i]), w.cut)
             texts[i], removed = text, removed + n
-            bytes_out += len(text.encode("utf-8"))
         kind = kind_of(rel)
         target = w.out / rel
-        if kind == "text":
-            write_text_atomic(target, texts[kept[0]])
-        elif kind == "json":
-            write_json(w.root, rel, target, texts[kept[0]], fields)
-        else:
-            lines = {line: texts[i] for i in kept if (line := docs[i].article.line) is not None}
-            write_jsonl(w.root, rel, target, lines, fields)
-    return bytes_out, removed
+        try:
+            if kind == "text":
+                write_text_atomic(target, texts[kept[0]])
+            elif kind == "json":
+                write_json(w.root, rel, target, texts[kept[0]], fields)
+            else:
+                lines = {line: texts[i] for i in kept if (line := docs[i].article.line) is not None}
+                write_jsonl(w.root, rel, target, lines, fields)
+        except (OSError, InputError, ValueError) as e:
+            reason = getattr(e, "strerror", None) or getattr(e, "problem", None) or str(e)
+            problems.append(Problem(rel, f"output not written: {reason} (skipped)"))
+            continue
+        bytes_out += sum(len(t.encode("utf-8", "surrogatepass")) for t in texts.values())
+    return bytes_out, removed, problems
 
 
 def _write_outputs(
     root: str, out: Path, corpus: _Corpus, result: Clustering, seen: dict[int, Match],
     cut: dict[tuple[str, int], int],
-) -> tuple[int, int]:
-    """Pass two: the kept articles, file by file, in the workers; returns bytes written and boilerplate removed."""
+) -> tuple[int, int, list[Problem]]:
+    """Pass two: the kept articles, file by file, in the workers; returns bytes written,
+    boilerplate removed and the outputs that could not be written."""
     done = _fork_map(_write_files, _chunks(list(corpus.files_of), corpus.jobs), corpus.jobs,
                      _Writing(root, out, corpus, result, seen, cut))
-    return sum(b for b, _ in done), sum(r for _, r in done)
+    return sum(b for b, _, _ in done), sum(r for _, r, _ in done), [p for _, _, ps in done for p in ps]

@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 
 class DedupeError(Exception):
     """Base of every error dedupe raises on purpose."""
 
     exit_code = 1
+
+
+_HIDDEN = {"Cc", "Cf", "Cs", "Zl", "Zp"}  # controls, format marks (RTL, zero-width), surrogates, line breaks
+
+
+def printable(name: str) -> str:
+    """A file name fit for a one-line message: line breaks, control and direction marks and
+    undecodable bytes (surrogates) shown as escapes, everything else as it is.
+
+    >>> printable("odd/line\\nbreak\\u202e.txt")
+    'odd/line\\\\nbreak\\\\u202e.txt'
+    """
+    if name.isprintable():
+        return name
+    return "".join(
+        c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in _HIDDEN else c for c in name
+    )
 
 
 class InputError(DedupeError):
@@ -15,7 +34,7 @@ class InputError(DedupeError):
     exit_code = 1
 
     def __init__(self, source: str, problem: str) -> None:
-        super().__init__(f"{source}: {problem}")
+        super().__init__(f"{printable(source)}: {problem}")
         self.source = source
         self.problem = problem
 

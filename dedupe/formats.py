@@ -21,7 +21,23 @@ from .io import atomic_writer, decode
 from .records import Article, Problem
 
 TEXT_SUFFIXES = (".txt", ".md")
+# A .jsonl.gz that inflates past GZIP_RATIO times its size plus GZIP_ALLOWANCE is a decompression
+# bomb (JSON lines of news compress 4 to 10 times); the records before the limit are kept.
+GZIP_RATIO = 100
+LONG_LINE = 1_000_000  # characters; such a line is kept as one paragraph, with a warning
+GZIP_ALLOWANCE = 64 << 20
 SUFFIXES = (".txt", ".md", ".json", ".jsonl", ".jsonl.gz")
+
+
+def to_json(value: Any, indent: int | None = None) -> str:
+    """JSON with text as it is, or with \\u escapes where it holds lone surrogates (from file
+    names that are not UTF-8, or ``\\udXXX`` escapes in the input) that UTF-8 cannot carry."""
+    out = json.dumps(value, ensure_ascii=False, indent=indent)
+    try:
+        out.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, indent=indent)
+    return out
 
 
 def kind_of(path: str) -> str | None:
@@ -34,13 +50,20 @@ def kind_of(path: str) -> str | None:
     return None
 
 
-def list_inputs(root: str | Path) -> list[str]:
+def list_inputs(root: str | Path, problems: list[Problem] | None = None) -> list[str]:
     """Relative paths (``/``-separated) of the supported files under root, sorted.
 
-    Hidden files and directories are passed over; symlinked directories are not followed.
+    Hidden files and directories are passed over; symlinked directories are not followed. A
+    folder that cannot be listed (permissions, a path too long) is added to ``problems``.
     """
     found = []
-    for dirpath, dirs, files in os.walk(root):
+
+    def unlisted(e: OSError) -> None:
+        if problems is not None:
+            rel = os.path.relpath(e.filename, root).replace(os.sep, "/") if e.filename else str(root)
+            problems.append(Problem(rel, f"cannot list this folder: {e.strerror or e} (skipped)"))
+
+    for dirpath, dirs, files in os.walk(root, onerror=unlisted):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
             if not name.startswith(".") and kind_of(name) is not None:
@@ -112,16 +135,48 @@ def read_articles(root: str | Path, rel: str, fields: FieldOptions) -> Iterator[
     if not text.strip():
         yield Problem(rel, "empty file (skipped)" if not text else "only white space, no text (skipped)")
         return
+    if len(text) > LONG_LINE:
+        longest = max(map(len, text.splitlines()))
+        if longest > LONG_LINE:
+            yield Problem(rel, f"a line of {longest:,} characters, kept as one paragraph", skipped=False)
     yield Article(id=rel, path=rel, text=text)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _read_lines(f: BinaryIO, limit: int | None) -> Iterator[bytes]:
+    """The lines of ``f``, read a megabyte at a time so that one endless line cannot fill memory
+    before ``limit`` (decompressed bytes in all) is checked."""
+    read = 0
+    while True:
+        parts = []
+        while True:
+            part = f.readline(1 << 20)
+            read += len(part)
+            if limit is not None and read > limit:
+                raise _TooLarge
+            if not part:
+                break
+            parts.append(part)
+            if part.endswith(b"\n"):
+                break
+        if not parts:
+            return
+        yield b"".join(parts)
 
 
 def _read_jsonl(path: Path, rel: str, kind: str, fields: FieldOptions) -> Iterator[Article | Problem]:
     lineno = 0
+    seen = False
     try:
+        limit = GZIP_RATIO * path.stat().st_size + GZIP_ALLOWANCE if kind == "jsonl.gz" else None
         with _open_lines(path, kind) as f:
-            for lineno, raw in enumerate(f, 1):
+            for lineno, raw in enumerate(_read_lines(f, limit), 1):
                 if not raw.strip():
                     continue
+                seen = True
                 try:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError:
@@ -133,10 +188,18 @@ def _read_jsonl(path: Path, rel: str, kind: str, fields: FieldOptions) -> Iterat
                     yield Problem(f"{rel}:{lineno}", f"not valid JSON: {e.msg} (column {e.colno}) (skipped)")
                     continue
                 yield article_from_record(record, rel, lineno, fields)
+    except _TooLarge:
+        yield Problem(f"{rel}:{lineno + 1}", f"decompresses to more than {limit:,} bytes ({GZIP_RATIO} times its"
+                      " size and more): a decompression bomb? read up to here (rest skipped)")
+        return
     except (EOFError, gzip.BadGzipFile, zlib.error) as e:
         yield Problem(f"{rel}:{lineno + 1}", f"gzip data is truncated or corrupt ({e}); read up to here (rest skipped)")
+        return
     except OSError as e:
         yield Problem(rel, f"{e.strerror or e} (skipped)")
+        return
+    if not seen:
+        yield Problem(rel, "no records (an empty file) (skipped)")
 
 
 def write_jsonl(
@@ -153,13 +216,16 @@ def write_jsonl(
         if kind == "jsonl.gz":
             sink = gzip.GzipFile(fileobj=raw_out, mode="wb", mtime=0)  # type: ignore[assignment]
         try:
+            last = max(keep, default=0)
             with _open_lines(Path(root) / rel, kind) as f:
-                for lineno, raw in enumerate(f, 1):
+                for lineno, raw in enumerate(_read_lines(f, None), 1):
+                    if lineno > last:
+                        break  # nothing kept past here (a decompression bomb is never read to its end)
                     if lineno in keep:
                         line = raw.decode("utf-8", errors="replace")
                         record = json.loads(line)
                         record[fields.text] = keep[lineno]
-                        sink.write(json.dumps(record, ensure_ascii=False).encode() + b"\n")
+                        sink.write(to_json(record).encode() + b"\n")
         except (EOFError, gzip.BadGzipFile, zlib.error):
             pass  # a truncated gzip: the readable records were kept above, the reader said so
         finally:
@@ -173,4 +239,4 @@ def write_json(root: str | Path, rel: str, out: Path, text: str, fields: FieldOp
     record = json.loads(data)
     record[fields.text] = text
     with atomic_writer(out) as f:
-        f.write(json.dumps(record, ensure_ascii=False, indent=2) + "\n")
+        f.write(to_json(record, indent=2) + "\n")

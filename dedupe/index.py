@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -150,8 +151,17 @@ class Index:
 
     # -- the API ---------------------------------------------------------------------------
 
+    @contextmanager
+    def _failing(self) -> Iterator[None]:
+        """The backend's own errors (a Redis server gone, a disk error) as one IndexFileError."""
+        try:
+            yield
+        except self.store.errors as e:
+            raise IndexFileError(self.store.target, f"the index failed: {e}") from e
+
     def query_entry(self, entry: Entry) -> list[Match]:
-        return self.store.atomically((), lambda view: self._matches(entry, view))
+        with self._failing():
+            return self.store.atomically((), lambda view: self._matches(entry, view))
 
     def check_entry(self, entry: Entry) -> Verdict:
         """Query and add in one atomic step: of two writers racing on a story, one adds it.
@@ -166,10 +176,12 @@ class Index:
                 view.put(entry)
             return Verdict(entry.id, bool(matches), tuple(matches))
 
-        return self.store.atomically(entry.bands, step)
+        with self._failing():
+            return self.store.atomically(entry.bands, step)
 
     def add_entry(self, entry: Entry) -> None:
-        self.store.atomically(entry.bands, lambda view: view.put(entry))
+        with self._failing():
+            self.store.atomically(entry.bands, lambda view: view.put(entry))
 
     def add_entries(self, entries: Iterable[Entry], batch: int = 500) -> None:
         """Add many entries, ``batch`` to a transaction (a run's kept articles)."""
@@ -179,7 +191,8 @@ class Index:
                 for e in chunk:
                     view.put(e)
 
-            self.store.atomically([b for e in chunk for b in e.bands], put_all)
+            with self._failing():
+                self.store.atomically([b for e in chunk for b in e.bands], put_all)
 
     def query(self, text: str, title: str | None = None) -> list[Match]:
         """Indexed articles that ``text`` (cleaned as ``dedupe clean`` would) is a copy of, best first."""
@@ -198,10 +211,12 @@ class Index:
         cutoff = parse_date(before) if isinstance(before, str) else before
         if cutoff is None:
             raise IndexFileError(self.store.target, f"cannot read {before!r} as a date (use YYYY-MM-DD)")
-        return self.store.expire(cutoff)
+        with self._failing():
+            return self.store.expire(cutoff)
 
     def stats(self) -> IndexStats:
-        s: dict[str, Any] = self.store.stats()
+        with self._failing():
+            s: dict[str, Any] = self.store.stats()
         return IndexStats(self.store.target, s["articles"], s["oldest"], s["newest"], s["bytes"], self.store.settings())
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import printable
+
 
 @dataclass(frozen=True, slots=True)
 class Paragraph:
@@ -103,7 +105,7 @@ class Problem:
     skipped: bool = True
 
     def __str__(self) -> str:
-        return f"{self.source}: {self.reason}"
+        return f"{printable(self.source)}: {self.reason}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,8 +70,9 @@ class SpillWriter:
         data = prep.shingles.astype("<u4", copy=False).tobytes()
         self.shingles.write(data)
         self._shingles_at += len(data) // 4
-        output = prep.output.encode("utf-8")
-        findings = "".join(json.dumps(f, ensure_ascii=False) + "\n" for f in prep.findings).encode("utf-8")
+        # surrogatepass: a lone surrogate (a JSON escape in the input) round-trips through the spill
+        output = prep.output.encode("utf-8", "surrogatepass")
+        findings = "".join(json.dumps(f) + "\n" for f in prep.findings).encode("ascii")
         output_at = self._outputs_at
         self.outputs.write(output + findings)
         self._outputs_at += len(output) + len(findings)
@@ -132,11 +133,11 @@ class Spill:
         return np.split(flat, np.cumsum(doc.shingle_sizes)[:-1]) if doc.shingle_sizes else []
 
     def output(self, doc: DocInfo) -> str:
-        return _pread(self._fd(doc.shard, "txt"), doc.output_len, doc.output_at).decode("utf-8")
+        return _pread(self._fd(doc.shard, "txt"), doc.output_len, doc.output_at).decode("utf-8", "surrogatepass")
 
     def findings(self, doc: DocInfo) -> list[dict[str, Any]]:
         data = _pread(self._fd(doc.shard, "txt"), doc.findings_len, doc.output_at + doc.output_len)
-        return [json.loads(line) for line in data.decode("utf-8").splitlines()]
+        return [json.loads(line) for line in data.decode("ascii").splitlines()]
 
     def close(self) -> None:
         for fd in self._fds.values():

@@ -47,6 +47,7 @@ class View(Protocol):
 
 class Store(Protocol):
     target: str
+    errors: tuple[type[BaseException], ...]  # what the backend raises when it fails (a lost server, a bad disk)
 
     def settings(self) -> dict[str, str]: ...
 
@@ -82,6 +83,8 @@ class SQLiteStore:
     CREATE TABLE IF NOT EXISTS bands (hash INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (hash, n)) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS leads (hash INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (hash, n)) WITHOUT ROWID;
     """
+
+    errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
 
     def __init__(self, target: str) -> None:
         self.target = target
@@ -239,7 +242,7 @@ class RedisStore:
         from urllib.parse import urlparse
 
         self.target = url
-        self.redis_errors: tuple[type[BaseException], ...] = (redis.RedisError,)
+        self.errors: tuple[type[BaseException], ...] = (redis.RedisError,)
         self.WatchError = redis.WatchError
         name = urlparse(url).fragment or "default"
         self.prefix = f"dedupe:{name}:"
