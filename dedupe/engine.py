@@ -26,7 +26,7 @@ from .config import Options
 from .errors import IndexFileError, InputError
 from .formats import kind_of, list_inputs, read_articles, to_json, write_json, write_jsonl
 from .index import Index
-from .io import atomic_writer, write_text_atomic
+from .io import atomic_writer, clear_staging, clear_temps, write_text_atomic
 from .minhash import unique
 from .prepare import body_for_matching, prepare
 from .records import DocFinding, Match, Problem
@@ -163,6 +163,13 @@ def _settle_components(
 
 def _verify_pairs(verifier: Verifier, pairs: list[tuple[int, int]]) -> list[tuple[tuple[int, int], PairVerdict]]:
     return [(p, verifier.verify(*p)) for p in pairs]
+
+
+def staging_folder(out_dir: str | Path) -> Path:
+    """Where outputs are written before they are renamed into OUT_DIR: a hidden sibling of it, so
+    OUT_DIR never holds a half-written file, even during a run or after a crash."""
+    out = Path(out_dir).resolve()
+    return out.with_name(f".{out.name}.dedupe-staging")
 
 
 def default_report_path(out_dir: str | Path) -> Path:
@@ -416,7 +423,7 @@ def run(
     jobs = options.run.jobs or os.cpu_count() or 1
     problems: list[Problem] = []
     rels = list_inputs(root, problems)
-    index_failed: IndexFileError | None = None
+    clear_temps(report_path)  # what a killed run left
 
     with tempfile.TemporaryDirectory(prefix="dedupe-") as tmp, atomic_writer(report_path) as rep:
         spill = Spill(tmp)
@@ -450,21 +457,18 @@ def run(
                 _write_json_line(rep, finding.to_dict())
             bytes_out, removed_boiler, unwritten = _write_outputs(root, out, corpus, result, seen, cut)
             problems.extend(unwritten)
-            if index is not None:
-                try:
-                    index.add_entries(
-                        index.make_entry(d.name, corpus.signature(i), d.matching_keys, d.sentences, d.date)
-                        for i, d in enumerate(docs) if result.keeper[i] == i and i not in seen
-                    )
-                except IndexFileError as e:
-                    index_failed = e  # the outputs and the report are whole: keep them, then say so
         finally:
             _close_writer()
             spill.close()
 
-    if index_failed is not None:
-        raise IndexFileError(index_failed.target, f"{index_failed.problem}; outputs and report written,"
-                             " the index not updated")
+    if index is not None:  # last: a run killed before this leaves the index as it was
+        try:
+            index.add_entries(
+                index.make_entry(d.name, corpus.signature(i), d.matching_keys, d.sentences, d.date)
+                for i, d in enumerate(docs) if result.keeper[i] == i and i not in seen
+            )
+        except IndexFileError as e:
+            raise IndexFileError(e.target, f"{e.problem}; outputs and report written, the index not updated") from e
     kept = sum(1 for i, k in enumerate(result.keeper) if i == k and i not in seen)
     return RunSummary(
         files=len(rels),
@@ -560,6 +564,7 @@ class _Writing:
     result: Clustering
     seen: dict[int, Match]
     cut: dict[tuple[str, int], int]
+    staging: Path
 
 
 def _write_files(w: _Writing, rels: list[str]) -> tuple[int, int, list[Problem]]:
@@ -580,12 +585,12 @@ def _write_files(w: _Writing, rels: list[str]) -> tuple[int, int, list[Problem]]
         target = w.out / rel
         try:
             if kind == "text":
-                write_text_atomic(target, texts[kept[0]])
+                write_text_atomic(target, texts[kept[0]], w.staging)
             elif kind == "json":
-                write_json(w.root, rel, target, texts[kept[0]], fields)
+                write_json(w.root, rel, target, texts[kept[0]], fields, w.staging)
             else:
                 lines = {line: texts[i] for i in kept if (line := docs[i].article.line) is not None}
-                write_jsonl(w.root, rel, target, lines, fields)
+                write_jsonl(w.root, rel, target, lines, fields, w.staging)
         except (OSError, InputError, ValueError) as e:
             reason = getattr(e, "strerror", None) or getattr(e, "problem", None) or str(e)
             problems.append(Problem(rel, f"output not written: {reason} (skipped)"))
@@ -600,6 +605,12 @@ def _write_outputs(
 ) -> tuple[int, int, list[Problem]]:
     """Pass two: the kept articles, file by file, in the workers; returns bytes written,
     boilerplate removed and the outputs that could not be written."""
+    staging = staging_folder(out)
+    clear_staging(staging)
     done = _fork_map(_write_files, _chunks(list(corpus.files_of), corpus.jobs), corpus.jobs,
-                     _Writing(root, out, corpus, result, seen, cut))
+                     _Writing(root, out, corpus, result, seen, cut, staging))
+    try:
+        staging.rmdir()
+    except OSError:
+        pass  # never made (nothing to write), or another run's files in it
     return sum(b for b, _, _ in done), sum(r for _, r, _ in done), [p for _, _, ps in done for p in ps]

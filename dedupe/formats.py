@@ -203,7 +203,7 @@ def _read_jsonl(path: Path, rel: str, kind: str, fields: FieldOptions) -> Iterat
 
 
 def write_jsonl(
-    root: str | Path, rel: str, out: Path, keep: dict[int, str], fields: FieldOptions
+    root: str | Path, rel: str, out: Path, keep: dict[int, str], fields: FieldOptions, staging: Path | None = None
 ) -> None:
     """Rewrite a JSON-lines input: only the records at the lines in ``keep``, text replaced.
 
@@ -211,7 +211,7 @@ def write_jsonl(
     """
     kind = kind_of(rel)
     assert kind in ("jsonl", "jsonl.gz")
-    with atomic_writer(out, "wb") as raw_out:
+    with atomic_writer(out, "wb", staging) as raw_out:
         sink: IO[Any] = raw_out
         if kind == "jsonl.gz":
             sink = gzip.GzipFile(fileobj=raw_out, mode="wb", mtime=0)  # type: ignore[assignment]
@@ -233,10 +233,12 @@ def write_jsonl(
                 sink.close()
 
 
-def write_json(root: str | Path, rel: str, out: Path, text: str, fields: FieldOptions) -> None:
+def write_json(
+    root: str | Path, rel: str, out: Path, text: str, fields: FieldOptions, staging: Path | None = None
+) -> None:
     """Rewrite a one-article JSON file with its text field replaced."""
     data, _ = decode((Path(root) / rel).read_bytes(), rel)
     record = json.loads(data)
     record[fields.text] = text
-    with atomic_writer(out) as f:
+    with atomic_writer(out, staging=staging) as f:
         f.write(to_json(record, indent=2) + "\n")

@@ -183,9 +183,13 @@ class Index:
         with self._failing():
             self.store.atomically(entry.bands, lambda view: view.put(entry))
 
-    def add_entries(self, entries: Iterable[Entry], batch: int = 500) -> None:
-        """Add many entries, ``batch`` to a transaction (a run's kept articles)."""
-        for chunk in _batched(entries, batch):
+    def add_entries(self, entries: Iterable[Entry], batch: int | None = None) -> None:
+        """Add many entries (a run's kept articles), ``batch`` to a transaction.
+
+        By default SQLite adds them all in one transaction, so a run killed while adding leaves
+        the index as it was; Redis adds 500 at a time (a transaction watches every band key).
+        """
+        for chunk in _batched(entries, batch or self.store.batch):
 
             def put_all(view: View, chunk: list[Entry] = chunk) -> None:
                 for e in chunk:
@@ -220,7 +224,7 @@ class Index:
         return IndexStats(self.store.target, s["articles"], s["oldest"], s["newest"], s["bytes"], self.store.settings())
 
 
-def _batched(items: Iterable[Entry], size: int) -> Iterator[list[Entry]]:
+def _batched(items: Iterable[Entry], size: int | None) -> Iterator[list[Entry]]:
     chunk: list[Entry] = []
     for item in items:
         chunk.append(item)

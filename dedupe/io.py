@@ -123,20 +123,66 @@ _FOLDERS: set[str] = set()  # output folders this process has made or seen
 _TEMP_NAMES = itertools.count()
 
 
-def _open_temp(target: Path) -> tuple[int, Path]:
-    """A new temporary file beside ``target`` (its folder made if needed), open for writing."""
-    folder = target.parent
+def _made(folder: Path) -> None:
     if str(folder) not in _FOLDERS:
         folder.mkdir(parents=True, exist_ok=True)
         _FOLDERS.add(str(folder))
+
+
+def _open_temp(target: Path, staging: Path | None = None) -> tuple[int, Path]:
+    """A new temporary file, open for writing: beside ``target``, or in ``staging`` (a folder on
+    the same file system, so that the rename stays atomic) to keep the target's folder free of
+    anything half-written even while it is being written."""
+    _made(target.parent)
+    folder = staging if staging is not None else target.parent
+    _made(folder)
     while True:
-        tmp = folder / f".{target.name}.{os.getpid()}-{next(_TEMP_NAMES)}.tmp"
+        name = f"{os.getpid()}-{next(_TEMP_NAMES)}.tmp" if staging is not None else \
+            f".{target.name}.{os.getpid()}-{next(_TEMP_NAMES)}.tmp"
+        tmp = folder / name
         try:
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666), tmp
         except FileExistsError:
             continue  # left by a killed run of a process with the same pid
         except FileNotFoundError:
             folder.mkdir(parents=True, exist_ok=True)  # removed since it was made
+            target.parent.mkdir(parents=True, exist_ok=True)
+
+
+def clear_staging(staging: Path) -> None:
+    """Remove what killed runs left in a staging folder (files of processes no longer alive)."""
+    try:
+        names = os.listdir(staging)
+    except FileNotFoundError:
+        return
+    for name in names:
+        pid = name.split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            _discard(staging / name)
+
+
+def clear_temps(target: Path) -> None:
+    """Remove the temporary files killed runs left beside ``target`` (``.NAME.PID-N.tmp``)."""
+    prefix = f".{target.name}."
+    try:
+        names = os.listdir(target.parent)
+    except FileNotFoundError:
+        return
+    for name in names:
+        if name.startswith(prefix) and name.endswith(".tmp"):
+            pid = name[len(prefix) :].split("-", 1)[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                _discard(target.parent / name)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process, or no way to tell: leave its files
+    return True
 
 
 def _discard(tmp: Path) -> None:
@@ -147,13 +193,14 @@ def _discard(tmp: Path) -> None:
 
 
 @contextmanager
-def atomic_writer(target: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
-    """Write a file through a temporary sibling, renamed into place only on success.
+def atomic_writer(target: str | Path, mode: str = "w", staging: Path | None = None) -> Iterator[IO[Any]]:
+    """Write a file through a temporary file (beside it, or in ``staging``), renamed into place
+    only on success.
 
     ``mode`` is ``w`` (UTF-8 text, ``\n`` line endings) or ``wb``.
     """
     target = Path(target)
-    fd, tmp = _open_temp(target)
+    fd, tmp = _open_temp(target, staging)
     try:
         opened = os.fdopen(fd, mode) if "b" in mode else os.fdopen(fd, mode, encoding="utf-8", newline="\n")
         with opened as f:
@@ -166,10 +213,10 @@ def atomic_writer(target: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
         raise
 
 
-def write_bytes_atomic(target: str | Path, data: bytes) -> None:
+def write_bytes_atomic(target: str | Path, data: bytes, staging: Path | None = None) -> None:
     """Write bytes to a file atomically (temp file + rename), with as few system calls as it takes."""
     target = Path(target)
-    fd, tmp = _open_temp(target)
+    fd, tmp = _open_temp(target, staging)
     try:
         try:
             view = memoryview(data)
@@ -183,6 +230,6 @@ def write_bytes_atomic(target: str | Path, data: bytes) -> None:
         raise
 
 
-def write_text_atomic(target: str | Path, text: str) -> None:
+def write_text_atomic(target: str | Path, text: str, staging: Path | None = None) -> None:
     """Write text to a file atomically (temp file + rename), UTF-8 with ``\n`` line endings."""
-    write_bytes_atomic(target, text.encode("utf-8"))
+    write_bytes_atomic(target, text.encode("utf-8"), staging)

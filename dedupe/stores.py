@@ -48,6 +48,7 @@ class View(Protocol):
 class Store(Protocol):
     target: str
     errors: tuple[type[BaseException], ...]  # what the backend raises when it fails (a lost server, a bad disk)
+    batch: int | None  # entries added in one transaction by Index.add_entries (None: all)
 
     def settings(self) -> dict[str, str]: ...
 
@@ -85,6 +86,7 @@ class SQLiteStore:
     """
 
     errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
+    batch: int | None = None
 
     def __init__(self, target: str) -> None:
         self.target = target
@@ -243,6 +245,7 @@ class RedisStore:
 
         self.target = url
         self.errors: tuple[type[BaseException], ...] = (redis.RedisError,)
+        self.batch: int | None = 500
         self.WatchError = redis.WatchError
         name = urlparse(url).fragment or "default"
         self.prefix = f"dedupe:{name}:"
