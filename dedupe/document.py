@@ -33,7 +33,7 @@ HEADLINE_MAX_CHARS = 250
 SUBSET_RATIO = 0.9  # containment is for a copy at most this share of the other's length
 TITLE_REPEAT_WORDS = 5  # a title line this long, repeated word for word, is a link or nav copy
 PREFIX_WORDS = 5  # ... that starts like it, or ends in an ellipsis (a pull quote from mid-paragraph stays)
-POSTING_CAP = 2000  # a shingle in more paragraphs than this is too common to find candidates
+POSTING_CAP = 200  # a shingle in more paragraphs than this is too common to find candidates
 _SLACK = 2  # hash collisions a paragraph's n-gram counts may be off by (see _Article.may_repeat)
 
 _SITE_SUFFIX_RE = re.compile(r"\s+[|\-–—·]{1,2}\s+(?=[^|\-–—·]*$)")  # the last " | ", " - ", " – "...
