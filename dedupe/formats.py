@@ -17,7 +17,7 @@ from typing import IO, Any, BinaryIO
 
 from .config import FieldOptions
 from .errors import InputError
-from .io import atomic_writer, decode
+from .io import atomic_writer, decode, read_file, regular_file_problem
 from .records import Article, Problem
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -111,9 +111,16 @@ def read_articles(root: str | Path, rel: str, fields: FieldOptions) -> Iterator[
     kind = kind_of(rel)
     try:
         if kind in ("jsonl", "jsonl.gz"):
+            problem = regular_file_problem(os.stat(path).st_mode)
+            if problem is not None:
+                yield Problem(rel, problem if "skipped" in problem else f"{problem} (skipped)")
+                return
             yield from _read_jsonl(path, rel, kind, fields)
             return
-        data = path.read_bytes()
+        data = read_file(str(path))
+    except InputError as e:  # not a regular file
+        yield Problem(rel, e.problem if "skipped" in e.problem else f"{e.problem} (skipped)")
+        return
     except OSError as e:
         yield Problem(rel, f"{e.strerror or e} (skipped)")
         return

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import itertools
 import os
+import stat
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -86,10 +87,23 @@ def expand_inputs(paths: Iterable[str]) -> Iterator[tuple[str, PurePath | None]]
 _O_BINARY = getattr(os, "O_BINARY", 0)
 
 
-def _read_all(path: str) -> bytes:
-    # os-level calls: four system calls for a small file (Python's buffered open makes seven)
-    fd = os.open(path, os.O_RDONLY | _O_BINARY)
+def regular_file_problem(mode: int) -> str | None:
+    """Why a file of this mode cannot be read as an article: a folder, a FIFO, a device, a socket."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "is a directory (skipped)"
+    return "not a regular file (a FIFO, device or socket) (skipped)"
+
+
+def read_file(path: str) -> bytes:
+    # os-level calls: four system calls for a small file (Python's buffered open makes seven);
+    # O_NONBLOCK so that a FIFO named like an article cannot hang the run
+    fd = os.open(path, os.O_RDONLY | _O_BINARY | getattr(os, "O_NONBLOCK", 0))
     try:
+        problem = regular_file_problem(os.fstat(fd).st_mode)
+        if problem is not None:
+            raise InputError(path, problem)
         parts = []
         while chunk := os.read(fd, 1 << 20):
             parts.append(chunk)
@@ -103,7 +117,7 @@ def read_bytes(path: str) -> bytes:
     if path == STDIN:
         return sys.stdin.buffer.read()
     try:
-        return _read_all(path)
+        return read_file(path)
     except IsADirectoryError as e:
         raise InputError(path, "is a directory") from e
     except FileNotFoundError as e:
