@@ -441,7 +441,7 @@ def run(
             _name_docs(docs)
             for d in docs:
                 for f in spill.findings(d):
-                    _write_json_line(rep, {**f, "doc": d.name})
+                    _write_json_line(rep, {**f, "doc": d.name, **_where(d)})
 
             # Site boilerplate is what opens or closes many stories; counting stories needs the
             # clusters, and clusters are then redone without it (it inflates similarity).
@@ -453,10 +453,32 @@ def run(
             if cut:
                 result = corpus.clustering(candidates, cut, before=result)
 
+            named = {d.name: d for d in docs}
             for finding in _doc_findings(docs, result, seen, boiler, options.run.boilerplate, corpus.body_texts):
-                _write_json_line(rep, finding.to_dict())
+                line = finding.to_dict()
+                if finding.doc in named:
+                    line.update(_where(named[finding.doc]))
+                if finding.duplicate_of in named:
+                    line.update(_where(named[finding.duplicate_of], "duplicate_of_"))
+                _write_json_line(rep, line)
+            del named
             bytes_out, removed_boiler, unwritten = _write_outputs(root, out, corpus, result, seen, cut)
             problems.extend(unwritten)
+            kept = sum(1 for i, k in enumerate(result.keeper) if i == k and i not in seen)
+            summary = RunSummary(
+                files=len(rels),
+                documents=len(docs),
+                kept=kept,
+                dropped=len(docs) - kept,
+                headlines_removed=corpus.removed["duplicate_headline"],
+                paragraphs_removed=corpus.removed["duplicate_paragraph"],
+                boilerplate_removed=removed_boiler,
+                bytes_in=corpus.bytes_in,
+                bytes_out=bytes_out,
+                report=str(report_path),
+                problems=tuple(problems),
+            )
+            _write_json_line(rep, _summary_line(summary, root, out, options, result))
         finally:
             _close_writer()
             spill.close()
@@ -469,20 +491,38 @@ def run(
             )
         except IndexFileError as e:
             raise IndexFileError(e.target, f"{e.problem}; outputs and report written, the index not updated") from e
-    kept = sum(1 for i, k in enumerate(result.keeper) if i == k and i not in seen)
-    return RunSummary(
-        files=len(rels),
-        documents=len(docs),
-        kept=kept,
-        dropped=len(docs) - kept,
-        headlines_removed=corpus.removed["duplicate_headline"],
-        paragraphs_removed=corpus.removed["duplicate_paragraph"],
-        boilerplate_removed=removed_boiler,
-        bytes_in=corpus.bytes_in,
-        bytes_out=bytes_out,
-        report=str(report_path),
-        problems=tuple(problems),
-    )
+    return summary
+
+
+SIMILARITY_BINS = 20
+
+
+def _where(d: DocInfo, prefix: str = "") -> dict[str, Any]:
+    """Where an article is: its input file, and its line for a JSON-lines record."""
+    out: dict[str, Any] = {prefix + "path": d.article.path}
+    if d.article.line is not None:
+        out[prefix + "line"] = d.article.line
+    return out
+
+
+def _summary_line(summary: RunSummary, root: str, out: Path, options: Options, result: Clustering) -> dict[str, Any]:
+    """The report's last line: what the run did, where, and how similar the pairs it weighed were
+    (the verified candidate pairs, merged or not, in bins of 0.05: to judge the threshold)."""
+    merged, apart = [0] * SIMILARITY_BINS, [0] * SIMILARITY_BINS
+    for v in result.pairs.values():
+        (merged if v.duplicate else apart)[min(SIMILARITY_BINS - 1, int(v.similarity * SIMILARITY_BINS))] += 1
+    fields = options.fields
+    return {
+        "kind": "summary", "scrape": os.path.abspath(root), "out": str(out.resolve()),
+        "files": summary.files, "documents": summary.documents, "kept": summary.kept, "dropped": summary.dropped,
+        "headlines_removed": summary.headlines_removed, "paragraphs_removed": summary.paragraphs_removed,
+        "boilerplate_removed": summary.boilerplate_removed, "bytes_in": summary.bytes_in,
+        "bytes_out": summary.bytes_out,
+        "skipped": [{"source": p.source, "reason": p.reason} for p in summary.skipped],
+        "threshold": options.run.threshold, "containment": options.run.containment,
+        "similarity_merged": merged, "similarity_not_merged": apart,
+        "fields": {"text": fields.text, "title": fields.title, "id": fields.id, "url": fields.url, "date": fields.date},
+    }
 
 
 def _cached(fn: Callable[[int], np.ndarray]) -> Callable[[int], np.ndarray]:

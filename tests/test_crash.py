@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import FIXTURES
-from .test_run import syndicated
+from .test_run import findings, syndicated
 
 ROOT = Path(__file__).resolve().parent.parent
 KILL_POINTS = 8
@@ -72,7 +72,7 @@ def test_killed_runs_leave_whole_files_and_a_rerun_finishes_the_job(tmp_path):
     took = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     reference = _files(ref_out)
-    report = (tmp_path / "ref.report.jsonl").read_bytes()
+    report = findings(tmp_path / "ref.report.jsonl")
     kept = _indexed(ref_index)
     assert len(reference) >= 50 and kept == len(reference)  # one copy of each story
 
@@ -91,7 +91,7 @@ def test_killed_runs_leave_whole_files_and_a_rerun_finishes_the_job(tmp_path):
         partial = _files(out)
         assert set(partial) <= set(reference)
         assert all(partial[k] == reference[k] for k in partial)
-        assert not rep.exists() or rep.read_bytes() == report
+        assert not rep.exists() or findings(rep) == report
         assert _indexed(index) in (0, kept)
         if _indexed(index) == kept:
             continue  # killed after its last step: the run was complete
@@ -99,7 +99,7 @@ def test_killed_runs_leave_whole_files_and_a_rerun_finishes_the_job(tmp_path):
         again = subprocess.run(_command(scrape, out, index), cwd=ROOT, capture_output=True, text=True)
         assert again.returncode == 0, again.stderr
         assert _files(out) == reference
-        assert rep.read_bytes() == report
+        assert findings(rep) == report
         assert _indexed(index) == kept
         assert not any(p.name.endswith(".tmp") for p in tmp_path.rglob("*"))
     assert survived >= KILL_POINTS // 2  # most kill points fell inside the run
