@@ -17,9 +17,12 @@ from .records import (
     DocFinding,
     FileOutcome,
     Finding,
+    Match,
     Paragraph,
     Problem,
+    Verdict,
 )
+from .review import ReviewSummary, write_review
 
 try:
     __version__ = version("news-dedupe")
@@ -46,6 +49,7 @@ __all__ = [
     "Options",
     "Paragraph",
     "Problem",
+    "ReviewSummary",
     "RunOptions",
     "RunSummary",
     "SignatureOptions",
@@ -55,4 +59,5 @@ __all__ = [
     "clean_files",
     "clean_text",
     "run",
+    "write_review",
 ]

@@ -30,6 +30,7 @@ from .hook import run_hook
 from .index import Index
 from .io import STDIN, atomic_writer, expand_inputs, write_text_atomic
 from .records import CleanResult
+from .review import ReviewSummary, write_review
 
 EXIT_SKIPPED = 1
 _CLEAN, _RUN = CleanOptions(), RunOptions()  # defaults shown in --help come from the options
@@ -178,6 +179,7 @@ def clean(
 @click.option("--window", "window_days", type=float, help="Copies dated more than this many days apart are reported, not merged.")
 @click.option("--keep-boilerplate", is_flag=True, help="Report site boilerplate paragraphs but do not remove them.")
 @click.option("--index", "index_target", metavar="TARGET", help="Drop articles this index has seen; add the kept ones (a file, or redis://host:port/db#name).")
+@click.option("--review", "review_path", type=click.Path(dir_okay=False), help="Also write the review page (HTML) of the run here.")
 @click.option("--text-field", default="text", show_default=True, help="JSON field with the article text.")
 @click.option("--title-field", default="title", show_default=True, help="JSON field with the headline.")
 @click.option("--id-field", default="id", show_default=True, help="JSON field with the record id.")
@@ -189,6 +191,7 @@ def run(
     report: str | None,
     keep_boilerplate: bool,
     index_target: str | None,
+    review_path: str | None,
     text_field: str,
     title_field: str,
     id_field: str,
@@ -235,7 +238,33 @@ def run(
         _warn(f"{'error' if problem.skipped else 'warning'}: {problem}")
     for line in summary.lines():
         _warn(line)
+    if review_path:
+        _warn(_review_line(write_review(summary.report, review_path, options=options)))
     sys.exit(summary.exit_code)
+
+
+def _review_line(r: ReviewSummary) -> str:
+    missing = f"; {r.missing} articles no longer readable" if r.missing else ""
+    return (f"review: {r.path} ({r.clusters} clusters, {r.pairs} pairs, {r.articles_with_removals} articles with"
+            f" removals inside, {r.bytes:,} bytes{missing})")
+
+
+@main.command()
+@click.argument("report", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="The HTML file to write.")
+@click.option("--scrape", type=click.Path(exists=True, file_okay=False), help="The scrape folder [default: the one the report names].")
+def review(report: str, out_path: str, scrape: str | None) -> None:
+    """Write a self-contained HTML page to review every removal of a `dedupe run` REPORT.
+
+    Clusters of copies with word-level diffs, removals inside articles beside what they repeat,
+    a summary with the similarity of the pairs weighed, filters and search. It re-reads the
+    articles the report names from the scrape folder.
+    """
+    try:
+        _warn(_review_line(write_review(report, out_path, scrape)))
+    except DedupeError as e:
+        _warn(f"error: {e}")
+        sys.exit(2)
 
 
 @contextmanager

@@ -20,3 +20,9 @@ def test_mypy_strict_passes():
 
 def test_ruff_passes():
     check("ruff", "check", "dedupe", "tests", "benchmarks")
+
+
+def test_every_public_name_exists():
+    import dedupe
+
+    assert [name for name in dedupe.__all__ if not hasattr(dedupe, name)] == []
