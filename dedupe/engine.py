@@ -1,10 +1,13 @@
 """A corpus run: prepare every article, find candidates, verify, cluster, keep, write.
 
-Pass one (in worker processes) reads and prepares each file's articles in path order; what
-later steps need of an article's text (its shingles, its output) is spilled to a temporary
-folder, so memory holds only signatures and a few numbers per article. Then LSH candidates
-are verified and clustered (see :mod:`dedupe.cluster`), and pass two writes the kept
-articles and the report. The result does not depend on ``jobs`` or on listing order.
+Pass one (in worker processes) reads and prepares each file's articles in path order; each
+worker spills what later steps need of an article's text (its shingles, its output) to its own
+files (:mod:`dedupe.spill`), so memory holds only signatures and a few numbers per article.
+Then LSH candidates are verified and clustered (see :mod:`dedupe.cluster`), and pass two
+writes the kept articles and the report; candidate verification, clusters and writing run in
+worker processes forked from the run, which read its state and spill instead of receiving
+them. The index, if any, is updated last. The result does not depend on ``jobs`` or on
+listing order.
 """
 
 from __future__ import annotations
