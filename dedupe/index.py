@@ -192,8 +192,7 @@ class Index:
         for chunk in _batched(entries, batch or self.store.batch):
 
             def put_all(view: View, chunk: list[Entry] = chunk) -> None:
-                for e in chunk:
-                    view.put(e)
+                view.put_many(chunk)
 
             with self._failing():
                 self.store.atomically([b for e in chunk for b in e.bands], put_all)

@@ -44,6 +44,8 @@ class View(Protocol):
 
     def put(self, entry: Entry) -> None: ...
 
+    def put_many(self, entries: Iterable[Entry]) -> None: ...
+
 
 class Store(Protocol):
     target: str
@@ -93,6 +95,7 @@ class SQLiteStore:
         try:
             self.db = sqlite3.connect(target, timeout=60, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA busy_timeout = 60000")
+            self.db.execute("PRAGMA cache_size = -65536")  # 64 MB of pages: a run's batch stays in memory
             _retry_locked(lambda: self._setup(target))
         except sqlite3.DatabaseError as e:
             raise IndexFileError(target, f"not a dedupe index: {e}") from e
@@ -145,15 +148,26 @@ class SQLiteStore:
         return out
 
     def put(self, entry: Entry) -> None:
-        self._delete(entry.id)
-        n = self.db.execute(
-            "INSERT INTO docs (id, date, added, body_key, signature, paragraphs, bands, leads)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (entry.id, entry.date, entry.added, _signed(entry.body_key), entry.signature, entry.paragraphs,
-             _blob32(entry.bands), _blob32(entry.leads)),
-        ).lastrowid
-        self.db.executemany("INSERT OR IGNORE INTO bands VALUES (?, ?)", [(_short(b), n) for b in entry.bands])
-        self.db.executemany("INSERT OR IGNORE INTO leads VALUES (?, ?)", [(_short(k), n) for k in entry.leads])
+        self.put_many([entry])
+
+    def put_many(self, entries: Iterable[Entry]) -> None:
+        """Add entries (replacing any with the same id); band and lead rows go in sorted, so a
+        large batch appends to their B-trees instead of touching pages all over them."""
+        bands: list[tuple[int, int]] = []
+        leads: list[tuple[int, int]] = []
+        for entry in entries:
+            self._delete(entry.id)
+            n = self.db.execute(
+                "INSERT INTO docs (id, date, added, body_key, signature, paragraphs, bands, leads)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (entry.id, entry.date, entry.added, _signed(entry.body_key), entry.signature, entry.paragraphs,
+                 _blob32(entry.bands), _blob32(entry.leads)),
+            ).lastrowid
+            assert n is not None
+            bands.extend((_short(b), n) for b in entry.bands)
+            leads.extend((_short(k), n) for k in entry.leads)
+        self.db.executemany("INSERT OR IGNORE INTO bands VALUES (?, ?)", sorted(bands))
+        self.db.executemany("INSERT OR IGNORE INTO leads VALUES (?, ?)", sorted(leads))
 
     def _delete(self, doc_id: str) -> None:
         row = self.db.execute("SELECT n, bands, leads FROM docs WHERE id = ?", (doc_id,)).fetchone()
@@ -347,6 +361,10 @@ class _RedisView:
 
     def put(self, entry: Entry) -> None:
         self.queued.append((entry, self.get([entry.id])))  # read now: after MULTI, reads are queued
+
+    def put_many(self, entries: Iterable[Entry]) -> None:
+        for entry in entries:
+            self.put(entry)
 
     def flush(self, pipe: Any) -> None:
         k = self.store._k
