@@ -184,12 +184,17 @@ class Index:
             self.store.atomically(entry.bands, lambda view: view.put(entry))
 
     def add_entries(self, entries: Iterable[Entry], batch: int | None = None) -> None:
-        """Add many entries (a run's kept articles), ``batch`` to a transaction.
+        """Add many entries (a run's kept articles), streamed.
 
         By default SQLite adds them all in one transaction, so a run killed while adding leaves
         the index as it was; Redis adds 500 at a time (a transaction watches every band key).
+        With ``batch``, that many go to a transaction on either.
         """
-        for chunk in _batched(entries, batch or self.store.batch):
+        if batch is None:
+            with self._failing():
+                self.store.add_all(entries)
+            return
+        for chunk in _batched(entries, batch):
 
             def put_all(view: View, chunk: list[Entry] = chunk) -> None:
                 view.put_many(chunk)
@@ -223,7 +228,7 @@ class Index:
         return IndexStats(self.store.target, s["articles"], s["oldest"], s["newest"], s["bytes"], self.store.settings())
 
 
-def _batched(items: Iterable[Entry], size: int | None) -> Iterator[list[Entry]]:
+def _batched(items: Iterable[Entry], size: int) -> Iterator[list[Entry]]:
     chunk: list[Entry] = []
     for item in items:
         chunk.append(item)

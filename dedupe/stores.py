@@ -12,9 +12,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
+
+import numpy as np
 
 from .errors import IndexFileError
 
@@ -50,7 +53,8 @@ class View(Protocol):
 class Store(Protocol):
     target: str
     errors: tuple[type[BaseException], ...]  # what the backend raises when it fails (a lost server, a bad disk)
-    batch: int | None  # entries added in one transaction by Index.add_entries (None: all)
+
+    def add_all(self, entries: Iterable[Entry]) -> None: ...
 
     def settings(self) -> dict[str, str]: ...
 
@@ -88,7 +92,6 @@ class SQLiteStore:
     """
 
     errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
-    batch: int | None = None
 
     def __init__(self, target: str) -> None:
         self.target = target
@@ -151,10 +154,11 @@ class SQLiteStore:
         self.put_many([entry])
 
     def put_many(self, entries: Iterable[Entry]) -> None:
-        """Add entries (replacing any with the same id); band and lead rows go in sorted, so a
-        large batch appends to their B-trees instead of touching pages all over them."""
-        bands: list[tuple[int, int]] = []
-        leads: list[tuple[int, int]] = []
+        """Add entries (replacing any with the same id), streamed. Their band and lead rows are
+        kept in compact arrays and inserted sorted at the end, so a large batch appends to those
+        B-trees instead of touching pages all over them."""
+        rows: dict[str, tuple[array[int], array[int]]] = {"bands": (array("q"), array("q")),
+                                                          "leads": (array("q"), array("q"))}
         for entry in entries:
             self._delete(entry.id)
             n = self.db.execute(
@@ -164,10 +168,21 @@ class SQLiteStore:
                  _blob32(entry.bands), _blob32(entry.leads)),
             ).lastrowid
             assert n is not None
-            bands.extend((_short(b), n) for b in entry.bands)
-            leads.extend((_short(k), n) for k in entry.leads)
-        self.db.executemany("INSERT OR IGNORE INTO bands VALUES (?, ?)", sorted(bands))
-        self.db.executemany("INSERT OR IGNORE INTO leads VALUES (?, ?)", sorted(leads))
+            for table, keys in (("bands", entry.bands), ("leads", entry.leads)):
+                hashes, owners = rows[table]
+                hashes.extend(_short(k) for k in keys)
+                owners.extend([n] * len(keys))
+        for table, (hashes, owners) in rows.items():
+            h, o = np.frombuffer(hashes, np.int64), np.frombuffer(owners, np.int64)
+            order = np.lexsort((o, h))
+            for at in range(0, len(order), 100_000):
+                part = order[at : at + 100_000]
+                self.db.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?, ?)", zip(h[part].tolist(), o[part].tolist()))
+
+    def add_all(self, entries: Iterable[Entry]) -> None:
+        """All the entries in one transaction: a run killed while adding leaves the index as it was."""
+        with self._write():
+            self.put_many(entries)
 
     def _delete(self, doc_id: str) -> None:
         row = self.db.execute("SELECT n, bands, leads FROM docs WHERE id = ?", (doc_id,)).fetchone()
@@ -259,7 +274,6 @@ class RedisStore:
 
         self.target = url
         self.errors: tuple[type[BaseException], ...] = (redis.RedisError,)
-        self.batch: int | None = 500
         self.WatchError = redis.WatchError
         name = urlparse(url).fragment or "default"
         self.prefix = f"dedupe:{name}:"
@@ -330,8 +344,30 @@ class RedisStore:
             "bytes": None,
         }
 
+    def add_all(self, entries: Iterable[Entry]) -> None:
+        """Entries REDIS_BATCH to a transaction (each watches every band key it writes)."""
+        _redis_add_all(self, entries)
+
     def close(self) -> None:
         self.r.close()
+
+
+REDIS_BATCH = 500
+
+
+def _redis_add_all(store: RedisStore, entries: Iterable[Entry]) -> None:
+    batch: list[Entry] = []
+    for entry in entries:
+        batch.append(entry)
+        if len(batch) == REDIS_BATCH:
+            _redis_put(store, batch)
+            batch = []
+    if batch:
+        _redis_put(store, batch)
+
+
+def _redis_put(store: RedisStore, chunk: list[Entry]) -> None:
+    store.atomically([b for e in chunk for b in e.bands], lambda view: view.put_many(chunk))
 
 
 class _RedisView:

@@ -77,7 +77,7 @@ def test_expire_removes_older_entries(target):
 def test_entries_added_in_batches_are_found_and_replace_by_id(target):
     with Index.open(target) as index:
         texts = {f"doc{i}": as_text(*article(i)) for i in range(7)}
-        index.add_entries((index._prepare(k, v, None, None) for k, v in texts.items()), batch=3)
+        index.add_entries(index._prepare(k, v, None, None) for k, v in texts.items())  # the store's own batching
         assert index.stats().articles == 7
         for k, v in texts.items():
             assert [m.id for m in index.query(v)] == [k]
