@@ -15,6 +15,7 @@ import click
 from . import __version__
 from .api import clean_files, filter_lines
 from .config import (
+    ENGINES,
     HEADLINE_MODES,
     KEEP_POLICIES,
     LAYOUTS,
@@ -179,6 +180,8 @@ def clean(
 @click.option("--window", "window_days", type=float, help="Copies dated more than this many days apart are reported, not merged.")
 @click.option("--keep-boilerplate", is_flag=True, help="Report site boilerplate paragraphs but do not remove them.")
 @click.option("--index", "index_target", metavar="TARGET", help="Drop articles this index has seen; add the kept ones (a file, or redis://host:port/db#name).")
+@click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True, help="Where the map step runs: this machine's processes, or a Dask cluster.")
+@click.option("--scheduler", metavar="ADDRESS", help="The Dask scheduler (tcp://host:8786) [default: a LocalCluster of --jobs workers].")
 @click.option("--review", "review_path", type=click.Path(dir_okay=False), help="Also write the review page (HTML) of the run here.")
 @click.option("--text-field", default="text", show_default=True, help="JSON field with the article text.")
 @click.option("--title-field", default="title", show_default=True, help="JSON field with the headline.")

@@ -88,6 +88,7 @@ class SignatureOptions:
             raise ConfigError(f"shingle_words must be at least 1, got {self.shingle_words}")
 
 
+ENGINES = ("local", "dask")
 KEEP_POLICIES = ("content", "earliest", "first")
 
 
@@ -104,6 +105,9 @@ class RunOptions:
     window_days: copies dated further apart are reported, not merged (None: no window).
     boilerplate: remove paragraphs that recur across many articles of one source (see README).
     boilerplate_min_docs: how many different articles of a source a paragraph must open or close.
+    engine: where the map step (reading, cleaning, signing) runs: ``local`` (worker processes of
+        this machine) or ``dask`` (a Dask cluster: ``scheduler``'s address, or a LocalCluster of
+        ``jobs`` workers when it is None).
     """
 
     threshold: float = 0.7
@@ -113,6 +117,8 @@ class RunOptions:
     window_days: float | None = None
     boilerplate: bool = True
     boilerplate_min_docs: int = 5
+    engine: str = "local"
+    scheduler: str | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
@@ -127,6 +133,10 @@ class RunOptions:
             raise ConfigError(f"window must be at least 0 days, got {self.window_days}")
         if self.boilerplate_min_docs < 2:
             raise ConfigError(f"boilerplate_min_docs must be at least 2, got {self.boilerplate_min_docs}")
+        if self.engine not in ENGINES:
+            raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        if self.scheduler is not None and self.engine != "dask":
+            raise ConfigError("a scheduler address needs engine 'dask'")
 
 
 @dataclass(frozen=True, slots=True)

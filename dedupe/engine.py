@@ -432,7 +432,13 @@ def run(
         spill = Spill(tmp)
         try:
             corpus = _Corpus(spill, options, jobs)
-            for _rel, shard, items in _prepared_files(root, rels, options, jobs, tmp):
+            if options.run.engine == "dask":
+                from .dask_engine import prepared_files as on_dask
+
+                prepared = on_dask(root, rels, options, jobs, tmp)
+            else:
+                prepared = _prepared_files(root, rels, options, jobs, tmp)
+            for _rel, shard, items in prepared:
                 for item in items:
                     if isinstance(item, Problem):
                         problems.append(item)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import pytest
 
@@ -170,3 +171,21 @@ def test_a_directory_stands_for_its_articles(runner, tmp_path):
     written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert written == ["site-a/2025/kursk.txt", "site-b/copy.md"]
     assert (out / "site-a" / "2025" / "kursk.txt").read_text(encoding="utf-8") == CANONICAL
+
+
+def test_engine_options_are_checked_and_a_missing_dask_is_one_line(runner, tmp_path, monkeypatch):
+    from dedupe import ConfigError, RunOptions
+
+    with pytest.raises(ConfigError, match="needs engine 'dask'"):
+        RunOptions(scheduler="tcp://127.0.0.1:8786")
+    with pytest.raises(ConfigError, match="engine must be one of"):
+        RunOptions(engine="spark")
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if news-dedupe[dask] were not installed
+    scrape = tmp_path / "scrape"
+    scrape.mkdir()
+    (scrape / "a.txt").write_text("Storm hits coast\n\nHigh winds cut power to homes across the region.\n", "utf-8")
+    result = runner.invoke(main, ["run", str(scrape), "--out", str(tmp_path / "out"), "--engine", "dask"])
+    assert result.exit_code == 2 and result.stderr.strip().splitlines() == [
+        "dedupe: error: engine 'dask' needs Dask: pip install 'news-dedupe[dask]'"
+    ]
+    assert not (tmp_path / "out").exists()
