@@ -245,5 +245,5 @@ def write_bytes_atomic(target: str | Path, data: bytes, staging: Path | None = N
 
 
 def write_text_atomic(target: str | Path, text: str, staging: Path | None = None) -> None:
-    """Write text to a file atomically (temp file + rename), UTF-8 with ``\n`` line endings."""
+    """Write text to a file atomically (temp file + rename), UTF-8 with ``\\n`` line endings."""
     write_bytes_atomic(target, text.encode("utf-8"), staging)
