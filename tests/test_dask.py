@@ -78,3 +78,19 @@ def test_a_worker_killed_mid_run_changes_nothing(local, tmp_path, monkeypatch):
     finally:
         client.close()
         cluster.close()
+
+
+def test_dask_engine_with_an_index_seeds_and_receives_the_run(tmp_path):
+    # the index a run fills is the one the next run is checked against, as with the local engine
+    from dedupe import Index
+
+    seconds = []
+    for engine in ("local", "dask"):
+        options = Options(run=RunOptions(jobs=2, engine=engine))
+        with Index.open(str(tmp_path / f"{engine}.sqlite")) as index:
+            first = run(SCRAPE, tmp_path / f"{engine}1", options, report=tmp_path / f"{engine}1.jsonl", index=index)
+            assert index.stats().articles == first.kept
+            again = run(SCRAPE, tmp_path / f"{engine}2", options, report=tmp_path / f"{engine}2.jsonl", index=index)
+        assert again.kept < first.kept // 5  # most articles were seen in the first run
+        seconds.append((_outputs(tmp_path / f"{engine}2"), findings(tmp_path / f"{engine}2.jsonl")))
+    assert seconds[0] == seconds[1]
