@@ -389,10 +389,11 @@ def _trash(path: Path) -> None:
     _TRASH.append(path)
 
 
-def run_dedupe(scrape: Path, jobs: int, workdir: Path, tag: str, index: Path | None = None) -> dict[str, Any] | None:
+def run_dedupe(scrape: Path, jobs: int, workdir: Path, tag: str, index: Path | None = None,
+               extra: tuple[str, ...] = ()) -> dict[str, Any] | None:
     out = workdir / f"{tag}.out"
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [sys.executable, "-m", "dedupe.cli", "run", str(scrape), "--out", str(out), "--jobs", str(jobs)]
+    cmd = [sys.executable, "-m", "dedupe.cli", "run", str(scrape), "--out", str(out), "--jobs", str(jobs), *extra]
     if index is not None:
         cmd += ["--index", str(index)]
     m = measure(cmd, workdir, tag)
@@ -564,6 +565,12 @@ def main_scaling(args: argparse.Namespace, workdir: Path, report: dict[str, Any]
         if plain:
             entry.update(wall_s=plain["wall_s"], cpu_s=plain["cpu_s"], cpu_ms_per_doc=1000 * plain["cpu_s"] / n,
                          peak_rss_mb=plain["peak_rss_mb"], tree_pss_mb=plain["tree_pss_mb"], dropped=plain["dropped"])
+        if args.dask and n < args.index_only_from:
+            on_dask = run_dedupe(scrape, 2, workdir, f"scale-{n}-dask", extra=("--engine", "dask"))
+            if on_dask:
+                entry.update(dask_wall_s=on_dask["wall_s"], dask_cpu_s=on_dask["cpu_s"],
+                             dask_peak_rss_mb=on_dask["peak_rss_mb"], dask_tree_pss_mb=on_dask["tree_pss_mb"],
+                             dask_dropped=on_dask["dropped"])
         if with_index:
             idx = workdir / f"scale-{n}.sqlite"
             for p in workdir.glob(idx.name + "*"):
@@ -602,6 +609,14 @@ def _print_scaling(out: list[dict[str, Any]]) -> None:
                      f" {e['index_peak_rss_mb']:>11.0f} {e['index_bytes'] / 1e6:>9.1f} {e['index_bytes_per_doc']:>7.0f}"
                      f" {per:>9.0f}" if per else "")
         print(line, flush=True)
+    for e in out:
+        if "dask_wall_s" in e:
+            same = "same" if e.get("dask_dropped") == e.get("dropped") else "DIFFERENT"
+            local = f" (local engine: {e['wall_s']:.1f} s)" if "wall_s" in e else ""
+            print(f"{e['docs']:>9,} docs, --engine dask (LocalCluster of 2): {e['dask_wall_s']:.1f} s wall{local},"
+                  f" {1000 * e['dask_cpu_s'] / e['docs']:.2f} ms CPU/doc, largest process"
+                  f" {e['dask_peak_rss_mb']:.0f} MB, all PSS {e['dask_tree_pss_mb']:.0f} MB; {same} number dropped",
+                  flush=True)
 
 
 def main() -> None:
@@ -611,6 +626,7 @@ def main() -> None:
                     help="documents in the corpus (default 20,000; 0: only --scaling)")
     ap.add_argument("--json", type=Path, help="also write every figure here")
     ap.add_argument("--scaling", action="store_true", help="also time dedupe run --jobs 2 on 10k and 100k docs")
+    ap.add_argument("--dask", action="store_true", help="with --scaling, also run --engine dask (needs news-dedupe[dask])")
     ap.add_argument("--million", action="store_true",
                     help="with --scaling: 1M documents too (3.4 GB on disk; about an hour, see benchmarks/README.md)")
     ap.add_argument("--subset", type=int, default=2_000, help="documents for the slow contenders (default 2,000)")
