@@ -242,7 +242,7 @@ def run(
     for line in summary.lines():
         _warn(line)
     if review_path:
-        _warn(_review_line(write_review(summary.report, review_path, options=options)))
+        _warn(_review_line(write_review(summary.report, review_path)))
     sys.exit(summary.exit_code)
 
 

@@ -18,7 +18,7 @@ import tempfile
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -531,6 +531,7 @@ def _summary_line(summary: RunSummary, root: str, out: Path, options: Options, r
         "threshold": options.run.threshold, "containment": options.run.containment,
         "similarity_merged": merged, "similarity_not_merged": apart,
         "fields": {"text": fields.text, "title": fields.title, "id": fields.id, "url": fields.url, "date": fields.date},
+        "clean": asdict(options.clean),
     }
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .clean import repair
-from .config import FieldOptions, Options
+from .config import CleanOptions, FieldOptions, Options
 from .document import clean_text
 from .errors import InputError
 from .formats import read_articles
@@ -107,7 +107,8 @@ def build(report: Path, scrape: str | None = None, options: Options | None = Non
     summary = lines[-1]
     fields = FieldOptions(**summary.get("fields", {}))
     texts = _Texts(scrape or summary["scrape"], fields)
-    clean = (options or Options()).clean
+    # the run's own cleaning options (in its summary line), so the page shows what the run compared
+    clean = options.clean if options is not None else CleanOptions(**summary.get("clean", {}))
     missing = 0
     cleaned: dict[tuple[str, int | None], Any] = {}
 
@@ -174,7 +175,7 @@ def build(report: Path, scrape: str | None = None, options: Options | None = Non
             } for f in found],
         })
     return {
-        "summary": {k: v for k, v in summary.items() if k != "fields"},
+        "summary": {k: v for k, v in summary.items() if k not in ("fields", "clean")},
         "clusters": sorted(clusters.values(), key=lambda c: (-len(c["copies"]), c["kept"])),
         "apart": apart, "removals": removals, "boilerplate": boiler, "same_headline": same,
         "missing": missing,

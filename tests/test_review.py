@@ -162,3 +162,19 @@ def test_page_in_headless_chromium(reviewed, tmp_path):
         assert re.search(r"\d+ of \d+ shown", browser.find_element(By.ID, "count").text)
     finally:
         browser.quit()
+
+
+def test_review_cleans_with_the_runs_own_options(tmp_path, monkeypatch):
+    # the summary line carries the run's cleaning options, and the review uses them, not the defaults
+    from dedupe import CleanOptions
+    from dedupe import review as review_module
+
+    options = Options(clean=CleanOptions(min_words=20), run=RunOptions(jobs=1))
+    run(SCRAPE, tmp_path / "out", options, report=tmp_path / "r.jsonl")
+    summary = json.loads((tmp_path / "r.jsonl").read_text(encoding="utf-8").splitlines()[-1])
+    assert summary["clean"]["min_words"] == 20
+    seen = []
+    real = review_module.clean_text
+    monkeypatch.setattr(review_module, "clean_text", lambda text, opts, doc: seen.append(opts) or real(text, opts, doc))
+    build(tmp_path / "r.jsonl")
+    assert seen and {o.min_words for o in seen} == {20}
