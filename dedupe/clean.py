@@ -37,7 +37,6 @@ _TRIGGER_CHARS = (
     + "".join(re.escape(chr(c)) for c in sorted(chardata.LIGATURES))
     + "\x80-\x9f\ud800-\udfff\r\u2028\u2029"
 )
-_TRIGGER_RE = re.compile(f"[{_TRIGGER_CHARS}]|{chardata.HTML_ENTITY_RE.pattern}")
 _TRIGGER_CHAR_RE = re.compile(f"[{_TRIGGER_CHARS}]")
 
 
@@ -112,7 +111,7 @@ def needs_repair(line: str) -> bool:
     """Cheap test: could ftfy change this line? False means it certainly would not."""
     if line.isascii():
         # printable ASCII holds no trigger character; only an entity could need repair
-        return "&" in line or (not line.isprintable() and _TRIGGER_RE.search(line) is not None)
+        return "&" in line or (not line.isprintable() and _TRIGGER_CHAR_RE.search(line) is not None)
     if "&" in line and chardata.HTML_ENTITY_RE.search(line):
         return True
     if _SUSPECT_RE.search(line) is not None and (_TRIGGER_CHAR_RE.search(line) is not None or might_be_bad(line)):

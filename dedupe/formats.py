@@ -113,13 +113,13 @@ def read_articles(root: str | Path, rel: str, fields: FieldOptions) -> Iterator[
         if kind in ("jsonl", "jsonl.gz"):
             problem = regular_file_problem(os.stat(path).st_mode)
             if problem is not None:
-                yield Problem(rel, problem if "skipped" in problem else f"{problem} (skipped)")
+                yield Problem(rel, problem)
                 return
             yield from _read_jsonl(path, rel, kind, fields)
             return
         data = read_file(str(path))
     except InputError as e:  # not a regular file
-        yield Problem(rel, e.problem if "skipped" in e.problem else f"{e.problem} (skipped)")
+        yield Problem(rel, e.problem)
         return
     except OSError as e:
         yield Problem(rel, f"{e.strerror or e} (skipped)")

@@ -183,24 +183,12 @@ class Index:
         with self._failing():
             self.store.atomically(entry.bands, lambda view: view.put(entry))
 
-    def add_entries(self, entries: Iterable[Entry], batch: int | None = None) -> None:
-        """Add many entries (a run's kept articles), streamed.
-
-        By default SQLite adds them all in one transaction, so a run killed while adding leaves
-        the index as it was; Redis adds 500 at a time (a transaction watches every band key).
-        With ``batch``, that many go to a transaction on either.
-        """
-        if batch is None:
-            with self._failing():
-                self.store.add_all(entries)
-            return
-        for chunk in _batched(entries, batch):
-
-            def put_all(view: View, chunk: list[Entry] = chunk) -> None:
-                view.put_many(chunk)
-
-            with self._failing():
-                self.store.atomically([b for e in chunk for b in e.bands], put_all)
+    def add_entries(self, entries: Iterable[Entry]) -> None:
+        """Add many entries (a run's kept articles), streamed: SQLite in one transaction, so a run
+        killed while adding leaves the index as it was; Redis 500 to a transaction (each watches
+        every band key it writes)."""
+        with self._failing():
+            self.store.add_all(entries)
 
     def query(self, text: str, title: str | None = None) -> list[Match]:
         """Indexed articles that ``text`` (cleaned as ``dedupe clean`` would) is a copy of, best first."""
@@ -226,17 +214,6 @@ class Index:
         with self._failing():
             s: dict[str, Any] = self.store.stats()
         return IndexStats(self.store.target, s["articles"], s["oldest"], s["newest"], s["bytes"], self.store.settings())
-
-
-def _batched(items: Iterable[Entry], size: int) -> Iterator[list[Entry]]:
-    chunk: list[Entry] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _settings(options: Options) -> dict[str, str]:

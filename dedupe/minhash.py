@@ -46,16 +46,11 @@ def unique(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def word_hashes(tokens: list[str], cache: dict[str, int] | None = None) -> np.ndarray:
-    """32-bit xxhash of each token; a word is hashed once per process (or per ``cache``)."""
-    if cache is None:
-        if len(_WORDS) > CACHE_WORDS:
-            _WORDS.clear()
-        return np.fromiter(map(_WORDS.__getitem__, tokens), dtype=_U32, count=len(tokens))
-    h = xxhash.xxh32_intdigest
-    for t in set(tokens).difference(cache):
-        cache[t] = h(t.encode())
-    return np.fromiter(map(cache.__getitem__, tokens), dtype=_U32, count=len(tokens))
+def word_hashes(tokens: list[str]) -> np.ndarray:
+    """32-bit xxhash of each token; a word is hashed once per process."""
+    if len(_WORDS) > CACHE_WORDS:
+        _WORDS.clear()
+    return np.fromiter(map(_WORDS.__getitem__, tokens), dtype=_U32, count=len(tokens))
 
 
 def shingle_hash(words: tuple[str, ...] | list[str]) -> int:
@@ -70,14 +65,14 @@ def shingle_hash(words: tuple[str, ...] | list[str]) -> int:
     return h
 
 
-def shingle_hashes(tokens: list[str], words: int, cache: dict[str, int] | None = None) -> np.ndarray:
+def shingle_hashes(tokens: list[str], words: int) -> np.ndarray:
     """Sorted unique hashes (:func:`shingle_hash`) of the word ``words``-grams; the whole text if shorter.
 
     Each word is hashed once; the n-gram hashes are folded from those arrays in numpy.
     """
     if not tokens:
         return np.empty(0, dtype=_U32)
-    wh = word_hashes(tokens, cache)
+    wh = word_hashes(tokens)
     n = max(1, len(tokens) - words + 1)
     span = min(words, len(tokens))
     with np.errstate(over="ignore"):

@@ -79,10 +79,15 @@ def prepare(article: Article, options: Options) -> Prepared:
     for i, para in enumerate(result.paragraphs):
         toks = words[para.index]
         sentences.append(len(toks) >= 8 and para.text.rstrip().endswith(_SENTENCE_END))
-        keys.append(text_key(toks))
+        key = text_key(toks)
+        keys.append(key)
         matching = body_for_matching(i, para.text)
-        match_toks = toks if matching == para.text else tokens(matching) if matching else []
-        matching_keys.append(text_key(match_toks) if match_toks else 0)
+        if matching == para.text:  # most paragraphs: compared as written, the same key
+            match_toks, match_key = toks, key if toks else 0
+        else:
+            match_toks = tokens(matching) if matching else []
+            match_key = text_key(match_toks) if match_toks else 0
+        matching_keys.append(match_key)
         compared.append(match_toks)
     shingles, sizes = paragraph_shingles(compared, options.signature.shingle_words)
     headline_toks = tokens(result.headline) if result.headline else []

@@ -346,28 +346,23 @@ class RedisStore:
 
     def add_all(self, entries: Iterable[Entry]) -> None:
         """Entries REDIS_BATCH to a transaction (each watches every band key it writes)."""
-        _redis_add_all(self, entries)
+        chunk: list[Entry] = []
+        for entry in entries:
+            chunk.append(entry)
+            if len(chunk) == REDIS_BATCH:
+                self._put_all(chunk)
+                chunk = []
+        if chunk:
+            self._put_all(chunk)
+
+    def _put_all(self, chunk: list[Entry]) -> None:
+        self.atomically([b for e in chunk for b in e.bands], lambda view: view.put_many(chunk))
 
     def close(self) -> None:
         self.r.close()
 
 
 REDIS_BATCH = 500
-
-
-def _redis_add_all(store: RedisStore, entries: Iterable[Entry]) -> None:
-    batch: list[Entry] = []
-    for entry in entries:
-        batch.append(entry)
-        if len(batch) == REDIS_BATCH:
-            _redis_put(store, batch)
-            batch = []
-    if batch:
-        _redis_put(store, batch)
-
-
-def _redis_put(store: RedisStore, chunk: list[Entry]) -> None:
-    store.atomically([b for e in chunk for b in e.bands], lambda view: view.put_many(chunk))
 
 
 class _RedisView:

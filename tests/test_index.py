@@ -74,14 +74,17 @@ def test_expire_removes_older_entries(target):
         assert [m.id for m in index.query(as_text(*article(5)))] == ["new"]
 
 
-def test_entries_added_in_batches_are_found_and_replace_by_id(target):
+def test_entries_added_in_batches_are_found_and_replace_by_id(target, monkeypatch):
+    import dedupe.stores
+
+    monkeypatch.setattr(dedupe.stores, "REDIS_BATCH", 3)  # several transactions on Redis, one on SQLite
     with Index.open(target) as index:
         texts = {f"doc{i}": as_text(*article(i)) for i in range(7)}
-        index.add_entries(index._prepare(k, v, None, None) for k, v in texts.items())  # the store's own batching
+        index.add_entries(index._prepare(k, v, None, None) for k, v in texts.items())
         assert index.stats().articles == 7
         for k, v in texts.items():
             assert [m.id for m in index.query(v)] == [k]
-        index.add_entries([index._prepare("doc0", texts["doc1"], None, None)], batch=3)  # same id: replaced
+        index.add_entries([index._prepare("doc0", texts["doc1"], None, None)])  # same id: replaced
         assert index.stats().articles == 7 and [m.id for m in index.query(texts["doc0"])] == []
         assert sorted(m.id for m in index.query(texts["doc1"])) == ["doc0", "doc1"]
 
