@@ -32,8 +32,8 @@ class Entry:
     date: float | None
     added: float
     body_key: int
-    signature: bytes  # num_perm little-endian uint32
-    paragraphs: bytes  # little-endian int64 paragraph keys
+    signature: bytes  # num_perm little-endian uint16: the low 16 bits of each MinHash value
+    paragraphs: bytes  # little-endian uint32: the low 32 bits of each paragraph key
     bands: tuple[int, ...]
     leads: tuple[int, ...]
 
