@@ -1,0 +1,55 @@
+"""Publication dates an article states near its top, in the forms news sites print them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dedupe.dates import parse_date
+
+
+def day(y: int, m: int, d: int) -> float:
+    return datetime(y, m, d, tzinfo=timezone.utc).timestamp()
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2019-11-19T23:34:00Z", day(2019, 11, 19)),
+        ("Published 11:34 PM EST Nov 19, 2019 | Updated", day(2019, 11, 19)),
+        ("By Jane Doe, Sept. 3, 2021\n\nThe council voted", day(2021, 9, 3)),
+        ("Last updated on 19 November 2019 at 10:02", day(2019, 11, 19)),
+        ("LONDON, 5 Jan 2005 (Reuters) - Shares fell", day(2005, 1, 5)),
+        ("Mayday 5, 2019: not a month, then December 24 2004", day(2004, 12, 24)),
+        ("The 2019-02-30 date does not exist", None),
+        ("Nov 19, 1899 is before the years read", None),
+        ("Storm hits coast\n\nHigh winds cut power to 300 homes on Monday.", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_dates_in_news_text(text, expected):
+    assert parse_date(text) == expected
+
+
+def _unfiltered(text: str) -> float | None:
+    """parse_date without its four-digit pre-scan: the patterns tried one after another."""
+    from dedupe.dates import _DMY_RE, _ISO_RE, _MDY_RE, _MONTHS, _make
+
+    m = _ISO_RE.search(text)
+    if m:
+        return _make(int(m[1]), int(m[2]), int(m[3]))
+    for rx, (mi, di) in ((_MDY_RE, (1, 2)), (_DMY_RE, (2, 1))):
+        for m in rx.finditer(text):
+            month = _MONTHS.get(m[mi].lower())
+            if month:
+                return _make(int(m[3]), month, int(m[di]))
+    return None
+
+
+@given(st.text(alphabet="0123456789 -,.:TJanNovSeptember\u0663\u0669", min_size=1, max_size=40))
+def test_the_pre_scan_never_hides_a_date(text):
+    assert parse_date(text) == _unfiltered(text)
