@@ -123,7 +123,9 @@ class _Article:
         keys = top & np.uint64(0xFFFFFFFF)
         order = np.argsort(keys, kind="stable")
         ordered = keys[order]
-        new_key = np.r_[True, ordered[1:] != ordered[:-1]]
+        new_key = np.empty(ordered.size, dtype=bool)
+        new_key[:1] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=new_key[1:])
         where = np.empty(keys.size, dtype=np.int64)
         where[order] = np.cumsum(new_key) - 1  # each pair's key, numbered
         counts = np.bincount(where)

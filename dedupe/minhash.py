@@ -108,7 +108,7 @@ def paragraph_shingles(paragraphs: list[list[str]], words: int) -> tuple[np.ndar
         parts.append(full[valid])
         owners.append(own[valid])
     short = np.flatnonzero((lengths > 0) & (lengths < words))
-    for length in np.unique(lengths[short]).tolist():
+    for length in sorted(set(lengths[short].tolist())):
         these = short[lengths[short] == length]
         parts.append(folds[length - 1][starts[these]])
         owners.append(these.astype(np.uint64))
@@ -140,9 +140,10 @@ def signature(hashes: np.ndarray, opts: SignatureOptions) -> np.ndarray:
     a, b = permutations(opts.num_perm, opts.seed)
     if hashes.size == 0:
         return np.full(opts.num_perm, np.iinfo(_U32).max, dtype=_U32)
-    with np.errstate(over="ignore"):
-        mixed = _fmix32(hashes.astype(_U32, copy=False)).reshape(-1, 1)
-        sig: np.ndarray = (mixed * a + b).min(axis=0)
+    mixed = _fmix32(hashes.astype(_U32, copy=False)).reshape(-1, 1)  # array arithmetic wraps mod 2**32
+    values = np.multiply(mixed, a)
+    np.add(values, b, out=values)
+    sig: np.ndarray = values.min(axis=0)
     return sig
 
 
