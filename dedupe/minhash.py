@@ -152,3 +152,34 @@ def to_datasketch(sig: np.ndarray, opts: SignatureOptions):  # type: ignore[no-u
     from datasketch import LeanMinHash
 
     return LeanMinHash(seed=opts.seed, hashvalues=sig, scheme=opts.scheme)
+
+
+_QUADRATURE_NODES = 96  # Gauss-Legendre nodes: the integrands are smooth, this is exact to ~1e-15
+
+
+@lru_cache(maxsize=16)
+def lsh_params(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5) -> tuple[int, int]:
+    """datasketch's optimal (bands, rows) for an LSH threshold: ``MinHashLSH``'s own choice.
+
+    The same search as ``datasketch.lsh._optimal_param`` (the weighted sum of the false-positive
+    and false-negative areas under the S-curve, over every ``b * r <= num_perm``), with the areas
+    integrated in numpy for all (b, r) at once instead of 1,400 scipy ``quad`` calls, so a run does
+    not import scipy. ``tests/test_minhash.py`` checks it against datasketch.
+    """
+    nodes, weights = np.polynomial.legendre.leggauss(_QUADRATURE_NODES)
+    pairs = [(b, r) for b in range(1, num_perm + 1) for r in range(1, num_perm // b + 1)]
+    b = np.array([p[0] for p in pairs], dtype=np.float64).reshape(-1, 1)
+    r = np.array([p[1] for p in pairs], dtype=np.float64).reshape(-1, 1)
+
+    def area(lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+        s = (hi - lo) / 2 * nodes + (hi + lo) / 2  # nodes mapped onto [lo, hi]
+        caught = 1 - (1 - s**r) ** b  # the chance that a pair of similarity s shares a band
+        return caught, (hi - lo) / 2 * weights
+
+    caught, w = area(0.0, threshold)
+    fp = caught @ w
+    caught, w = area(threshold, 1.0)
+    fn = (1 - caught) @ w
+    error = fp * fp_weight + fn * fn_weight
+    best = int(np.argmin(error))  # the first minimum, as datasketch's strict "<" keeps the first
+    return pairs[best]

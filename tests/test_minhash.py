@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dedupe.config import SignatureOptions
-from dedupe.minhash import FOLD, paragraph_shingles, shingle_hash, shingle_hashes, signature, to_datasketch
+from dedupe.minhash import FOLD, lsh_params, paragraph_shingles, shingle_hash, shingle_hashes, signature, to_datasketch
 from dedupe.shingle import tokens
 
 from .conftest import FIXTURES
@@ -81,3 +81,11 @@ def test_article_shingles_on_real_paragraphs():
     flat, sizes = paragraph_shingles(paragraphs, 5)
     assert len(paragraphs) >= 3 and flat.size == sum(shingle_hashes(p, 5).size for p in paragraphs)
     assert flat.tolist() == [h for p in paragraphs for h in shingle_hashes(p, 5).tolist()]
+
+
+@pytest.mark.parametrize("num_perm", [64, 128, 256])
+@pytest.mark.parametrize("threshold", [0.1, 0.2, 0.35, 0.5, 0.7, 0.8, 0.9])
+def test_lsh_params_are_datasketchs_choice(threshold, num_perm):
+    from datasketch.lsh import _optimal_param
+
+    assert lsh_params(threshold, num_perm) == _optimal_param(threshold, num_perm, 0.5, 0.5)
