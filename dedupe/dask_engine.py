@@ -46,10 +46,11 @@ from .spill import DocInfo
 if TYPE_CHECKING:
     from .engine import RunTexts, Work, _Corpus
 
-FILES_A_TASK = 64  # input files a map task prepares
+FILES_A_TASK = 256  # input files a map task prepares
 PAIRS_A_TASK = 2000  # candidate pairs a verification task compares
 MEMBERS_A_TASK = 2000  # articles of the components a settling task ranks
 PIECES_A_PARTITION = 16  # chunks' pieces in one partition of a shuffle's input bag
+SHUFFLE_PARTS = 16  # parts the LSH bands are shuffled into
 PREFETCH = 8  # chunks' findings asked for ahead of the report
 
 
@@ -157,7 +158,7 @@ class DaskEngine:
             return set()
         sig = self.options.signature
         bands, rows = _lsh_params(sig.lsh_threshold, sig.num_perm)
-        parts = max(1, min(len(self.chunks), 64))
+        parts = max(1, min(len(self.chunks), SHUFFLE_PARTS))
         futures = [self.client.submit(tasks.band_pieces, chunk, self.offsets[c], bands, rows, parts)
                    for c, chunk in enumerate(self.chunks) if self.counts[c]]
         shuffled = self._bag(futures).groupby(tasks.first, shuffle="tasks").map(tasks.bucket_pairs)

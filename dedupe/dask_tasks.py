@@ -10,7 +10,6 @@ a file system the client and the workers share.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -82,34 +81,34 @@ def paragraphs(chunk: Chunk, k: int) -> list[np.ndarray]:
 
 
 def band_pieces(chunk: Chunk, offset: int, bands: int, rows: int, parts: int) -> list[Any]:
-    """Each band of the chunk's signatures, split into ``parts`` by a hash of the band's rows:
-    ``(part, band, rows, run numbers)``. Equal bands land in the same part."""
+    """The chunk's signatures cut into LSH bands, each band's rows sent to one of ``parts`` by
+    their hash: ``(part, rows)``, one structured array a part (band, rows, run number). Equal
+    bands land in the same part."""
     docs = chunk.docs
     if not docs:
         return []
     sigs = np.stack([d.signature for d in docs if d.signature is not None])
-    numbers = np.arange(offset, offset + len(docs), dtype=np.int64)
-    out = []
-    for b in range(bands):
-        block = sigs[:, b * rows : (b + 1) * rows]
-        h = (block.astype(np.uint64) * _MIX[:rows]).sum(axis=1, dtype=np.uint64) + np.uint64(b)
-        part = h % np.uint64(parts)
-        for p in np.unique(part):
-            here = part == p
-            out.append((int(p), b, np.ascontiguousarray(block[here]), numbers[here]))
-    return out
+    n = len(docs)
+    table = np.empty(n * bands, np.dtype([("band", "<i4"), ("rows", "<u4", (rows,)), ("number", "<i8")]))
+    table["band"] = np.repeat(np.arange(bands, dtype=np.int32), n)
+    table["number"] = np.tile(np.arange(offset, offset + n, dtype=np.int64), bands)
+    table["rows"] = np.concatenate([sigs[:, b * rows : (b + 1) * rows] for b in range(bands)])
+    mixed = (table["rows"].astype(np.uint64) * _MIX[:rows]).sum(axis=1, dtype=np.uint64)
+    part = (mixed + table["band"].astype(np.uint64)) % np.uint64(parts)
+    order = np.argsort(part, kind="stable")
+    part, table = part[order], table[order]
+    starts = np.flatnonzero(np.r_[True, part[1:] != part[:-1]])
+    ends = np.r_[starts[1:], len(part)]
+    return [(int(part[s]), table[s:e].copy()) for s, e in zip(starts, ends)]
 
 
 def bucket_pairs(group: tuple[int, list[Any]]) -> np.ndarray:
     """One part of the shuffle: the candidate pairs of its buckets, band by band (as locally)."""
-    _, elements = group
-    by_band: dict[int, list[Any]] = defaultdict(list)
-    for _, b, block, numbers in elements:
-        by_band[b].append((block, numbers))
+    table = np.concatenate([rows for _, rows in group[1]])
     pairs: set[tuple[int, int]] = set()
-    for b in sorted(by_band):
-        blocks, numbers = zip(*by_band[b])
-        band_pairs(band_keys(np.concatenate(blocks)), np.concatenate(numbers), pairs)
+    for b in np.unique(table["band"]):
+        here = table[table["band"] == b]
+        band_pairs(band_keys(here["rows"]), here["number"], pairs)
     return np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
 
 
