@@ -58,6 +58,16 @@ def _call(fn: Callable[..., Any], *boxed: Box) -> Callable[[Any], Any]:
     return lambda group: fn(group, *(b.value for b in boxed))
 
 
+def default_report(out: str) -> Path:
+    """Where the report goes by default: beside a local OUT_DIR; an OUT URL needs a report named."""
+    from .remote import local_path
+
+    local = local_path(out)
+    if local is None:
+        raise ConfigError("with an --out URL, name a local --report file")
+    return default_report_path(local)
+
+
 class _ClientTexts:
     """What the client reads of the articles' text: findings for the report, chunk by chunk in
     order, and now and then one article's output (a boilerplate paragraph quoted in the report)."""
@@ -110,7 +120,7 @@ class DaskEngine:
                 remote.filesystem(url)  # fails early, naming the package to install
         scheduler = options.run.scheduler
         self._cluster = None if scheduler else LocalCluster(
-            n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=":0"
         )
         self.client = Client(scheduler or self._cluster)
         self.chunks: list[Any] = []  # each chunk's future (its data stays on a worker)
@@ -118,11 +128,6 @@ class DaskEngine:
         self.counts: list[int] = []
         self.texts: RunTexts = _ClientTexts(self)
         self.work: Work | None = self
-
-    def default_report(self) -> Path:
-        if self.local_out is None:
-            raise ConfigError("with an --out URL, name a local --report file")
-        return default_report_path(self.local_out)
 
     def inputs(self, problems: list[Problem]) -> list[str]:
         return self.remote.list_urls(self.root, problems) if self.remote.is_url(self.root) else \
@@ -216,9 +221,11 @@ class DaskEngine:
         return [drops for done in self._shuffled(payloads, needs, tasks.settle_group, cut) for drops in done]
 
     def _sink(self) -> Sink:
-        if self.local_out is not None:
-            return LocalSink(self.root, self.local_out, self.options.fields, staging_folder(self.local_out))
-        return self.remote.UrlSink(self.root, self.out, self.options.fields)
+        local, fields = self.local_out, self.options.fields
+        if local is not None and not self.remote.is_url(self.root):
+            return LocalSink(self.root, local, fields, staging_folder(local))
+        staging = staging_folder(local) if local is not None else None
+        return self.remote.UrlSink(self.root, self.out, fields, local, staging)
 
     def write_outputs(
         self, corpus: _Corpus, result: Clustering, seen: dict[int, Match], cut: Cut

@@ -60,8 +60,10 @@ def prepare_chunk(root: str, rels: list[str], options: Options) -> Chunk:
 
 
 def records(chunk: Chunk) -> Files:
-    """What the client keeps of a chunk: each file's records (with the articles' signatures)."""
-    return chunk.files
+    """What the client keeps of a chunk: each file's records (with the articles' signatures), copies
+    (a worker that is a thread of the client's process hands over objects, not their bytes, and the
+    client changes its records)."""
+    return [(rel, [replace(d) if isinstance(d, DocInfo) else d for d in items]) for rel, items in chunk.files]
 
 
 def findings(chunk: Chunk) -> list[list[dict[str, Any]]]:

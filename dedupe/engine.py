@@ -27,7 +27,7 @@ import numpy as np
 
 from .cluster import Clustering, Drops, PairVerdict, Verifier, cluster, settle
 from .config import Options
-from .errors import IndexFileError
+from .errors import ConfigError, IndexFileError
 from .formats import list_inputs, read_articles
 from .index import Index
 from .io import atomic_writer, clear_staging, clear_temps
@@ -336,12 +336,13 @@ def run(
     jobs = options.run.jobs or os.cpu_count() or 1
     engine: Engine
     if options.run.engine == "dask":
-        from .dask_engine import DaskEngine
+        from .dask_engine import DaskEngine, default_report
 
-        on_dask = DaskEngine(str(scrape_dir), str(out_dir), options, jobs)
-        report_path = Path(report) if report is not None else on_dask.default_report()
-        engine = on_dask
+        report_path = Path(report) if report is not None else default_report(str(out_dir))
+        engine = DaskEngine(str(scrape_dir), str(out_dir), options, jobs)
     else:
+        if any("://" in str(p) for p in (scrape_dir, out_dir)):
+            raise ConfigError("a URL as the scrape or the output folder needs engine 'dask'")
         out = Path(out_dir)
         report_path = Path(report) if report is not None else default_report_path(out)
         engine = _Local(str(scrape_dir), out, options, jobs)

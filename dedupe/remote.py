@@ -10,6 +10,7 @@ whose fsspec package is missing is a one-line error naming it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -17,6 +18,7 @@ from typing import IO, Any, BinaryIO
 from .config import FieldOptions
 from .errors import ConfigError
 from .formats import articles_from_bytes, kind_of, read_jsonl, rewrite_json, rewrite_jsonl
+from .io import atomic_writer
 from .records import Article, Problem
 
 PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs",
@@ -93,13 +95,19 @@ def read_input(root: str, rel: str, fields: FieldOptions) -> Iterator[Article | 
 
 @dataclass(frozen=True, slots=True)
 class UrlSink:
-    """Outputs under a URL, one ``open(..., "wb")`` a file (see the module's note on atomicity)."""
+    """Outputs of a scrape at a URL, or outputs at a URL: one ``open(..., "wb")`` a file at a URL
+    (see the module's note on atomicity), a temporary file in ``staging`` renamed into place at a
+    local path (``local_out``)."""
 
     root: str
     out: str
     fields: FieldOptions
+    local_out: Path | None = None
+    staging: Path | None = None
 
-    def _open(self, rel: str) -> IO[bytes]:
+    def _open(self, rel: str) -> AbstractContextManager[IO[bytes]]:
+        if self.local_out is not None:
+            return atomic_writer(self.local_out / rel, "wb", self.staging)
         fs, base = filesystem(self.out)
         path = f"{base}/{rel}"
         fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
