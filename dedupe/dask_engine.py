@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import dask_tasks as tasks
-from .cluster import Clustering, Drops, PairVerdict
+from .cluster import Clustering, Drops, PairVerdict, Verifier
 from .config import Options
 from .dask_tasks import Box
 from .errors import ConfigError
@@ -44,7 +44,7 @@ from .records import Match, Problem
 from .spill import DocInfo
 
 if TYPE_CHECKING:
-    from .engine import RunTexts, Work, _Corpus
+    from .corpus import Corpus, RunTexts, Work
 
 FILES_A_TASK = 256  # input files a map task prepares
 PAIRS_A_TASK = 2000  # candidate pairs a verification task compares
@@ -127,7 +127,7 @@ class DaskEngine:
         self.offsets: list[int] = []  # the run number of each chunk's first article
         self.counts: list[int] = []
         self.texts: RunTexts = _ClientTexts(self)
-        self.work: Work | None = self
+        self.work: Work = self
 
     def inputs(self, problems: list[Problem]) -> list[str]:
         return self.remote.list_urls(self.root, problems) if self.remote.is_url(self.root) else \
@@ -157,7 +157,7 @@ class DaskEngine:
                  for k in range(0, len(futures), PIECES_A_PARTITION)]
         return db.from_delayed(parts)
 
-    def candidates(self, corpus: _Corpus) -> set[tuple[int, int]]:
+    def candidates(self, corpus: Corpus) -> set[tuple[int, int]]:
         """LSH candidate pairs through a shuffle of the bands (the local engine's buckets)."""
         if len(corpus.docs) < 2:
             return set()
@@ -190,7 +190,7 @@ class DaskEngine:
         result: list[Any] = self.client.compute(job).result()
         return result
 
-    def verify(self, pairs: list[tuple[int, int]], cut: Cut) -> dict[tuple[int, int], PairVerdict]:
+    def verify(self, pairs: list[tuple[int, int]], cut: Cut, verifier: Verifier) -> dict[tuple[int, int], PairVerdict]:
         """Candidate pairs verified on the workers, ``PAIRS_A_TASK`` a task."""
         if not pairs:
             return {}
@@ -198,7 +198,10 @@ class DaskEngine:
         needs = [{n for p in batch for n in p} for batch in batches]
         return {p: v for done in self._shuffled(batches, needs, tasks.verify_group, cut) for p, v in done}
 
-    def settle(self, components: list[list[int]], cut: Cut, known: dict[tuple[int, int], PairVerdict]) -> list[Drops]:
+    def settle(
+        self, components: list[list[int]], cut: Cut, known: dict[tuple[int, int], PairVerdict],
+        verifier: Verifier, rank: Callable[[list[int]], list[int]],
+    ) -> list[Drops]:
         """Components settled by the keep policy on the workers, about ``MEMBERS_A_TASK`` articles a task."""
         if not components:
             return []
@@ -228,7 +231,7 @@ class DaskEngine:
         return self.remote.UrlSink(self.root, self.out, fields, local, staging)
 
     def write_outputs(
-        self, corpus: _Corpus, result: Clustering, seen: dict[int, Match], cut: Cut
+        self, corpus: Corpus, result: Clustering, seen: dict[int, Match], cut: Cut
     ) -> tuple[int, int, list[Problem]]:
         """Pass two: each chunk's kept articles written by a task where the chunk is."""
         staging = staging_folder(self.local_out) if self.local_out is not None else None

@@ -17,31 +17,22 @@ from __future__ import annotations
 import multiprocessing
 import os
 import tempfile
-from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import numpy as np
-
-from .cluster import Clustering, Drops, PairVerdict, Verifier, cluster, settle
+from .cluster import Clustering, Drops, PairVerdict, Verifier, settle
 from .config import Options
+from .corpus import Corpus, Engine, RunTexts, Work, _candidates, _seen_before
 from .errors import ConfigError, IndexFileError
 from .formats import list_inputs, read_articles
 from .index import Index
 from .io import atomic_writer, clear_staging, clear_temps
 from .policy import (
-    Bodies,
     Cut,
     LocalSink,
-    Texts,
     _boilerplate,
-    _lsh_params,
-    _ranking,
-    band_keys,
-    band_pairs,
-    body_texts,
     default_report_path,
     prepare_items,
     staging_folder,
@@ -52,8 +43,6 @@ from .runreport import RunSummary, _doc_findings, _name_docs, _summary_line, _wh
 from .spill import DocInfo, Spill, SpillWriter
 
 __all__ = ["RunSummary", "default_report_path", "run", "staging_folder"]
-
-
 
 _WRITER: SpillWriter | None = None  # this process's spill shard (each worker has its own)
 
@@ -92,7 +81,6 @@ def _prepared_files(
 
 
 
-SIGNATURE_BLOCK = 4096  # signatures are kept in matrices of this many rows
 PARALLEL_PAIRS = 1000  # fewer candidate pairs than this are verified in the main process
 PARALLEL_COMPONENTS = 200  # ... and fewer clusters than this settled there
 _SHARED: Any = None  # the state forked workers inherit (see _fork_map)
@@ -138,158 +126,41 @@ def _verify_pairs(verifier: Verifier, pairs: list[tuple[int, int]]) -> list[tupl
 
 
 
-def _seen_before(corpus: _Corpus, index: Index) -> dict[int, Match]:
-    """The articles an index already holds a copy of, with the best indexed match."""
-    seen = {}
-    for i, d in enumerate(corpus.docs):
-        entry = index.make_entry(d.name, corpus.signature(i), d.matching_keys, d.sentences, d.date)
-        matches = index.query_entry(entry)
-        if matches:
-            seen[i] = matches[0]
-    return seen
 
+class _LocalWork:
+    """Verification and settling in worker processes forked from the run (when there is enough of them)."""
 
-def _candidates(corpus: _Corpus, options: Options) -> set[tuple[int, int]]:
-    """Pairs of articles that share a band of their signatures (LSH banding, in numpy).
-
-    Bands and rows are datasketch's choice for the threshold (``MinHashLSH``'s own optimum), but
-    the buckets are found by sorting each band's values: no per-article Python objects, and
-    memory of one band's columns at a time (:func:`dedupe.policy.band_pairs`).
-    """
-    if len(corpus.docs) < 2:
-        return set()
-    sig = options.signature
-    bands, rows = _lsh_params(sig.lsh_threshold, sig.num_perm)
-    pairs: set[tuple[int, int]] = set()
-    numbers = np.arange(len(corpus.docs))
-    for b in range(bands):
-        band_pairs(band_keys(corpus.signature_columns(b * rows, (b + 1) * rows)), numbers, pairs)
-    return pairs
-
-
-class RunTexts(Texts, Protocol):
-    """What the run itself reads of its articles' text: the spill, or the Dask workers' chunks."""
-
-    def shard(self, name: str) -> int: ...
-
-    def findings(self, doc: DocInfo) -> list[dict[str, Any]]: ...
-
-
-class Work(Protocol):
-    """Verification and settling elsewhere than in this process (the Dask engine's workers)."""
-
-    def verify(self, pairs: list[tuple[int, int]], cut: Cut) -> dict[tuple[int, int], PairVerdict]: ...
-
-    def settle(self, components: list[list[int]], cut: Cut, known: dict[tuple[int, int], PairVerdict]) -> list[Drops]: ...
-
-
-class _Corpus:
-    """The articles of a run between its passes: a few numbers each in memory, text in the spill
-    (or on the Dask workers: ``work`` then verifies and settles there)."""
-
-    def __init__(self, texts: RunTexts, options: Options, jobs: int = 1, work: Work | None = None) -> None:
-        self.texts = texts
-        self.work = work
-        self.options = options
+    def __init__(self, jobs: int) -> None:
         self.jobs = jobs
-        self.docs: list[DocInfo] = []
-        self.files_of: dict[str, list[int]] = defaultdict(list)
-        self.bytes_in = 0
-        self.removed: Counter[str] = Counter()  # within-article findings by kind
-        self.signature_blocks: list[np.ndarray] = []
 
-    def add(self, d: DocInfo, shard: str) -> None:
-        """Take in a prepared article: its signature joins the matrix, the rest stays a few numbers."""
-        d.shard = self.texts.shard(shard)
-        d.order = len(self.docs)
-        row = d.order % SIGNATURE_BLOCK
-        if row == 0:
-            self.signature_blocks.append(np.empty((SIGNATURE_BLOCK, self.options.signature.num_perm), np.uint32))
-        assert d.signature is not None
-        self.signature_blocks[-1][row] = d.signature
-        d.signature = None
-        self.removed["duplicate_headline"] += d.headlines_removed
-        self.removed["duplicate_paragraph"] += d.paragraphs_removed
-        self.files_of[d.article.path].append(d.order)
-        self.docs.append(d)
-        self.bytes_in += d.bytes_in
+    def verify(
+        self, pairs: list[tuple[int, int]], cut: Cut, verifier: Verifier
+    ) -> dict[tuple[int, int], PairVerdict]:
+        if self.jobs <= 1 or len(pairs) <= PARALLEL_PAIRS:
+            return {}  # verified in this process as the clusters ask
+        chunks = _fork_map(_verify_pairs, _chunks(pairs, self.jobs), self.jobs, verifier)
+        return {p: v for chunk in chunks for p, v in chunk}
 
-    def signature(self, i: int) -> np.ndarray:
-        row: np.ndarray = self.signature_blocks[i // SIGNATURE_BLOCK][i % SIGNATURE_BLOCK]
-        return row
-
-    def signature_columns(self, start: int, stop: int) -> np.ndarray:
-        """Columns ``start:stop`` of every article's signature (one LSH band), as one matrix."""
-        n = len(self.docs)
-        return np.concatenate([b[:, start:stop] for b in self.signature_blocks])[:n]
-
-    def body_texts(self, i: int) -> list[str]:
-        """The article's body paragraphs as written out (its headline line left out)."""
-        return body_texts(self.docs[i], self.texts.output(self.docs[i]))
-
-    def clustering(self, candidates: set[tuple[int, int]], cut: Cut, before: Clustering | None = None) -> Clustering:
-        """Verify, cluster and rank, comparing bodies without the ``cut`` boilerplate paragraphs.
-
-        Verdicts of a ``before`` round are reused for pairs of articles the cut leaves alone.
-        """
-        docs = self.docs
-        bodies = Bodies(docs, self.texts, cut)
-        known: dict[tuple[int, int], PairVerdict] = {}
-        if before is not None:
-            touched = {n for n in range(len(docs)) if not all(bodies.kept(n))}
-            known = {p: v for p, v in before.pairs.items() if p[0] not in touched and p[1] not in touched}
-
-        verifier = Verifier(bodies.shingles, bodies.words, [d.date for d in docs], self.options.run, known)
-        todo = sorted(p for p in candidates if p not in known)
-        rank = _ranking(docs, self.options.run.keep, bodies.paragraphs)
-        work = self.work
-        if work is not None:  # verified and settled where the text is
-            known.update(work.verify(todo, cut))
-            return cluster(len(docs), candidates, verifier, rank, lambda comps: work.settle(comps, cut, known))
-        if self.jobs > 1 and len(todo) > PARALLEL_PAIRS:  # candidates verified side by side; components stay here
-            for chunk in _fork_map(_verify_pairs, _chunks(todo, self.jobs), self.jobs, verifier):
-                known.update(chunk)
-
-        def settle_all(components: list[list[int]]) -> list[Drops]:
-            if self.jobs <= 1 or len(components) < PARALLEL_COMPONENTS:
-                return [settle(c, verifier, rank) for c in components]
-            chunks = _fork_map(_settle_components, _chunks(components, self.jobs), self.jobs, (verifier, rank))
-            return [drops for chunk in chunks for drops in chunk]
-
-        return cluster(len(docs), candidates, verifier, rank, settle_all)
-
-
-class Engine(Protocol):
-    """Where a run's steps happen: listing, pass one, candidates, verification, writing."""
-
-    texts: RunTexts
-    work: Work | None
-
-    def inputs(self, problems: list[Problem]) -> list[str]: ...
-
-    def prepared(self, rels: list[str]) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]: ...
-
-    def candidates(self, corpus: _Corpus) -> set[tuple[int, int]]: ...
-
-    def write_outputs(
-        self, corpus: _Corpus, result: Clustering, seen: dict[int, Match], cut: Cut
-    ) -> tuple[int, int, list[Problem]]: ...
-
-    def places(self) -> tuple[str, str]: ...
-
-    def close(self) -> None: ...
+    def settle(
+        self, components: list[list[int]], cut: Cut, known: dict[tuple[int, int], PairVerdict],
+        verifier: Verifier, rank: Callable[[list[int]], list[int]],
+    ) -> list[Drops]:
+        if self.jobs <= 1 or len(components) < PARALLEL_COMPONENTS:
+            return [settle(c, verifier, rank) for c in components]
+        chunks = _fork_map(_settle_components, _chunks(components, self.jobs), self.jobs, (verifier, rank))
+        return [drops for chunk in chunks for drops in chunk]
 
 
 class _Local:
     """The local engine: worker processes of this machine, the spill in a temporary folder."""
 
-    work: Work | None = None
     texts: RunTexts
 
     def __init__(self, root: str, out: Path, options: Options, jobs: int) -> None:
         self.root, self.out, self.options, self.jobs = root, out, options, jobs
         self._tmp = tempfile.TemporaryDirectory(prefix="dedupe-")
         self._spill = self.texts = Spill(self._tmp.name)
+        self.work: Work = _LocalWork(jobs)
 
     def inputs(self, problems: list[Problem]) -> list[str]:
         return list_inputs(self.root, problems)
@@ -297,13 +168,13 @@ class _Local:
     def prepared(self, rels: list[str]) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]:
         return _prepared_files(self.root, rels, self.options, self.jobs, self._tmp.name)
 
-    def candidates(self, corpus: _Corpus) -> set[tuple[int, int]]:
+    def candidates(self, corpus: Corpus) -> set[tuple[int, int]]:
         return _candidates(corpus, self.options)
 
     def write_outputs(
-        self, corpus: _Corpus, result: Clustering, seen: dict[int, Match], cut: Cut
+        self, corpus: Corpus, result: Clustering, seen: dict[int, Match], cut: Cut
     ) -> tuple[int, int, list[Problem]]:
-        return _write_outputs(self.root, self.out, corpus, result, seen, cut)
+        return _write_outputs(self.root, self.out, corpus, result, seen, cut, self.jobs)
 
     def places(self) -> tuple[str, str]:
         return os.path.abspath(self.root), str(self.out.resolve())
@@ -370,9 +241,9 @@ def run(
 def _run(
     engine: Engine, rels: list[str], problems: list[Problem], options: Options, rep: Any,
     progress: Callable[[int, int], None] | None, index: Index | None, report_path: Path,
-) -> tuple[RunSummary, _Corpus, Clustering, dict[int, Match]]:
+) -> tuple[RunSummary, Corpus, Clustering, dict[int, Match]]:
     """The run's steps up to its report's last line, on either engine."""
-    corpus = _Corpus(engine.texts, options, options.run.jobs or os.cpu_count() or 1, engine.work)
+    corpus = Corpus(engine.texts, options, engine.work)
     for _rel, shard, items in engine.prepared(rels):
         for item in items:
             if isinstance(item, Problem):
@@ -430,7 +301,7 @@ def _run(
 class _Writing:
     """What pass two needs to write any of the kept files (inherited by forked workers)."""
 
-    corpus: _Corpus
+    corpus: Corpus
     result: Clustering
     seen: dict[int, Match]
     cut: Cut
@@ -454,14 +325,14 @@ def _write_files(w: _Writing, rels: list[str]) -> tuple[int, int, list[Problem]]
 
 
 def _write_outputs(
-    root: str, out: Path, corpus: _Corpus, result: Clustering, seen: dict[int, Match], cut: Cut
+    root: str, out: Path, corpus: Corpus, result: Clustering, seen: dict[int, Match], cut: Cut, jobs: int
 ) -> tuple[int, int, list[Problem]]:
     """Pass two: the kept articles, file by file, in the workers; returns bytes written,
     boilerplate removed and the outputs that could not be written."""
     staging = staging_folder(out)
     clear_staging(staging)
     sink = LocalSink(root, out, corpus.options.fields, staging)
-    done = _fork_map(_write_files, _chunks(list(corpus.files_of), corpus.jobs), corpus.jobs,
+    done = _fork_map(_write_files, _chunks(list(corpus.files_of), jobs), jobs,
                      _Writing(corpus, result, seen, cut, sink))
     try:
         staging.rmdir()
