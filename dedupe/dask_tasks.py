@@ -20,6 +20,7 @@ from .config import Options, RunOptions
 from .formats import read_articles
 from .policy import Bodies, Cut, Sink, _ranking, band_keys, band_pairs, prepare_items, write_file
 from .records import Problem
+from .remote import read_input
 from .spill import Buffers, DocInfo, SpillWriter
 
 Files = list[tuple[str, list[DocInfo | Problem]]]  # each input file's records, in path order
@@ -49,8 +50,6 @@ class Chunk:
 
 def prepare_chunk(root: str, rels: list[str], options: Options) -> Chunk:
     """Pass one on these input files, their text kept in memory (see :func:`dedupe.policy.prepare_items`)."""
-    from .remote import read_input
-
     spill = SpillWriter(None, "chunk")
     files: Files = []
     for rel in rels:
