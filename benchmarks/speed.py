@@ -304,16 +304,39 @@ def _tree_pss_kb(root: int) -> int:
     return total
 
 
+def _tree_hwm_kb(root: int, peaks: dict[int, int]) -> None:
+    """Record each process's peak RSS so far (VmHWM, KiB) in the tree under ``root``."""
+    todo, seen = [root], set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+            with open(f"/proc/{pid}/status") as f:
+                hwm = next(int(ln.split()[1]) for ln in f if ln.startswith("VmHWM:"))
+            peaks[pid] = max(peaks.get(pid, 0), hwm)
+        except (OSError, StopIteration, ValueError):
+            pass
+
+
 def measure(cmd: list[str], workdir: Path, tag: str) -> dict[str, Any]:
     """Run ``cmd`` (cwd = repo root); its wall time, CPU (with reaped children), peak RSS, output.
 
     ``peak_rss_mb`` is the rusage ru_maxrss that os.wait4 returns for this one child: the largest
     single process among it and the children it reaped. (RUSAGE_CHILDREN's ru_maxrss is the largest
     of *all* children so far, so after a big contender it would hide a smaller one's peak.) For a
-    command with worker processes, ``tree_pss_mb`` is the peak of their summed PSS, sampled every 0.5 s.
+    command with worker processes, ``tree_pss_mb`` is the peak of their summed PSS, sampled every 0.5 s;
+    ``client_peak_rss_mb`` is the command's own peak RSS (VmHWM; with a LocalCluster its process also
+    holds the scheduler and the nannies) and ``worker_peak_rss_mb`` the largest peak RSS of its
+    child processes (the worker processes), both sampled every 0.5 s.
     """
     out_path, err_path = workdir / f"{tag}.stdout", workdir / f"{tag}.stderr"
     peak_tree = [0]
+    peaks: dict[int, int] = {}
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=ROOT)
@@ -322,6 +345,7 @@ def measure(cmd: list[str], workdir: Path, tag: str) -> dict[str, Any]:
         def sample() -> None:
             while not done.wait(0.5):
                 peak_tree[0] = max(peak_tree[0], _tree_pss_kb(proc.pid))
+                _tree_hwm_kb(proc.pid, peaks)
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -337,6 +361,8 @@ def measure(cmd: list[str], workdir: Path, tag: str) -> dict[str, Any]:
         "cpu_s": ru.ru_utime + ru.ru_stime,  # the process and every child it waited for
         "peak_rss_mb": ru.ru_maxrss / 1024,  # largest single process among them (KiB on Linux)
         "tree_pss_mb": peak_tree[0] / 1024,
+        "client_peak_rss_mb": peaks.get(proc.pid, 0) / 1024,
+        "worker_peak_rss_mb": max((kb for pid, kb in peaks.items() if pid != proc.pid), default=0) / 1024,
         "stdout": out_path.read_text(errors="replace"),
         "stderr": err_path.read_text(errors="replace"),
     }
@@ -405,7 +431,8 @@ def run_dedupe(scrape: Path, jobs: int, workdir: Path, tag: str, index: Path | N
     row = {"name": f"dedupe run --jobs {jobs}" + (" --index" if index else ""), "kind": "end-to-end",
            "docs": docs, "mb": size / 1e6, "cpu_s": m["cpu_s"],
            "wall_s": m["wall_s"], "process_cpu_s": m["cpu_s"], "peak_rss_mb": m["peak_rss_mb"],
-           "tree_pss_mb": m["tree_pss_mb"], "exit": m["rc"],
+           "tree_pss_mb": m["tree_pss_mb"], "exit": m["rc"], "client_peak_rss_mb": m["client_peak_rss_mb"],
+           "worker_peak_rss_mb": m["worker_peak_rss_mb"],
            "dropped": int(found.group(4)) if found else None}
     _trash(out)
     return row
@@ -564,13 +591,15 @@ def main_scaling(args: argparse.Namespace, workdir: Path, report: dict[str, Any]
             entry["plain"] = "not run (index run only at this size)"
         if plain:
             entry.update(wall_s=plain["wall_s"], cpu_s=plain["cpu_s"], cpu_ms_per_doc=1000 * plain["cpu_s"] / n,
-                         peak_rss_mb=plain["peak_rss_mb"], tree_pss_mb=plain["tree_pss_mb"], dropped=plain["dropped"])
+                         peak_rss_mb=plain["peak_rss_mb"], tree_pss_mb=plain["tree_pss_mb"], dropped=plain["dropped"],
+                         client_peak_rss_mb=plain["client_peak_rss_mb"], worker_peak_rss_mb=plain["worker_peak_rss_mb"])
         if args.dask and n < args.index_only_from:
             on_dask = run_dedupe(scrape, 2, workdir, f"scale-{n}-dask", extra=("--engine", "dask"))
             if on_dask:
                 entry.update(dask_wall_s=on_dask["wall_s"], dask_cpu_s=on_dask["cpu_s"],
                              dask_peak_rss_mb=on_dask["peak_rss_mb"], dask_tree_pss_mb=on_dask["tree_pss_mb"],
-                             dask_dropped=on_dask["dropped"])
+                             dask_dropped=on_dask["dropped"], dask_client_peak_rss_mb=on_dask["client_peak_rss_mb"],
+                             dask_worker_peak_rss_mb=on_dask["worker_peak_rss_mb"])
         if with_index:
             idx = workdir / f"scale-{n}.sqlite"
             for p in workdir.glob(idx.name + "*"):
@@ -617,6 +646,11 @@ def _print_scaling(out: list[dict[str, Any]]) -> None:
                   f" {1000 * e['dask_cpu_s'] / e['docs']:.2f} ms CPU/doc, largest process"
                   f" {e['dask_peak_rss_mb']:.0f} MB, all PSS {e['dask_tree_pss_mb']:.0f} MB; {same} number dropped",
                   flush=True)
+            if "dask_client_peak_rss_mb" in e:
+                local = (f"; local engine: the run {e['client_peak_rss_mb']:.0f} MB, a worker"
+                         f" {e['worker_peak_rss_mb']:.0f} MB" if "client_peak_rss_mb" in e else "")
+                print(f"{'':>9}  peak RSS (sampled): the client {e['dask_client_peak_rss_mb']:.0f} MB (with the scheduler"
+                      f" and nannies), a worker {e['dask_worker_peak_rss_mb']:.0f} MB{local}", flush=True)
 
 
 def main() -> None:

@@ -169,9 +169,14 @@ def clean(
         )
     if counts["skipped"]:
         sys.exit(EXIT_SKIPPED)
+def _place(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A folder that exists, or a URL (``--engine dask`` reads it through fsspec)."""
+    return value if "://" in value else str(click.Path(exists=True, file_okay=False).convert(value, param, ctx))
+
+
 @main.command()
-@click.argument("scrape_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Write kept articles here, at their relative paths.")
+@click.argument("scrape_dir", callback=_place)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Write kept articles here, at their relative paths (or a URL, with --engine dask).")
 @click.option("--report", type=click.Path(dir_okay=False), help="Findings as JSON lines [default: OUT_DIR.report.jsonl beside OUT_DIR].")
 @click.option("--threshold", type=float, default=_RUN.threshold, show_default=True, help="Jaccard similarity of bodies (word 5-grams) that makes a copy.")
 @click.option("--containment", type=float, default=_RUN.containment, show_default=True, help="Share of the smaller body inside the larger that makes a copy.")
@@ -180,7 +185,7 @@ def clean(
 @click.option("--window", "window_days", type=float, help="Copies dated more than this many days apart are reported, not merged.")
 @click.option("--keep-boilerplate", is_flag=True, help="Report site boilerplate paragraphs but do not remove them.")
 @click.option("--index", "index_target", metavar="TARGET", help="Drop articles this index has seen; add the kept ones (a file, or redis://host:port/db#name).")
-@click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True, help="Where the map step runs: this machine's processes, or a Dask cluster.")
+@click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True, help="Where the run's steps run: this machine's processes, or a Dask cluster.")
 @click.option("--scheduler", metavar="ADDRESS", help="The Dask scheduler (tcp://host:8786) [default: a LocalCluster of --jobs workers].")
 @click.option("--review", "review_path", type=click.Path(dir_okay=False), help="Also write the review page (HTML) of the run here.")
 @click.option("--text-field", default="text", show_default=True, help="JSON field with the article text.")

@@ -9,7 +9,7 @@ too, and later members may be dropped for it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
@@ -104,7 +104,7 @@ class Verifier:
         self,
         shingles: Callable[[int], np.ndarray],
         words: Callable[[int], list[list[str]]],
-        dates: Sequence[float | None],
+        dates: Sequence[float | None] | Mapping[int, float | None],
         opts: RunOptions,
         known: dict[tuple[int, int], PairVerdict] | None = None,
     ) -> None:

@@ -105,9 +105,9 @@ class RunOptions:
     window_days: copies dated further apart are reported, not merged (None: no window).
     boilerplate: remove paragraphs that recur across many articles of one source (see README).
     boilerplate_min_docs: how many different articles of a source a paragraph must open or close.
-    engine: where the map step (reading, cleaning, signing) runs: ``local`` (worker processes of
-        this machine) or ``dask`` (a Dask cluster: ``scheduler``'s address, or a LocalCluster of
-        ``jobs`` workers when it is None).
+    engine: where the run's steps run: ``local`` (worker processes of this machine) or ``dask``
+        (a Dask cluster: ``scheduler``'s address, or a LocalCluster of ``jobs`` workers when it
+        is None; the scrape and output folders may then be fsspec URLs).
     """
 
     threshold: float = 0.7

@@ -1,53 +1,263 @@
-"""The map step of a run on a Dask cluster (``engine="dask"``): the same work, other machines.
+"""The Dask engine (``engine="dask"``): a run's stages as Dask tasks, with the local engine's code.
 
-Each Dask task reads, cleans and signs a chunk of input files with the local engine's own
-function, writing the articles' text to that worker process's spill shard and returning the
-compact records; the run then goes on as on one machine (candidates, verification, keep policy
-and writing are the local engine's). A task Dask retries after a worker died writes its articles
-again to the new worker's shard, and the records it returns point there, so a retry changes
-nothing. The spill folder must be one the workers and the client both see: on a LocalCluster it
-is the run's temporary folder.
+1. **Map.** Each task reads, cleans and signs 64 input files (:func:`dedupe.dask_tasks.prepare_chunk`,
+   the local engine's own per-article code) and keeps the result, a *chunk*, in its worker's
+   memory: the articles' text (shingles, outputs, findings) stays there; only the compact records
+   with the signatures go to the client, chunk by chunk in path order.
+2. **Candidates.** Each chunk's signatures are cut into LSH bands, split by a hash of the band's
+   rows, and grouped by a ``dask.bag`` task shuffle; each part finds its buckets by sorting the
+   bands exactly, as the local engine does, and the client collects the pairs (16 bytes each).
+3. **Verification.** The pairs are cut into tasks of ``PAIRS_A_TASK``; the articles each task
+   compares are picked from their chunks and moved to it by a second shuffle, and the verdicts
+   come back to the client.
+4. **Clusters.** The client finds connected components of the verified pairs; the keep policy
+   settles them in tasks that receive their members' text the same way.
+5. **Write.** Each chunk's kept articles are written by a task where the chunk is, through
+   :mod:`dedupe.remote` for URLs; the client writes the report.
+
+A worker that dies takes its chunks with it; Dask reruns the tasks that made them (the client
+holds their futures), and since every task is deterministic the run's result does not change.
+Dask may spill a worker's chunks to that worker's own disk under memory pressure; no stage needs
+a file system the client shares.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import os
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from . import dask_tasks as tasks
+from .cluster import Clustering, Drops, PairVerdict, Verifier
 from .config import Options
+from .dask_tasks import Box
 from .errors import ConfigError
-from .records import Problem
+from .formats import list_inputs
+from .io import clear_staging
+from .policy import Cut, LocalSink, Sink, _lsh_params, default_report_path, staging_folder
+from .records import Match, Problem
 from .spill import DocInfo
 
-FILES_A_TASK = 64  # input files a Dask task prepares
+if TYPE_CHECKING:
+    from .corpus import Corpus, RunTexts, Work
+
+FILES_A_TASK = 256  # input files a map task prepares
+PAIRS_A_TASK = 2000  # candidate pairs a verification task compares
+MEMBERS_A_TASK = 2000  # articles of the components a settling task ranks
+PIECES_A_PARTITION = 16  # chunks' pieces in one partition of a shuffle's input bag
+SHUFFLE_PARTS = 16  # parts the LSH bands are shuffled into
+PREFETCH = 8  # chunks' findings asked for ahead of the report
 
 
-def _prepare_chunk(root: str, rels: list[str], options: Options, folder: str) -> list[tuple[str, str, list[Any]]]:
-    from .engine import _prepare_file
-
-    return [_prepare_file((root, rel, options, folder)) for rel in rels]
+def _call(fn: Callable[..., Any], *boxed: Box) -> Callable[[Any], Any]:
+    return lambda group: fn(group, *(b.value for b in boxed))
 
 
-def prepared_files(
-    root: str, rels: list[str], options: Options, jobs: int, folder: str
-) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]:
-    """Pass one on Dask: each file's (path, spill shard, records), in path order."""
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError as e:
-        raise ConfigError("engine 'dask' needs Dask: pip install 'news-dedupe[dask]'") from e
-    scheduler = options.run.scheduler
-    cluster = None if scheduler else LocalCluster(
-        n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None
-    )
-    client = Client(scheduler or cluster)
-    try:
-        chunks = [rels[at : at + FILES_A_TASK] for at in range(0, len(rels), FILES_A_TASK)]
-        futures = [client.submit(_prepare_chunk, root, chunk, options, folder, pure=False) for chunk in chunks]
-        for future in futures:  # in order: the run does not depend on which worker finished first
-            yield from future.result()
+def default_report(out: str) -> Path:
+    """Where the report goes by default: beside a local OUT_DIR; an OUT URL needs a report named."""
+    from .remote import local_path
+
+    local = local_path(out)
+    if local is None:
+        raise ConfigError("with an --out URL, name a local --report file")
+    return default_report_path(local)
+
+
+class _ClientTexts:
+    """What the client reads of the articles' text: findings for the report, chunk by chunk in
+    order, and now and then one article's output (a boilerplate paragraph quoted in the report)."""
+
+    def __init__(self, engine: DaskEngine) -> None:
+        self.engine = engine
+        self._findings: dict[int, Any] = {}
+        self._at = -1
+        self._current: list[list[dict[str, Any]]] = []
+
+    def shard(self, name: str) -> int:
+        return int(name)
+
+    def _local(self, doc: DocInfo) -> int:
+        return doc.order - self.engine.offsets[doc.shard]
+
+    def findings(self, doc: DocInfo) -> list[dict[str, Any]]:
+        c, engine = doc.shard, self.engine
+        if c != self._at:
+            for ahead in range(c, min(c + PREFETCH, len(engine.chunks))):
+                if ahead not in self._findings:
+                    self._findings[ahead] = engine.client.submit(tasks.findings, engine.chunks[ahead])
+            self._current, self._at = self._findings.pop(c).result(), c
+        return self._current[self._local(doc)]
+
+    def output(self, doc: DocInfo) -> str:
+        result: str = self.engine.client.submit(tasks.output, self.engine.chunks[doc.shard], self._local(doc)).result()
+        return result
+
+    def paragraphs(self, doc: DocInfo) -> list[np.ndarray]:
+        chunk = self.engine.chunks[doc.shard]
+        result: list[np.ndarray] = self.engine.client.submit(tasks.paragraphs, chunk, self._local(doc)).result()
+        return result
+
+
+class DaskEngine:
+    """A run's steps on a Dask cluster: ``options.run.scheduler``, or a LocalCluster of ``jobs`` workers."""
+
+    def __init__(self, root: str, out: str, options: Options, jobs: int) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError as e:
+            raise ConfigError("engine 'dask' needs Dask: pip install 'news-dedupe[dask]'") from e
+        from . import remote
+
+        self.root, self.out, self.options, self.remote = root, out, options, remote
+        self.local_out = remote.local_path(out)
+        for url in (root, out):
+            if remote.is_url(url):
+                remote.filesystem(url)  # fails early, naming the package to install
+        scheduler = options.run.scheduler
+        self._cluster = None if scheduler else LocalCluster(
+            n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=":0"
+        )
+        self.client = Client(scheduler or self._cluster)
+        self.chunks: list[Any] = []  # each chunk's future (its data stays on a worker)
+        self.offsets: list[int] = []  # the run number of each chunk's first article
+        self.counts: list[int] = []
+        self.texts: RunTexts = _ClientTexts(self)
+        self.work: Work = self
+
+    def inputs(self, problems: list[Problem]) -> list[str]:
+        return self.remote.list_urls(self.root, problems) if self.remote.is_url(self.root) else \
+            list_inputs(self.root, problems)
+
+    def prepared(self, rels: list[str]) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]:
+        """Pass one: each file's (path, chunk, records), in path order."""
+        client = self.client
+        groups = [rels[at : at + FILES_A_TASK] for at in range(0, len(rels), FILES_A_TASK)]
+        self.chunks = [client.submit(tasks.prepare_chunk, self.root, g, self.options, pure=False) for g in groups]
+        wanted = [client.submit(tasks.records, chunk) for chunk in self.chunks]
+        total = 0
+        for c, future in enumerate(wanted):  # in order: the run does not depend on which worker finished first
+            files = future.result()
             future.release()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+            self.offsets.append(total)
+            self.counts.append(sum(1 for _, items in files for d in items if isinstance(d, DocInfo)))
+            total += self.counts[-1]
+            for rel, items in files:
+                yield rel, str(c), items
+
+    def _bag(self, futures: list[Any]) -> Any:
+        import dask.bag as db
+        from dask import delayed
+
+        parts = [delayed(tasks.concat)(*futures[k : k + PIECES_A_PARTITION])
+                 for k in range(0, len(futures), PIECES_A_PARTITION)]
+        return db.from_delayed(parts)
+
+    def candidates(self, corpus: Corpus) -> set[tuple[int, int]]:
+        """LSH candidate pairs through a shuffle of the bands (the local engine's buckets)."""
+        if len(corpus.docs) < 2:
+            return set()
+        sig = self.options.signature
+        bands, rows = _lsh_params(sig.lsh_threshold, sig.num_perm)
+        parts = max(1, min(len(self.chunks), SHUFFLE_PARTS))
+        futures = [self.client.submit(tasks.band_pieces, chunk, self.offsets[c], bands, rows, parts)
+                   for c, chunk in enumerate(self.chunks) if self.counts[c]]
+        shuffled = self._bag(futures).groupby(tasks.first, shuffle="tasks").map(tasks.bucket_pairs)
+        pairs: set[tuple[int, int]] = set()
+        for found in self.client.compute(shuffled).result():
+            pairs.update(map(tuple, found.tolist()))
+        return pairs
+
+    def _shuffled(self, payloads: list[Any], needs: list[set[int]], fn: Callable[..., Any], cut: Cut) -> list[Any]:
+        """``fn((t, elements), cut, run options)`` for each task ``t``, its elements being its payload
+        and the articles it ``needs``, picked from their chunks and moved to it by a shuffle."""
+        import dask.bag as db
+
+        wanted: dict[int, dict[int, list[int]]] = defaultdict(dict)
+        for t, numbers in enumerate(needs):
+            for n in sorted(numbers):
+                c = bisect_right(self.offsets, n) - 1
+                wanted[c].setdefault(t, []).append(n - self.offsets[c])
+        futures = [self.client.submit(tasks.pieces, self.chunks[c], c, self.offsets[c], w) for c, w in sorted(wanted.items())]
+        work = db.from_sequence([(t, "work", Box(p)) for t, p in enumerate(payloads)],
+                                npartitions=max(1, len(payloads) // 8))
+        shuffled = db.concat([self._bag(futures), work]).groupby(tasks.first, shuffle="tasks")
+        job = shuffled.map(_call(fn, Box(cut), Box(self.options.run)))
+        result: list[Any] = self.client.compute(job).result()
+        return result
+
+    def verify(self, pairs: list[tuple[int, int]], cut: Cut, verifier: Verifier) -> dict[tuple[int, int], PairVerdict]:
+        """Candidate pairs verified on the workers, ``PAIRS_A_TASK`` a task."""
+        if not pairs:
+            return {}
+        batches = [pairs[k : k + PAIRS_A_TASK] for k in range(0, len(pairs), PAIRS_A_TASK)]
+        needs = [{n for p in batch for n in p} for batch in batches]
+        return {p: v for done in self._shuffled(batches, needs, tasks.verify_group, cut) for p, v in done}
+
+    def settle(
+        self, components: list[list[int]], cut: Cut, known: dict[tuple[int, int], PairVerdict],
+        verifier: Verifier, rank: Callable[[list[int]], list[int]],
+    ) -> list[Drops]:
+        """Components settled by the keep policy on the workers, about ``MEMBERS_A_TASK`` articles a task."""
+        if not components:
+            return []
+        batches: list[list[list[int]]] = [[]]
+        size = 0
+        for comp in components:
+            if size >= MEMBERS_A_TASK:
+                batches.append([])
+                size = 0
+            batches[-1].append(comp)
+            size += len(comp)
+        batch_of = {m: b for b, batch in enumerate(batches) for comp in batch for m in comp}
+        verdicts: list[dict[tuple[int, int], PairVerdict]] = [{} for _ in batches]
+        for (i, j), v in known.items():
+            b = batch_of.get(i)
+            if b is not None and batch_of.get(j) == b:
+                verdicts[b][(i, j)] = v
+        needs = [{m for comp in batch for m in comp} for batch in batches]
+        payloads = list(zip(batches, verdicts))
+        return [drops for done in self._shuffled(payloads, needs, tasks.settle_group, cut) for drops in done]
+
+    def _sink(self) -> Sink:
+        local, fields = self.local_out, self.options.fields
+        if local is not None and not self.remote.is_url(self.root):
+            return LocalSink(self.root, local, fields, staging_folder(local))
+        staging = staging_folder(local) if local is not None else None
+        return self.remote.UrlSink(self.root, self.out, fields, local, staging)
+
+    def write_outputs(
+        self, corpus: Corpus, result: Clustering, seen: dict[int, Match], cut: Cut
+    ) -> tuple[int, int, list[Problem]]:
+        """Pass two: each chunk's kept articles written by a task where the chunk is."""
+        staging = staging_folder(self.local_out) if self.local_out is not None else None
+        if staging is not None:
+            clear_staging(staging)
+        sink = self._sink()
+        futures = []
+        for c, chunk in enumerate(self.chunks):
+            start = self.offsets[c]
+            kept = [i - start for i in range(start, start + self.counts[c]) if result.keeper[i] == i and i not in seen]
+            if kept:
+                futures.append(self.client.submit(tasks.write_chunk, chunk, kept, Box(cut), sink, pure=False))
+        done = self.client.gather(futures)
+        if staging is not None:
+            try:
+                staging.rmdir()
+            except OSError:
+                pass  # never made (nothing to write), or another run's files in it
+        return sum(b for b, _, _ in done), sum(r for _, r, _ in done), [p for _, _, ps in done for p in ps]
+
+    def places(self) -> tuple[str, str]:
+        root = self.root if self.remote.is_url(self.root) else os.path.abspath(self.root)
+        return root, self.out if self.local_out is None else str(self.local_out.resolve())
+
+    def close(self) -> None:
+        self.chunks = []
+        self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()

@@ -11,7 +11,7 @@ import gzip
 import json
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
@@ -124,6 +124,12 @@ def read_articles(root: str | Path, rel: str, fields: FieldOptions) -> Iterator[
     except OSError as e:
         yield Problem(rel, f"{e.strerror or e} (skipped)")
         return
+    yield from articles_from_bytes(data, rel, fields)
+
+
+def articles_from_bytes(data: bytes, rel: str, fields: FieldOptions) -> Iterator[Article | Problem]:
+    """The articles of a .txt, .md or .json file's bytes (and Problems for what could not be read)."""
+    kind = kind_of(rel)
     try:
         text, warning = decode(data, rel)
     except InputError as e:
@@ -175,11 +181,19 @@ def _read_lines(f: BinaryIO, limit: int | None) -> Iterator[bytes]:
 
 
 def _read_jsonl(path: Path, rel: str, kind: str, fields: FieldOptions) -> Iterator[Article | Problem]:
+    return read_jsonl(lambda: _open_lines(path, kind), lambda: path.stat().st_size, rel, fields)
+
+
+def read_jsonl(
+    open_lines: Callable[[], BinaryIO], size: Callable[[], int], rel: str, fields: FieldOptions
+) -> Iterator[Article | Problem]:
+    """The records of a JSON-lines file (gzipped or not: ``open_lines`` gives its lines)."""
+    kind = kind_of(rel)
     lineno = 0
     seen = False
     try:
-        limit = GZIP_RATIO * path.stat().st_size + GZIP_ALLOWANCE if kind == "jsonl.gz" else None
-        with _open_lines(path, kind) as f:
+        limit = GZIP_RATIO * size() + GZIP_ALLOWANCE if kind == "jsonl.gz" else None
+        with open_lines() as f:
             for lineno, raw in enumerate(_read_lines(f, limit), 1):
                 if not raw.strip():
                     continue
@@ -219,33 +233,46 @@ def write_jsonl(
     kind = kind_of(rel)
     assert kind in ("jsonl", "jsonl.gz")
     with atomic_writer(out, "wb", staging) as raw_out:
-        sink: IO[Any] = raw_out
-        if kind == "jsonl.gz":
-            sink = gzip.GzipFile(fileobj=raw_out, mode="wb", mtime=0)  # type: ignore[assignment]
-        try:
-            last = max(keep, default=0)
-            with _open_lines(Path(root) / rel, kind) as f:
-                for lineno, raw in enumerate(_read_lines(f, None), 1):
-                    if lineno > last:
-                        break  # nothing kept past here (a decompression bomb is never read to its end)
-                    if lineno in keep:
-                        line = raw.decode("utf-8", errors="replace")
-                        record = json.loads(line)
-                        record[fields.text] = keep[lineno]
-                        sink.write(to_json(record).encode() + b"\n")
-        except (EOFError, gzip.BadGzipFile, zlib.error):
-            pass  # a truncated gzip: the readable records were kept above, the reader said so
-        finally:
-            if sink is not raw_out:
-                sink.close()
+        rewrite_jsonl(lambda: _open_lines(Path(root) / rel, kind), raw_out, rel, keep, fields)
+
+
+def rewrite_jsonl(
+    open_lines: Callable[[], BinaryIO], raw_out: IO[bytes], rel: str, keep: dict[int, str], fields: FieldOptions
+) -> None:
+    """Write to ``raw_out`` the input's records at the lines in ``keep``, text replaced."""
+    kind = kind_of(rel)
+    sink: IO[Any] = raw_out
+    if kind == "jsonl.gz":
+        sink = gzip.GzipFile(fileobj=raw_out, mode="wb", mtime=0)  # type: ignore[assignment]
+    try:
+        last = max(keep, default=0)
+        with open_lines() as f:
+            for lineno, raw in enumerate(_read_lines(f, None), 1):
+                if lineno > last:
+                    break  # nothing kept past here (a decompression bomb is never read to its end)
+                if lineno in keep:
+                    line = raw.decode("utf-8", errors="replace")
+                    record = json.loads(line)
+                    record[fields.text] = keep[lineno]
+                    sink.write(to_json(record).encode() + b"\n")
+    except (EOFError, gzip.BadGzipFile, zlib.error):
+        pass  # a truncated gzip: the readable records were kept above, the reader said so
+    finally:
+        if sink is not raw_out:
+            sink.close()
 
 
 def write_json(
     root: str | Path, rel: str, out: Path, text: str, fields: FieldOptions, staging: Path | None = None
 ) -> None:
     """Rewrite a one-article JSON file with its text field replaced."""
-    data, _ = decode((Path(root) / rel).read_bytes(), rel)
-    record = json.loads(data)
-    record[fields.text] = text
+    data = rewrite_json((Path(root) / rel).read_bytes(), rel, text, fields)
     with atomic_writer(out, staging=staging) as f:
-        f.write(to_json(record, indent=2) + "\n")
+        f.write(data)
+
+
+def rewrite_json(data: bytes, rel: str, text: str, fields: FieldOptions) -> str:
+    """A one-article JSON file's new content: its text field replaced."""
+    record = json.loads(decode(data, rel)[0])
+    record[fields.text] = text
+    return to_json(record, indent=2) + "\n"

@@ -9,6 +9,7 @@ the same time as the run itself (:class:`Spill`).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from array import array
@@ -56,12 +57,18 @@ class DocInfo:
 
 
 class SpillWriter:
-    """One process's shard: append-only shingle and output files."""
+    """One process's shard: append-only shingle and output files (in ``folder``, or in memory
+    when it is None: a Dask task's chunk, see :class:`Buffers`)."""
 
-    def __init__(self, folder: str, name: str) -> None:
+    def __init__(self, folder: str | None, name: str) -> None:
         self.folder, self.name, self.pid = folder, name, os.getpid()
-        self.shingles = open(os.path.join(folder, f"{name}.u32"), "wb")  # noqa: SIM115
-        self.outputs = open(os.path.join(folder, f"{name}.txt"), "wb")  # noqa: SIM115
+        self.shingles: io.BufferedWriter | io.BytesIO
+        self.outputs: io.BufferedWriter | io.BytesIO
+        if folder is None:
+            self.shingles, self.outputs = io.BytesIO(), io.BytesIO()
+        else:
+            self.shingles = open(os.path.join(folder, f"{name}.u32"), "wb")  # noqa: SIM115
+            self.outputs = open(os.path.join(folder, f"{name}.txt"), "wb")  # noqa: SIM115
         self._shingles_at = self._outputs_at = 0
 
     def add(self, prep: Prepared) -> DocInfo:
@@ -87,6 +94,11 @@ class SpillWriter:
             headline_line=prep.headline_line, bytes_in=prep.bytes_in,
             headlines_removed=kinds.count("duplicate_headline"), paragraphs_removed=kinds.count("duplicate_paragraph"),
         )
+
+    def buffers(self) -> tuple[bytes, bytes]:
+        """What an in-memory writer holds: its shingles and its outputs."""
+        assert isinstance(self.shingles, io.BytesIO) and isinstance(self.outputs, io.BytesIO)
+        return self.shingles.getvalue(), self.outputs.getvalue()
 
     def flush(self) -> None:
         self.shingles.flush()
@@ -127,19 +139,38 @@ class Spill:
             fd = self._fds[(shard, suffix)] = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         return fd
 
+    def _read(self, doc: DocInfo, suffix: str, size: int, at: int) -> bytes:
+        return _pread(self._fd(doc.shard, suffix), size, at)
+
     def paragraphs(self, doc: DocInfo) -> list[np.ndarray]:
-        total = sum(doc.shingle_sizes)
-        flat = np.frombuffer(_pread(self._fd(doc.shard, "u32"), total * 4, doc.shingle_at * 4), dtype="<u4")
+        flat = np.frombuffer(self.shingle_bytes(doc), dtype="<u4")
         return np.split(flat, np.cumsum(doc.shingle_sizes)[:-1]) if doc.shingle_sizes else []
 
+    def shingle_bytes(self, doc: DocInfo) -> bytes:
+        return self._read(doc, "u32", sum(doc.shingle_sizes) * 4, doc.shingle_at * 4)
+
+    def output_bytes(self, doc: DocInfo) -> bytes:
+        return self._read(doc, "txt", doc.output_len, doc.output_at)
+
     def output(self, doc: DocInfo) -> str:
-        return _pread(self._fd(doc.shard, "txt"), doc.output_len, doc.output_at).decode("utf-8", "surrogatepass")
+        return self.output_bytes(doc).decode("utf-8", "surrogatepass")
 
     def findings(self, doc: DocInfo) -> list[dict[str, Any]]:
-        data = _pread(self._fd(doc.shard, "txt"), doc.findings_len, doc.output_at + doc.output_len)
+        data = self._read(doc, "txt", doc.findings_len, doc.output_at + doc.output_len)
         return [json.loads(line) for line in data.decode("ascii").splitlines()]
 
     def close(self) -> None:
         for fd in self._fds.values():
             os.close(fd)
         self._fds.clear()
+
+
+class Buffers(Spill):
+    """One in-memory shard (a :class:`SpillWriter` without a folder), read like a spill."""
+
+    def __init__(self, shingles: bytes, outputs: bytes) -> None:
+        super().__init__("")
+        self.data = {"u32": shingles, "txt": outputs}
+
+    def _read(self, doc: DocInfo, suffix: str, size: int, at: int) -> bytes:
+        return self.data[suffix][at : at + size]

@@ -1,13 +1,15 @@
 """The Dask engine: the same outputs and report as the local engine, even when a worker dies.
 
 On ``LocalCluster(n_workers=2, threads_per_worker=1)`` with the curated scrape of fixtures/run
-(every input format, five scripts). Skipped, saying why, where Dask is not installed.
+(every input format, five scripts), cut into chunks of a few files so that every shuffle,
+verification and settling task crosses chunks. Skipped, saying why, where Dask is not installed.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -36,13 +38,31 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, bytes], b
     return _outputs(tmp / "out"), findings(tmp / "r.jsonl")
 
 
+@pytest.fixture
+def small_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many small tasks: 9 chunks of the 65 fixture files, several verification and settling tasks."""
+    import dedupe.dask_engine as dask_engine
+
+    monkeypatch.setattr(dask_engine, "FILES_A_TASK", 8)
+    monkeypatch.setattr(dask_engine, "PAIRS_A_TASK", 7)
+    monkeypatch.setattr(dask_engine, "MEMBERS_A_TASK", 5)
+    monkeypatch.setattr(dask_engine, "PIECES_A_PARTITION", 2)
+    monkeypatch.setattr(dask_engine, "SHUFFLE_PARTS", 3)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> distributed.LocalCluster:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as c:
+        yield c
+
+
 def test_cli_engine_dask(runner, tmp_path, local):
     result = runner.invoke(main, ["run", str(SCRAPE), "--out", str(tmp_path / "out"), "--engine", "dask", "--jobs", "2"])
     assert result.exit_code == 0, result.stderr
     assert (_outputs(tmp_path / "out"), findings(tmp_path / "out.report.jsonl")) == local
 
 
-def test_dask_engine_gives_the_local_engines_outputs_and_report(local, tmp_path):
+def test_dask_engine_gives_the_local_engines_outputs_and_report(local, tmp_path, small_tasks):
     # no scheduler: the run starts LocalCluster(n_workers=2, threads_per_worker=1) itself
     summary = run(SCRAPE, tmp_path / "out", Options(run=RunOptions(jobs=2, engine="dask")), report=tmp_path / "r.jsonl")
     assert (_outputs(tmp_path / "out"), findings(tmp_path / "r.jsonl")) == local
@@ -53,7 +73,7 @@ def test_a_worker_killed_mid_run_changes_nothing(local, tmp_path, monkeypatch):
     import dedupe.dask_engine as dask_engine
 
     monkeypatch.setattr(dask_engine, "FILES_A_TASK", 2)  # many small tasks, so some are under way
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
     client = distributed.Client(cluster)
     killed: list[int] = []
 
@@ -80,13 +100,14 @@ def test_a_worker_killed_mid_run_changes_nothing(local, tmp_path, monkeypatch):
         cluster.close()
 
 
-def test_dask_engine_with_an_index_seeds_and_receives_the_run(tmp_path):
+def test_dask_engine_with_an_index_seeds_and_receives_the_run(tmp_path, small_tasks, cluster):
     # the index a run fills is the one the next run is checked against, as with the local engine
     from dedupe import Index
 
     seconds = []
     for engine in ("local", "dask"):
-        options = Options(run=RunOptions(jobs=2, engine=engine))
+        scheduler = cluster.scheduler_address if engine == "dask" else None
+        options = Options(run=RunOptions(jobs=2, engine=engine, scheduler=scheduler))
         with Index.open(str(tmp_path / f"{engine}.sqlite")) as index:
             first = run(SCRAPE, tmp_path / f"{engine}1", options, report=tmp_path / f"{engine}1.jsonl", index=index)
             assert index.stats().articles == first.kept
@@ -94,3 +115,99 @@ def test_dask_engine_with_an_index_seeds_and_receives_the_run(tmp_path):
         assert again.kept < first.kept // 5  # most articles were seen in the first run
         seconds.append((_outputs(tmp_path / f"{engine}2"), findings(tmp_path / f"{engine}2.jsonl")))
     assert seconds[0] == seconds[1]
+
+
+def _kill_the_busiest_worker(client: distributed.Client) -> int:
+    """SIGKILL the worker holding the most results (chunks): Dask must remake them from their tasks."""
+    held = client.has_what()
+    worker = max(held, key=lambda w: len(held[w]))
+    pid = client.run(os.getpid, workers=[worker])[worker]
+    os.kill(pid, signal.SIGKILL)
+    return int(pid)
+
+
+@pytest.mark.parametrize("stage", ["verify", "write_outputs"])
+def test_a_worker_killed_before_verification_or_writing_changes_nothing(local, tmp_path, monkeypatch, small_tasks, stage):
+    # the worker dies holding chunks the stage needs: their map tasks run again, the result is the same
+    import dedupe.dask_engine as dask_engine
+
+    killed: list[int] = []
+    real = getattr(dask_engine.DaskEngine, stage)
+
+    def kill_first(self, *args):
+        if not killed:
+            killed.append(_kill_the_busiest_worker(self.client))
+        return real(self, *args)
+
+    monkeypatch.setattr(dask_engine.DaskEngine, stage, kill_first)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as c:
+        options = Options(run=RunOptions(jobs=2, engine="dask", scheduler=c.scheduler_address))
+        run(SCRAPE, tmp_path / "out", options, report=tmp_path / "r.jsonl")
+    assert killed
+    assert (_outputs(tmp_path / "out"), findings(tmp_path / "r.jsonl")) == local
+
+
+def test_workers_never_use_the_clients_temporary_folder(local, tmp_path, monkeypatch, small_tasks):
+    # workers with a TMPDIR of their own; the client's temporary folder stays empty through the run
+    client_tmp, worker_tmp = tmp_path / "client-tmp", tmp_path / "worker-tmp"
+    client_tmp.mkdir()
+    worker_tmp.mkdir()
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+        local_directory=str(worker_tmp), env={"TMPDIR": str(worker_tmp)},
+    ) as c:
+        monkeypatch.setattr(tempfile, "tempdir", str(client_tmp))
+        options = Options(run=RunOptions(jobs=2, engine="dask", scheduler=c.scheduler_address))
+        run(SCRAPE, tmp_path / "out", options, report=tmp_path / "r.jsonl")
+        with distributed.Client(c) as client:
+            assert set(client.run(tempfile.gettempdir).values()) == {str(worker_tmp)}
+    assert list(client_tmp.iterdir()) == []
+    assert (_outputs(tmp_path / "out"), findings(tmp_path / "r.jsonl")) == local
+
+
+def test_file_urls_for_the_scrape_and_the_outputs(local, tmp_path, small_tasks, cluster):
+    # listing and reading through fsspec (file://), outputs written as to a local path (staging + rename)
+    options = Options(run=RunOptions(jobs=2, engine="dask", scheduler=cluster.scheduler_address))
+    summary = run(SCRAPE.as_uri(), (tmp_path / "out").as_uri(), options, report=tmp_path / "r.jsonl")
+    assert (_outputs(tmp_path / "out"), findings(tmp_path / "r.jsonl")) == local
+    assert summary.files == 65 and not summary.skipped and not (tmp_path / ".out.dedupe-staging").exists()
+
+
+def test_memory_urls_on_threaded_workers(local, tmp_path, small_tasks):
+    # memory:// is one process's: seen by workers that are threads of this process, not by worker
+    # processes. This runs fsspec reading and the one-open-a-file writer (an object store's path).
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    for path in SCRAPE.rglob("*"):
+        if path.is_file():
+            fs.pipe(f"/scrape/{path.relative_to(SCRAPE).as_posix()}", path.read_bytes())
+    try:
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as c:
+            options = Options(run=RunOptions(jobs=2, engine="dask", scheduler=c.scheduler_address))
+            summary = run("memory://scrape", "memory://out", options, report=tmp_path / "r.jsonl")
+        written = {p[len("/out/"):]: fs.cat_file(p) for p in fs.find("/out")}
+        assert (written, findings(tmp_path / "r.jsonl")) == local
+        assert summary.files == 65 and not summary.skipped
+    finally:
+        fs.rm("/scrape", recursive=True)
+        if fs.exists("/out"):
+            fs.rm("/out", recursive=True)
+
+
+def test_a_url_without_its_fsspec_package_is_one_line(runner, tmp_path):
+    pytest.importorskip("fsspec")
+    try:
+        import s3fs  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("s3fs is installed")
+    result = runner.invoke(main, ["run", "s3://bucket/scrape", "--out", str(tmp_path / "out"), "--engine", "dask"])
+    assert result.exit_code != 0
+    assert "pip install s3fs" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_out_url_needs_a_report_file(runner, tmp_path):
+    result = runner.invoke(main, ["run", str(SCRAPE), "--out", "memory://out", "--engine", "dask"])
+    assert result.exit_code != 0 and "--report" in result.stderr

@@ -1,0 +1,162 @@
+"""The articles of a run between its passes, and the steps either engine runs on them.
+
+:class:`Corpus` holds a few numbers and the signature of each article (the text stays in the
+local engine's spill or on the Dask workers); :class:`Engine` is what an engine provides (where
+the steps run), :class:`Work` where verification and settling run.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+import numpy as np
+
+from .cluster import Clustering, Drops, PairVerdict, Verifier, cluster
+from .config import Options
+from .index import Index
+from .policy import Bodies, Cut, Texts, _lsh_params, _ranking, band_keys, band_pairs, body_texts
+from .records import Match, Problem
+from .spill import DocInfo
+
+SIGNATURE_BLOCK = 4096  # signatures are kept in matrices of this many rows
+
+
+def _seen_before(corpus: Corpus, index: Index) -> dict[int, Match]:
+    """The articles an index already holds a copy of, with the best indexed match."""
+    seen = {}
+    for i, d in enumerate(corpus.docs):
+        entry = index.make_entry(d.name, corpus.signature(i), d.matching_keys, d.sentences, d.date)
+        matches = index.query_entry(entry)
+        if matches:
+            seen[i] = matches[0]
+    return seen
+
+
+def _candidates(corpus: Corpus, options: Options) -> set[tuple[int, int]]:
+    """Pairs of articles that share a band of their signatures (LSH banding, in numpy).
+
+    Bands and rows are datasketch's choice for the threshold (``MinHashLSH``'s own optimum), but
+    the buckets are found by sorting each band's values: no per-article Python objects, and
+    memory of one band's columns at a time (:func:`dedupe.policy.band_pairs`).
+    """
+    if len(corpus.docs) < 2:
+        return set()
+    sig = options.signature
+    bands, rows = _lsh_params(sig.lsh_threshold, sig.num_perm)
+    pairs: set[tuple[int, int]] = set()
+    numbers = np.arange(len(corpus.docs))
+    for b in range(bands):
+        band_pairs(band_keys(corpus.signature_columns(b * rows, (b + 1) * rows)), numbers, pairs)
+    return pairs
+
+
+class RunTexts(Texts, Protocol):
+    """What the run itself reads of its articles' text: the spill, or the Dask workers' chunks."""
+
+    def shard(self, name: str) -> int: ...
+
+    def findings(self, doc: DocInfo) -> list[dict[str, Any]]: ...
+
+
+class Work(Protocol):
+    """Where candidate pairs are verified and components settled: forked workers (local) or Dask tasks.
+
+    ``verify`` returns the verdicts it found (the rest are verified in this process as they are
+    asked for); the local engine's work uses the run's ``verifier`` and ``rank``, the Dask
+    engine's the ``cut`` and the verdicts ``known``.
+    """
+
+    def verify(
+        self, pairs: list[tuple[int, int]], cut: Cut, verifier: Verifier
+    ) -> dict[tuple[int, int], PairVerdict]: ...
+
+    def settle(
+        self, components: list[list[int]], cut: Cut, known: dict[tuple[int, int], PairVerdict],
+        verifier: Verifier, rank: Callable[[list[int]], list[int]],
+    ) -> list[Drops]: ...
+
+
+class Corpus:
+    """The articles of a run between its passes: a few numbers each in memory, text in the spill
+    or on the Dask workers (``texts``); ``work`` verifies and settles."""
+
+    def __init__(self, texts: RunTexts, options: Options, work: Work) -> None:
+        self.texts = texts
+        self.work = work
+        self.options = options
+        self.docs: list[DocInfo] = []
+        self.files_of: dict[str, list[int]] = defaultdict(list)
+        self.bytes_in = 0
+        self.removed: Counter[str] = Counter()  # within-article findings by kind
+        self.signature_blocks: list[np.ndarray] = []
+
+    def add(self, d: DocInfo, shard: str) -> None:
+        """Take in a prepared article: its signature joins the matrix, the rest stays a few numbers."""
+        d.shard = self.texts.shard(shard)
+        d.order = len(self.docs)
+        row = d.order % SIGNATURE_BLOCK
+        if row == 0:
+            self.signature_blocks.append(np.empty((SIGNATURE_BLOCK, self.options.signature.num_perm), np.uint32))
+        assert d.signature is not None
+        self.signature_blocks[-1][row] = d.signature
+        d.signature = None
+        self.removed["duplicate_headline"] += d.headlines_removed
+        self.removed["duplicate_paragraph"] += d.paragraphs_removed
+        self.files_of[d.article.path].append(d.order)
+        self.docs.append(d)
+        self.bytes_in += d.bytes_in
+
+    def signature(self, i: int) -> np.ndarray:
+        row: np.ndarray = self.signature_blocks[i // SIGNATURE_BLOCK][i % SIGNATURE_BLOCK]
+        return row
+
+    def signature_columns(self, start: int, stop: int) -> np.ndarray:
+        """Columns ``start:stop`` of every article's signature (one LSH band), as one matrix."""
+        n = len(self.docs)
+        return np.concatenate([b[:, start:stop] for b in self.signature_blocks])[:n]
+
+    def body_texts(self, i: int) -> list[str]:
+        """The article's body paragraphs as written out (its headline line left out)."""
+        return body_texts(self.docs[i], self.texts.output(self.docs[i]))
+
+    def clustering(self, candidates: set[tuple[int, int]], cut: Cut, before: Clustering | None = None) -> Clustering:
+        """Verify, cluster and rank, comparing bodies without the ``cut`` boilerplate paragraphs.
+
+        Verdicts of a ``before`` round are reused for pairs of articles the cut leaves alone.
+        """
+        docs = self.docs
+        bodies = Bodies(docs, self.texts, cut)
+        known: dict[tuple[int, int], PairVerdict] = {}
+        if before is not None:
+            touched = {n for n in range(len(docs)) if not all(bodies.kept(n))}
+            known = {p: v for p, v in before.pairs.items() if p[0] not in touched and p[1] not in touched}
+
+        verifier = Verifier(bodies.shingles, bodies.words, [d.date for d in docs], self.options.run, known)
+        todo = sorted(p for p in candidates if p not in known)
+        rank = _ranking(docs, self.options.run.keep, bodies.paragraphs)
+        known.update(self.work.verify(todo, cut, verifier))
+        return cluster(len(docs), candidates, verifier, rank,
+                       lambda components: self.work.settle(components, cut, known, verifier, rank))
+
+
+class Engine(Protocol):
+    """Where a run's steps happen: listing, pass one, candidates, verification, writing."""
+
+    texts: RunTexts
+    work: Work
+
+    def inputs(self, problems: list[Problem]) -> list[str]: ...
+
+    def prepared(self, rels: list[str]) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]: ...
+
+    def candidates(self, corpus: Corpus) -> set[tuple[int, int]]: ...
+
+    def write_outputs(
+        self, corpus: Corpus, result: Clustering, seen: dict[int, Match], cut: Cut
+    ) -> tuple[int, int, list[Problem]]: ...
+
+    def places(self) -> tuple[str, str]: ...
+
+    def close(self) -> None: ...

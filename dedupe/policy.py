@@ -1,0 +1,275 @@
+"""The logic both engines share: LSH buckets, bodies as compared, boilerplate, keep policy, writing.
+
+The local engine calls these in its worker processes, the Dask engine in its tasks; neither has
+its own copy, so the engine cannot change a run's outputs or report.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .config import FieldOptions, Options
+from .errors import InputError
+from .formats import kind_of, write_json, write_jsonl
+from .io import write_text_atomic
+from .minhash import unique
+from .prepare import body_for_matching, prepare
+from .records import Article, Problem
+from .shingle import words
+from .spill import DocInfo, SpillWriter
+
+Docs = Sequence[DocInfo] | Mapping[int, DocInfo]  # articles by run number: all of them, or those a task holds
+Cut = dict[tuple[str, int], int]  # boilerplate paragraphs removed: (source, paragraph key) -> stories
+
+
+class Texts(Protocol):
+    """Where an article's text is kept between the passes: a spill (local) or a chunk's buffers (Dask)."""
+
+    def paragraphs(self, doc: DocInfo) -> list[np.ndarray]: ...
+
+    def output(self, doc: DocInfo) -> str: ...
+
+
+def _source(path: str) -> str:
+    """The source an article belongs to for boilerplate: its first folder under the scrape."""
+    return path.split("/", 1)[0] if "/" in path else ""
+
+
+def _boilerplate(docs: list[DocInfo], keeper: tuple[int, ...], min_docs: int) -> dict[tuple[str, int], int]:
+    """Paragraphs that open or close at least ``min_docs`` different stories of one source.
+
+    Copies of one story count once (``keeper`` is each article's kept copy), so a story's own
+    closing line is not boilerplate because ten sites carried the story.
+    """
+    sources: dict[str, int] = {}
+    src, key, story = array("q"), array("Q"), array("q")  # one row per edge paragraph, compact
+    for n, d in enumerate(docs):
+        s = sources.setdefault(_source(d.article.path), len(sources))
+        for i in d.edge:
+            src.append(s)
+            key.append(d.keys[i])
+            story.append(keeper[n])
+    if not src:
+        return {}
+    srcs, keys, stories = (np.frombuffer(a, t) for a, t in ((src, np.int64), (key, np.uint64), (story, np.int64)))
+    order = np.lexsort((stories, keys, srcs))
+    srcs, keys, stories = srcs[order], keys[order], stories[order]
+    group = np.r_[True, (srcs[1:] != srcs[:-1]) | (keys[1:] != keys[:-1])]  # a new (source, paragraph)
+    new_story = group | np.r_[True, stories[1:] != stories[:-1]]  # each story counted once in its group
+    first = np.flatnonzero(group)
+    counts = np.add.reduceat(new_story.astype(np.int64), first)
+    names = list(sources)
+    return {
+        (names[int(srcs[f])], int(keys[f])): int(c)
+        for f, c in zip(first[counts >= min_docs], counts[counts >= min_docs])
+    }
+
+
+def _ranking(
+    docs: Docs, policy: str, paragraphs: Callable[[int], list[np.ndarray]]
+) -> Callable[[list[int]], list[int]]:
+    """The keep policy: orders a cluster's articles, best copy first.
+
+    ``content`` scores each copy within its cluster: shingles found in at least half of the
+    copies (and at least two: the story), plus half of its other shingles that sit in prose
+    paragraphs (a fuller copy's extra paragraph), minus the rest (menus, captions, link lists:
+    a page dump's boilerplate). Ties go to the earlier date, then to path order.
+    """
+
+    def date(i: int) -> float:
+        d = docs[i].date
+        return d if d is not None else float("inf")
+
+    if policy == "first":
+        return lambda members: sorted(members, key=lambda i: docs[i].order)
+    if policy == "earliest":
+        return lambda members: sorted(members, key=lambda i: (date(i), docs[i].order))
+
+    def by_content(members: list[int]) -> list[int]:
+        parts = {m: paragraphs(m) for m in members}
+        sets = {m: np.unique(np.concatenate(p)) if p else np.empty(0, np.uint32) for m, p in parts.items()}
+        values, counts = np.unique(np.concatenate(list(sets.values())), return_counts=True)
+        story = max(2, (len(members) + 1) // 2)  # a shingle in this many copies is the story's
+        score = {}
+        for m in members:
+            shared = counts[np.searchsorted(values, sets[m])] >= story
+            prose = [a for a, is_prose in zip(parts[m], docs[m].sentences) if is_prose]
+            in_prose = np.isin(sets[m], np.concatenate(prose)) if prose else np.zeros(sets[m].size, bool)
+            score[m] = int(shared.sum()) + 0.5 * int((~shared & in_prose).sum()) - int((~shared & ~in_prose).sum())
+        return sorted(members, key=lambda i: (-score[i], date(i), docs[i].order))
+
+    return by_content
+
+
+BUCKET_PAIRS = 64
+
+
+def band_pairs(keys: np.ndarray, numbers: np.ndarray, pairs: set[tuple[int, int]]) -> None:
+    """Add to ``pairs`` the articles that share a bucket of one LSH band.
+
+    ``keys`` holds each article's band (its rows as one void value), ``numbers`` the articles'
+    run numbers. A bucket larger than ``BUCKET_PAIRS`` pairs each member with its first
+    ``BUCKET_PAIRS`` neighbours only (enough to join a cluster; verification decides).
+    """
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], len(order)]
+    for start, end in zip(starts[ends - starts > 1], ends[ends - starts > 1]):
+        members = sorted(numbers[order[start:end]].tolist())
+        for x, a in enumerate(members):
+            for c in members[x + 1 : x + 1 + BUCKET_PAIRS]:
+                pairs.add((a, c))
+
+
+def band_keys(block: np.ndarray) -> np.ndarray:
+    """One band's rows of each signature (a matrix) as one void value per article."""
+    block = np.ascontiguousarray(block)
+    return block.view(np.dtype((np.void, block.dtype.itemsize * block.shape[1]))).ravel()
+
+
+def _lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
+    """datasketch's optimal (bands, rows) for a threshold, computed once per setting."""
+    from datasketch.lsh import _optimal_param
+
+    b, r = _optimal_param(threshold, num_perm, 0.5, 0.5)
+    return int(b), int(r)
+
+
+def _cached(fn: Callable[[int], np.ndarray]) -> Callable[[int], np.ndarray]:
+    from functools import lru_cache
+
+    return lru_cache(maxsize=4096)(fn)
+
+
+def staging_folder(out_dir: str | Path) -> Path:
+    """Where outputs are written before they are renamed into OUT_DIR: a hidden sibling of it, so
+    OUT_DIR never holds a half-written file, even during a run or after a crash."""
+    out = Path(out_dir).resolve()
+    return out.with_name(f".{out.name}.dedupe-staging")
+
+
+def default_report_path(out_dir: str | Path) -> Path:
+    """Where the report goes by default: beside OUT_DIR (not inside it), as OUT_DIR.report.jsonl."""
+    out = Path(out_dir).resolve()
+    return out.with_name(out.name + ".report.jsonl")
+
+
+def prepare_items(items: Iterable[Article | Problem], options: Options, spill: SpillWriter) -> list[DocInfo | Problem]:
+    """Pass one on one input file's articles: each prepared, its text to ``spill``, its record returned."""
+    out: list[DocInfo | Problem] = []
+    for item in items:
+        if isinstance(item, Problem):
+            out.append(item)
+            continue
+        prep = prepare(item, options)
+        if prep.output.strip():
+            out.append(spill.add(prep))
+        else:  # zero-width characters, markup debris: nothing left to keep
+            where = item.path if item.line is None else f"{item.path}:{item.line}"
+            out.append(Problem(where, "no paragraphs of text (skipped)"))
+    return out
+
+
+def body_texts(doc: DocInfo, output: str) -> list[str]:
+    """The article's body paragraphs as written out (its headline line left out)."""
+    parts = output.rstrip("\n").split("\n\n")
+    return parts[1:] if doc.headline_line else parts
+
+
+class Bodies:
+    """Articles' bodies as compared, without the ``cut`` boilerplate paragraphs: shingles and words."""
+
+    def __init__(self, docs: Docs, texts: Texts, cut: Cut) -> None:
+        self.docs, self.texts, self.cut = docs, texts, cut
+        self.shingles = _cached(self._shingles)
+
+    def kept(self, i: int) -> list[bool]:
+        src = _source(self.docs[i].article.path)
+        return [(src, k) not in self.cut for k in self.docs[i].keys]
+
+    def paragraphs(self, i: int) -> list[np.ndarray]:
+        return [a if keep else a[:0] for keep, a in zip(self.kept(i), self.texts.paragraphs(self.docs[i]))]
+
+    def _shingles(self, i: int) -> np.ndarray:
+        parts = self.paragraphs(i)
+        return unique(np.concatenate(parts)) if parts else np.empty(0, np.uint32)
+
+    def words(self, i: int) -> list[list[str]]:
+        d = self.docs[i]
+        paras = [p for keep, p in zip(self.kept(i), body_texts(d, self.texts.output(d))) if keep]
+        return [words(body_for_matching(n, p) or "") for n, p in enumerate(paras)]
+
+
+def _without_boilerplate(d: DocInfo, text: str, cut: Cut) -> tuple[str, int]:
+    if not cut:
+        return text, 0
+    src = _source(d.article.path)
+    drop = {i for i in d.edge if (src, d.keys[i]) in cut}
+    if not drop or len(drop) == len(d.keys):
+        return text, 0  # never empty an article
+    parts = text.rstrip("\n").split("\n\n")
+    head, body = (parts[:1], parts[1:]) if d.headline_line else ([], parts)
+    if len(body) != len(d.keys):
+        return text, 0
+    kept = head + [p for i, p in enumerate(body) if i not in drop]
+    return "\n\n".join(kept) + ("\n" if text.endswith("\n") else ""), len(drop)
+
+
+class Sink(Protocol):
+    """Where a run's kept articles are written, file by file (atomically each)."""
+
+    def text(self, rel: str, text: str) -> None: ...
+
+    def json(self, rel: str, text: str) -> None: ...
+
+    def jsonl(self, rel: str, lines: dict[int, str]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LocalSink:
+    """Outputs under a local folder, each through a temporary file in ``staging`` renamed into place."""
+
+    root: str
+    out: Path
+    fields: FieldOptions
+    staging: Path
+
+    def text(self, rel: str, text: str) -> None:
+        write_text_atomic(self.out / rel, text, self.staging)
+
+    def json(self, rel: str, text: str) -> None:
+        write_json(self.root, rel, self.out / rel, text, self.fields, self.staging)
+
+    def jsonl(self, rel: str, lines: dict[int, str]) -> None:
+        write_jsonl(self.root, rel, self.out / rel, lines, self.fields, self.staging)
+
+
+def write_file(
+    rel: str, kept: list[DocInfo], output: Callable[[DocInfo], str], cut: Cut, sink: Sink
+) -> tuple[int, int, Problem | None]:
+    """Write the kept articles of one input file; returns bytes written, boilerplate paragraphs
+    removed and, when it could not be written (a path too long, a full disk), the Problem."""
+    texts, removed = [], 0
+    for d in kept:
+        text, n = _without_boilerplate(d, output(d), cut)
+        texts.append(text)
+        removed += n
+    kind = kind_of(rel)
+    try:
+        if kind == "text":
+            sink.text(rel, texts[0])
+        elif kind == "json":
+            sink.json(rel, texts[0])
+        else:
+            sink.jsonl(rel, {line: t for d, t in zip(kept, texts) if (line := d.article.line) is not None})
+    except (OSError, InputError, ValueError) as e:
+        reason = getattr(e, "strerror", None) or getattr(e, "problem", None) or str(e)
+        return 0, removed, Problem(rel, f"output not written: {reason} (skipped)")
+    return sum(len(t.encode("utf-8", "surrogatepass")) for t in texts), removed, None

@@ -1,0 +1,153 @@
+"""What a run reports: its summary, the report's lines on articles, clusters and boilerplate.
+
+Both engines call these with the same records, so their reports cannot differ.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from typing import IO, Any
+
+from .cluster import Clustering
+from .config import Options
+from .formats import to_json
+from .policy import _source
+from .records import DocFinding, Match, Problem
+from .spill import DocInfo
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """What a run did: counts, bytes, and every input it skipped or warned about."""
+
+    files: int
+    documents: int
+    kept: int
+    dropped: int
+    headlines_removed: int
+    paragraphs_removed: int
+    boilerplate_removed: int
+    bytes_in: int
+    bytes_out: int
+    report: str
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def skipped(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.skipped)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing was skipped, 1 otherwise."""
+        return 1 if self.skipped else 0
+
+    def lines(self) -> list[str]:
+        """The summary as printed at the end of ``dedupe run``."""
+        out = [
+            f"{self.files} files, {self.documents} articles read: {self.kept} kept, {self.dropped} dropped as copies",
+            f"removed inside articles: {self.headlines_removed} headlines, {self.paragraphs_removed} paragraphs,"
+            f" {self.boilerplate_removed} boilerplate paragraphs",
+            f"bytes: {self.bytes_in:,} in, {self.bytes_out:,} out; report: {self.report}",
+        ]
+        skipped = self.skipped
+        if skipped:
+            reasons = Counter(p.reason.split(" (")[0].split(":")[0] for p in skipped)
+            out.append(f"skipped {len(skipped)}: " + "; ".join(f"{n} {r}" for r, n in reasons.most_common()))
+        return out
+
+
+
+
+def _write_json_line(f: IO[str], obj: dict[str, Any]) -> None:
+    f.write(to_json(obj) + "\n")
+
+
+def _name_docs(docs: list[DocInfo]) -> None:
+    """Report names: a record's id where it is unique in the run, else its path (``path#line``)."""
+    ids = Counter(d.article.record_id for d in docs if d.article.record_id)
+    for d in docs:
+        rid = d.article.record_id
+        d.name = rid if rid and ids[rid] == 1 else d.article.id
+
+
+
+SIMILARITY_BINS = 20
+
+
+def _where(d: DocInfo, prefix: str = "") -> dict[str, Any]:
+    """Where an article is: its input file, and its line for a JSON-lines record."""
+    out: dict[str, Any] = {prefix + "path": d.article.path}
+    if d.article.line is not None:
+        out[prefix + "line"] = d.article.line
+    return out
+
+
+def _summary_line(summary: RunSummary, scrape: str, out: str, options: Options, result: Clustering) -> dict[str, Any]:
+    """The report's last line: what the run did, where, and how similar the pairs it weighed were
+    (the verified candidate pairs, merged or not, in bins of 0.05: to judge the threshold)."""
+    merged, apart = [0] * SIMILARITY_BINS, [0] * SIMILARITY_BINS
+    for v in result.pairs.values():
+        (merged if v.duplicate else apart)[min(SIMILARITY_BINS - 1, int(v.similarity * SIMILARITY_BINS))] += 1
+    fields = options.fields
+    return {
+        "kind": "summary", "scrape": scrape, "out": out,
+        "files": summary.files, "documents": summary.documents, "kept": summary.kept, "dropped": summary.dropped,
+        "headlines_removed": summary.headlines_removed, "paragraphs_removed": summary.paragraphs_removed,
+        "boilerplate_removed": summary.boilerplate_removed, "bytes_in": summary.bytes_in,
+        "bytes_out": summary.bytes_out,
+        "skipped": [{"source": p.source, "reason": p.reason} for p in summary.skipped],
+        "threshold": options.run.threshold, "containment": options.run.containment,
+        "similarity_merged": merged, "similarity_not_merged": apart,
+        "fields": {"text": fields.text, "title": fields.title, "id": fields.id, "url": fields.url, "date": fields.date},
+        "clean": asdict(options.clean),
+    }
+
+
+def _doc_findings(
+    docs: list[DocInfo], result: Clustering, seen: dict[int, Match], boiler: dict[tuple[str, int], int],
+    removing: bool, body_paragraphs: Callable[[int], list[str]],
+) -> Iterator[DocFinding]:
+    for i, d in enumerate(docs):
+        if i in seen:
+            hit = seen[i]
+            yield DocFinding("duplicate_document", d.name, hit.id, hit.similarity, "in_index", (("rule", hit.rule),))
+            continue
+        k = result.keeper[i]
+        if k == i:
+            continue
+        v = result.verdicts[i]
+        yield DocFinding("duplicate_document", d.name, docs[k].name, v.similarity, v.reason)
+        if d.headline_key != docs[k].headline_key and d.headline and docs[k].headline:
+            yield DocFinding(
+                "headline_differs", d.name, docs[k].name, v.similarity,
+                "a copy with another headline", (("headline", d.headline), ("kept_headline", docs[k].headline)),
+            )
+    held_reasons = {
+        "outside_window": "a copy dated further apart than --window: kept both",
+        "look_alike": "the same template with other names and numbers: kept both",
+    }
+    for i, j, v in result.held_apart:
+        yield DocFinding(v.reason, docs[j].name, docs[i].name, v.similarity, held_reasons[v.reason])
+    by_headline: dict[int, list[int]] = defaultdict(list)
+    for i, d in enumerate(docs):
+        if d.headline_key is not None:
+            by_headline[d.headline_key].append(i)
+    for group in by_headline.values():
+        first = group[0]
+        for m in group[1:]:
+            if result.keeper[m] != result.keeper[first]:
+                yield DocFinding("same_headline", docs[m].name, None, 0.0,
+                                 "same headline, different story: kept both",
+                                 (("same_as", docs[first].name), ("headline", docs[m].headline)))
+    firsts: dict[tuple[str, int], tuple[int, int]] = {}
+    for n, d in enumerate(docs):
+        for i in d.edge:
+            if (_source(d.article.path), d.keys[i]) in boiler:
+                firsts.setdefault((_source(d.article.path), d.keys[i]), (n, i))
+    for (src, key), count in sorted(boiler.items(), key=lambda kv: firsts[kv[0]]):
+        n, i = firsts[(src, key)]
+        yield DocFinding("boilerplate", docs[n].name, None, 1.0,
+                         "opens or closes many articles of this source" + ("; removed" if removing else "; kept"),
+                         (("source", src), ("articles", count), ("text", body_paragraphs(n)[i])))
