@@ -16,7 +16,8 @@ import numpy as np
 from .cluster import Clustering, Drops, PairVerdict, Verifier, cluster
 from .config import Options
 from .index import Index
-from .policy import Bodies, Cut, Texts, _lsh_params, _ranking, band_keys, band_pairs, body_texts
+from .minhash import lsh_params
+from .policy import Bodies, Cut, Texts, _ranking, band_keys, band_pairs, body_texts
 from .records import Match, Problem
 from .spill import DocInfo
 
@@ -44,7 +45,7 @@ def _candidates(corpus: Corpus, options: Options) -> set[tuple[int, int]]:
     if len(corpus.docs) < 2:
         return set()
     sig = options.signature
-    bands, rows = _lsh_params(sig.lsh_threshold, sig.num_perm)
+    bands, rows = lsh_params(sig.lsh_threshold, sig.num_perm)
     pairs: set[tuple[int, int]] = set()
     numbers = np.arange(len(corpus.docs))
     for b in range(bands):

@@ -39,7 +39,8 @@ from .dask_tasks import Box
 from .errors import ConfigError
 from .formats import list_inputs
 from .io import clear_staging
-from .policy import Cut, LocalSink, Sink, _lsh_params, default_report_path, staging_folder
+from .minhash import lsh_params
+from .policy import Cut, LocalSink, Sink, default_report_path, staging_folder
 from .records import Match, Problem
 from .spill import DocInfo
 
@@ -162,7 +163,7 @@ class DaskEngine:
         if len(corpus.docs) < 2:
             return set()
         sig = self.options.signature
-        bands, rows = _lsh_params(sig.lsh_threshold, sig.num_perm)
+        bands, rows = lsh_params(sig.lsh_threshold, sig.num_perm)
         parts = max(1, min(len(self.chunks), SHUFFLE_PARTS))
         futures = [self.client.submit(tasks.band_pieces, chunk, self.offsets[c], bands, rows, parts)
                    for c, chunk in enumerate(self.chunks) if self.counts[c]]

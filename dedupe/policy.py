@@ -134,14 +134,6 @@ def band_keys(block: np.ndarray) -> np.ndarray:
     return block.view(np.dtype((np.void, block.dtype.itemsize * block.shape[1]))).ravel()
 
 
-def _lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
-    """datasketch's optimal (bands, rows) for a threshold, computed once per setting."""
-    from datasketch.lsh import _optimal_param
-
-    b, r = _optimal_param(threshold, num_perm, 0.5, 0.5)
-    return int(b), int(r)
-
-
 def _cached(fn: Callable[[int], np.ndarray]) -> Callable[[int], np.ndarray]:
     from functools import lru_cache
 

@@ -89,3 +89,19 @@ def test_lsh_params_are_datasketchs_choice(threshold, num_perm):
     from datasketch.lsh import _optimal_param
 
     assert lsh_params(threshold, num_perm) == _optimal_param(threshold, num_perm, 0.5, 0.5)
+
+
+def test_a_run_does_not_import_scipy(tmp_path):
+    # datasketch imports scipy (a second or so per process); a run needs neither for its LSH bands
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from dedupe import Options, RunOptions, run\n"
+        f"run({str(FIXTURES / 'sample')!r}, {str(tmp_path / 'out')!r}, Options(run=RunOptions(jobs=1)))\n"
+        "print(sorted(m for m in ('scipy', 'datasketch') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    assert any((tmp_path / "out").iterdir())
