@@ -75,7 +75,7 @@ class Work(Protocol):
 
     def settle(
         self, components: list[list[int]], cut: Cut, known: dict[tuple[int, int], PairVerdict],
-        verifier: Verifier, rank: Callable[[list[int]], list[int]],
+        verifier: Verifier, rank: Callable[[list[int]], list[int]], first: frozenset[int],
     ) -> list[Drops]: ...
 
 
@@ -122,10 +122,14 @@ class Corpus:
         """The article's body paragraphs as written out (its headline line left out)."""
         return body_texts(self.docs[i], self.texts.output(self.docs[i]))
 
-    def clustering(self, candidates: set[tuple[int, int]], cut: Cut, before: Clustering | None = None) -> Clustering:
+    def clustering(
+        self, candidates: set[tuple[int, int]], cut: Cut, before: Clustering | None = None,
+        first: frozenset[int] = frozenset(),
+    ) -> Clustering:
         """Verify, cluster and rank, comparing bodies without the ``cut`` boilerplate paragraphs.
 
         Verdicts of a ``before`` round are reused for pairs of articles the cut leaves alone.
+        Articles in ``first`` (an index holds them) rank before all others.
         """
         docs = self.docs
         bodies = Bodies(docs, self.texts, cut)
@@ -136,10 +140,10 @@ class Corpus:
 
         verifier = Verifier(bodies.shingles, bodies.words, [d.date for d in docs], self.options.run, known)
         todo = sorted(p for p in candidates if p not in known)
-        rank = _ranking(docs, self.options.run.keep, bodies.paragraphs)
+        rank = _ranking(docs, self.options.run.keep, bodies.paragraphs, first)
         known.update(self.work.verify(todo, cut, verifier))
         return cluster(len(docs), candidates, verifier, rank,
-                       lambda components: self.work.settle(components, cut, known, verifier, rank))
+                       lambda components: self.work.settle(components, cut, known, verifier, rank, first))
 
 
 class Engine(Protocol):

@@ -201,7 +201,7 @@ class DaskEngine:
 
     def settle(
         self, components: list[list[int]], cut: Cut, known: dict[tuple[int, int], PairVerdict],
-        verifier: Verifier, rank: Callable[[list[int]], list[int]],
+        verifier: Verifier, rank: Callable[[list[int]], list[int]], first: frozenset[int],
     ) -> list[Drops]:
         """Components settled by the keep policy on the workers, about ``MEMBERS_A_TASK`` articles a task."""
         if not components:
@@ -221,7 +221,8 @@ class DaskEngine:
             if b is not None and batch_of.get(j) == b:
                 verdicts[b][(i, j)] = v
         needs = [{m for comp in batch for m in comp} for batch in batches]
-        payloads = list(zip(batches, verdicts))
+        firsts = [frozenset(m for m in members if m in first) for members in needs]
+        payloads = list(zip(batches, verdicts, firsts))
         return [drops for done in self._shuffled(payloads, needs, tasks.settle_group, cut) for drops in done]
 
     def _sink(self) -> Sink:

@@ -163,9 +163,9 @@ def verify_group(group: tuple[int, list[Any]], cut: Cut, opts: RunOptions) -> li
 def settle_group(group: tuple[int, list[Any]], cut: Cut, opts: RunOptions) -> list[Drops]:
     """A task's connected components settled by the keep policy (the verdicts of their candidate
     pairs come with them)."""
-    (components, known), docs, bodies = _unpack(group, cut)
+    (components, known, first), docs, bodies = _unpack(group, cut)
     verifier = Verifier(bodies.shingles, bodies.words, {n: d.date for n, d in docs.items()}, opts, known)
-    rank = _ranking(docs, opts.keep, bodies.paragraphs)
+    rank = _ranking(docs, opts.keep, bodies.paragraphs, first)
     return [settle(c, verifier, rank) for c in components]
 
 

@@ -143,7 +143,7 @@ class _LocalWork:
 
     def settle(
         self, components: list[list[int]], cut: Cut, known: dict[tuple[int, int], PairVerdict],
-        verifier: Verifier, rank: Callable[[list[int]], list[int]],
+        verifier: Verifier, rank: Callable[[list[int]], list[int]], first: frozenset[int],
     ) -> list[Drops]:
         if self.jobs <= 1 or len(components) < PARALLEL_COMPONENTS:
             return [settle(c, verifier, rank) for c in components]
@@ -260,13 +260,16 @@ def _run(
 
     # Site boilerplate is what opens or closes many stories; counting stories needs the
     # clusters, and clusters are then redone without it (it inflates similarity).
+    # Articles an index holds stay in the clusters, ranked first, so that their copies in this
+    # run (which the index alone may not tell: it keeps no text) are dropped through them.
     seen = _seen_before(corpus, index) if index is not None else {}
-    candidates = {(a, b) for a, b in engine.candidates(corpus) if a not in seen and b not in seen}
-    result = corpus.clustering(candidates, {})
+    first = frozenset(seen)
+    candidates = {(a, b) for a, b in engine.candidates(corpus) if a not in seen or b not in seen}
+    result = corpus.clustering(candidates, {}, first=first)
     boiler = _boilerplate(docs, result.keeper, options.run.boilerplate_min_docs)
     cut = boiler if options.run.boilerplate else {}
     if cut:
-        result = corpus.clustering(candidates, cut, before=result)
+        result = corpus.clustering(candidates, cut, before=result, first=first)
 
     named = {d.name: d for d in docs}
     for finding in _doc_findings(docs, result, seen, boiler, options.run.boilerplate, corpus.body_texts):

@@ -7,7 +7,7 @@ its own copy, so the engine cannot change a run's outputs or report.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -72,15 +72,20 @@ def _boilerplate(docs: list[DocInfo], keeper: tuple[int, ...], min_docs: int) ->
 
 
 def _ranking(
-    docs: Docs, policy: str, paragraphs: Callable[[int], list[np.ndarray]]
+    docs: Docs, policy: str, paragraphs: Callable[[int], list[np.ndarray]], first: Set[int] = frozenset()
 ) -> Callable[[list[int]], list[int]]:
     """The keep policy: orders a cluster's articles, best copy first.
 
     ``content`` scores each copy within its cluster: shingles found in at least half of the
     copies (and at least two: the story), plus half of its other shingles that sit in prose
     paragraphs (a fuller copy's extra paragraph), minus the rest (menus, captions, link lists:
-    a page dump's boilerplate). Ties go to the earlier date, then to path order.
+    a page dump's boilerplate). Ties go to the earlier date, then to path order. Articles in
+    ``first`` (those an index holds) come before all others, so their copies are dropped
+    through them.
     """
+    if first:
+        ranked = _ranking(docs, policy, paragraphs)
+        return lambda members: sorted(ranked(members), key=lambda i: i not in first)
 
     def date(i: int) -> float:
         d = docs[i].date

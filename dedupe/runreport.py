@@ -118,6 +118,10 @@ def _doc_findings(
         if k == i:
             continue
         v = result.verdicts[i]
+        if k in seen:  # a copy of an article the index holds: dropped through it, naming the indexed one
+            yield DocFinding("duplicate_document", d.name, seen[k].id, v.similarity, "in_index",
+                             (("rule", v.reason), ("via", docs[k].name)))
+            continue
         yield DocFinding("duplicate_document", d.name, docs[k].name, v.similarity, v.reason)
         if d.headline_key != docs[k].headline_key and d.headline and docs[k].headline:
             yield DocFinding(

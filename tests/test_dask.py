@@ -7,6 +7,7 @@ verification and settling task crosses chunks. Skipped, saying why, where Dask i
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import tempfile
@@ -113,6 +114,8 @@ def test_dask_engine_with_an_index_seeds_and_receives_the_run(tmp_path, small_ta
             assert index.stats().articles == first.kept
             again = run(SCRAPE, tmp_path / f"{engine}2", options, report=tmp_path / f"{engine}2.jsonl", index=index)
         assert again.kept < first.kept // 5  # most articles were seen in the first run
+        through = [json.loads(x) for x in (tmp_path / f"{engine}2.jsonl").read_text().splitlines() if '"via"' in x]
+        assert through and all(t["reason"] == "in_index" for t in through)  # copies dropped through seen articles
         seconds.append((_outputs(tmp_path / f"{engine}2"), findings(tmp_path / f"{engine}2.jsonl")))
     assert seconds[0] == seconds[1]
 

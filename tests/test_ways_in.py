@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from dedupe.cli import main
+from dedupe.index import Index
 
 from .test_run import article, as_text, outputs, syndicated, write
 
@@ -64,3 +65,36 @@ def test_index_expire_and_bad_index_targets(runner, tmp_path):
     bad = runner.invoke(main, ["run", str(tmp_path), "--out", str(tmp_path / "o"), "--index", str(junk)])
     assert bad.exit_code == 2 and bad.stderr.strip().count("\n") == 0 and "not a dedupe index" in bad.stderr
     assert not Path(tmp_path / "o").exists()
+
+
+def _edited(paras: list[str]) -> list[str]:
+    """Each paragraph with one word changed: no paragraph key in common with the original."""
+    return [p.replace(" the ", " a ", 1) if " the " in p else p + " (edited)" for p in paras]
+
+
+def test_a_copy_of_an_article_the_index_holds_is_dropped_through_it(runner, tmp_path):
+    # Day 2 carries the indexed story again and a cut, edited copy of it. The index alone cannot tell
+    # the copy (no paragraph in common, Jaccard under the threshold), but the run verifies it against
+    # the story beside it, which the index holds: the copy is dropped, naming the indexed article.
+    index = str(tmp_path / "seen.sqlite")
+    head, paras = article(4)
+    assert len(paras) >= 4
+    day1 = write(tmp_path / "day1", {"a/story.txt": as_text(head, paras)})
+    r1 = runner.invoke(main, ["run", str(day1), "--out", str(tmp_path / "out1"), "--index", index, "--jobs", "1"])
+    assert r1.exit_code == 0, r1.stderr
+    cut = _edited(paras[: len(paras) // 2 + 1])
+    day2 = write(tmp_path / "day2", {"b/again.txt": as_text(head, paras), "c/cut.txt": as_text("Cut copy", cut),
+                                     "c/new.txt": as_text(*article(5))})
+    r2 = runner.invoke(main, ["run", str(day2), "--out", str(tmp_path / "out2"), "--index", index, "--jobs", "1"])
+    assert r2.exit_code == 0, r2.stderr
+    assert sorted(outputs(tmp_path / "out2")) == ["c/new.txt"]
+    report = [json.loads(x) for x in (tmp_path / "out2.report.jsonl").read_text().splitlines()]
+    dups = {r["doc"]: r for r in report if r["kind"] == "duplicate_document"}
+    assert set(dups) == {"b/again.txt", "c/cut.txt"}
+    assert (dups["b/again.txt"]["duplicate_of"], dups["b/again.txt"]["reason"]) == ("a/story.txt", "in_index")
+    cut_line = dups["c/cut.txt"]
+    assert (cut_line["duplicate_of"], cut_line["reason"], cut_line["via"]) == ("a/story.txt", "in_index", "b/again.txt")
+    assert cut_line["rule"] == "contained"
+    assert 0.8 <= cut_line["similarity"] < 1.0
+    with Index.open(index) as seen:
+        assert seen.stats().articles == 2  # the story and c/new.txt; the copy was not added
