@@ -169,6 +169,8 @@ def clean(
         )
     if counts["skipped"]:
         sys.exit(EXIT_SKIPPED)
+
+
 def _place(ctx: click.Context, param: click.Parameter, value: str) -> str:
     """A folder that exists, or a URL (``--engine dask`` reads it through fsspec)."""
     return value if "://" in value else str(click.Path(exists=True, file_okay=False).convert(value, param, ctx))
