@@ -285,9 +285,9 @@ def child_main(name: str, scrape: Path, limit: int) -> None:
 # ----------------------------------------------------------------------------------------------
 
 
-def _tree_pss_kb(root: int) -> int:
-    """Proportional set size of a process and all its descendants, now (KiB; 0 if gone)."""
-    total, todo, seen = 0, [root], set()
+def _tree(root: int) -> list[int]:
+    """A process and all its descendants, now (those that exit meanwhile are left out)."""
+    found, todo, seen = [], [root], set()
     while todo:
         pid = todo.pop()
         if pid in seen:
@@ -297,30 +297,32 @@ def _tree_pss_kb(root: int) -> int:
             for task in os.listdir(f"/proc/{pid}/task"):
                 with open(f"/proc/{pid}/task/{task}/children") as f:
                     todo.extend(int(c) for c in f.read().split())
-            with open(f"/proc/{pid}/smaps_rollup") as f:
-                total += next(int(ln.split()[1]) for ln in f if ln.startswith("Pss:"))
-        except (OSError, StopIteration, ValueError):
-            pass
-    return total
+        except OSError:
+            continue
+        found.append(pid)
+    return found
+
+
+def _proc_kb(path: str, field: str) -> int | None:
+    """A ``Field:  N kB`` line of a /proc file, or None when the process is gone."""
+    try:
+        with open(path) as f:
+            return next(int(ln.split()[1]) for ln in f if ln.startswith(field))
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
+def _tree_pss_kb(root: int) -> int:
+    """Proportional set size of a process and all its descendants, now (KiB; 0 if gone)."""
+    return sum(_proc_kb(f"/proc/{pid}/smaps_rollup", "Pss:") or 0 for pid in _tree(root))
 
 
 def _tree_hwm_kb(root: int, peaks: dict[int, int]) -> None:
     """Record each process's peak RSS so far (VmHWM, KiB) in the tree under ``root``."""
-    todo, seen = [root], set()
-    while todo:
-        pid = todo.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        try:
-            for task in os.listdir(f"/proc/{pid}/task"):
-                with open(f"/proc/{pid}/task/{task}/children") as f:
-                    todo.extend(int(c) for c in f.read().split())
-            with open(f"/proc/{pid}/status") as f:
-                hwm = next(int(ln.split()[1]) for ln in f if ln.startswith("VmHWM:"))
+    for pid in _tree(root):
+        hwm = _proc_kb(f"/proc/{pid}/status", "VmHWM:")
+        if hwm is not None:
             peaks[pid] = max(peaks.get(pid, 0), hwm)
-        except (OSError, StopIteration, ValueError):
-            pass
 
 
 def measure(cmd: list[str], workdir: Path, tag: str) -> dict[str, Any]:

@@ -38,6 +38,11 @@ def parse_date(text: str | None) -> float | None:
     """
     if not text or not _FOUR_DIGITS_RE.search(text):
         return None
+    return _first_date(text)
+
+
+def _first_date(text: str) -> float | None:
+    """The date patterns tried one after another (no pre-scan)."""
     m = _ISO_RE.search(text)
     if m:
         return _make(int(m[1]), int(m[2]), int(m[3]))
