@@ -3,9 +3,9 @@
 ``Index.open(path)`` keeps it in an embedded SQLite file; ``Index.open("redis://host/0#name")``
 on a Redis server shared by machines and processes. Each entry holds the article's MinHash
 signature (the low 16 bits of datasketch's affine32 values; LSH bands are hashed from the full
-values), its paragraph keys and its body key — under a kilobyte, no text. The settings that make signatures comparable (scheme, seed, permutations,
-shingle size, LSH banding) are stored with the index; opening it with other settings is an
-error, never a silent mismatch.
+values), its paragraph keys and its body key — under a kilobyte, no text. The settings that
+make signatures comparable (scheme, seed, permutations, shingle size, LSH banding) are stored
+with the index; opening it with other settings is an error, never a silent mismatch.
 
 >>> with Index.open(":memory:") as index:
 ...     index.check("a", "Storm hits coast\\n\\nHigh winds cut power to thousands of homes on Monday night.").duplicate
