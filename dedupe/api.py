@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path, PurePath
 from typing import Any
 
 from .config import CleanOptions, Options
@@ -12,7 +13,7 @@ from .document import clean_text
 from .errors import InputError
 from .formats import LONG_LINE, article_from_record
 from .index import Index
-from .io import STDIN, read_text
+from .io import STDIN, read_text, write_text_atomic
 from .prepare import prepare
 from .records import Article, CleanResult, DocFinding, FileOutcome, Problem
 
@@ -60,6 +61,53 @@ def clean_files(
     """Clean files one at a time (a stream: nothing is held beyond the current file)."""
     for path in paths:
         yield _clean_one(path, options)
+
+
+def as_json(result: CleanResult) -> str:
+    """One article as ``dedupe clean --format json`` writes it: one JSON object."""
+    return json.dumps(
+        {
+            "doc": result.doc,
+            "headline": result.headline,
+            "paragraphs": [p.text for p in result.paragraphs],
+            "text": result.text,
+            "layout": result.layout,
+            "findings": [f.to_dict() for f in result.findings],
+        },
+        ensure_ascii=False,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CleanOutput:
+    """One article through :func:`clean_outputs`: its outcome, and its output (canonical text or a
+    JSON line) unless it was skipped; ``problem`` says why when nothing was kept for it."""
+
+    outcome: FileOutcome
+    payload: str | None
+    problem: str | None = None
+
+
+def clean_outputs(
+    articles: Sequence[tuple[str, PurePath]], options: Options | CleanOptions | None = None,
+    fmt: str = "text", out_dir: str | Path | None = None,
+) -> Iterator[CleanOutput]:
+    """Clean each ``(path, output name)``; with ``out_dir``, write each output atomically under it
+    (``NAME.json`` for ``fmt="json"``). Two inputs with one output name: the second is skipped."""
+    written: dict[PurePath, str] = {}
+    for (_, out_name), outcome in zip(articles, clean_files((path for path, _ in articles), options)):
+        if outcome.result is None:
+            yield CleanOutput(outcome, None, outcome.skipped)
+            continue
+        payload = as_json(outcome.result) + "\n" if fmt == "json" else outcome.result.text
+        if out_dir is not None:
+            name = out_name.with_name(out_name.name + ".json") if fmt == "json" else out_name
+            if name in written:
+                yield CleanOutput(outcome, None, f"its output {name} is also the output of {written[name]} (skipped)")
+                continue
+            written[name] = outcome.source
+            write_text_atomic(Path(out_dir) / name, payload)
+        yield CleanOutput(outcome, payload)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from pathlib import Path, PurePath
 from typing import IO, Any, TypeVar
 
 import click
 
 from . import __version__
-from .api import clean_files, filter_lines
+from .api import clean_outputs, filter_lines
 from .config import (
     ENGINES,
     HEADLINE_MODES,
@@ -29,8 +27,7 @@ from .errors import ConfigError, DedupeError
 from .formats import to_json
 from .hook import run_hook
 from .index import Index
-from .io import STDIN, atomic_writer, expand_inputs, write_text_atomic
-from .records import CleanResult
+from .io import STDIN, atomic_writer, expand_inputs
 from .review import ReviewSummary, write_review
 
 EXIT_SKIPPED = 1
@@ -61,24 +58,6 @@ def _progress(items: Iterator[T], length: int, show: bool) -> Iterator[Iterator[
         return
     with click.progressbar(items, length=length, label="cleaning", file=sys.stderr) as bar:
         yield bar
-
-
-def _with_suffix(name: PurePath, fmt: str) -> PurePath:
-    return name.with_name(name.name + ".json") if fmt == "json" else name
-
-
-def _as_json(result: CleanResult) -> str:
-    return json.dumps(
-        {
-            "doc": result.doc,
-            "headline": result.headline,
-            "paragraphs": [p.text for p in result.paragraphs],
-            "text": result.text,
-            "layout": result.layout,
-            "findings": [f.to_dict() for f in result.findings],
-        },
-        ensure_ascii=False,
-    )
 
 
 def _clean_options(**kw: Any) -> CleanOptions:
@@ -134,31 +113,20 @@ def clean(
         if name is None:
             _warn(f"error: {path}: a directory with no .txt or .md files (skipped)")
             counts["skipped"] += 1
-    written: dict[PurePath, str] = {}
     show_bar = out_dir is not None and len(articles) > 1 and sys.stderr.isatty()
-    outcomes = zip(articles, clean_files((path for path, _ in articles), options))
-    with _report_sink(report) as sink, _progress(outcomes, len(articles), show_bar) as progress:
-        for (_, out_name), outcome in progress:
-            for w in outcome.warnings:
+    with _report_sink(report) as sink, _progress(clean_outputs(articles, options, fmt, out_dir), len(articles),
+                                                   show_bar) as progress:
+        for done in progress:
+            for w in done.outcome.warnings:
                 _warn(f"warning: {w}")
-            if outcome.result is None:
-                _warn(f"error: {outcome.source}: {outcome.skipped}")
+            if done.payload is None or done.outcome.result is None:
+                _warn(f"error: {done.outcome.source}: {done.problem}")
                 counts["skipped"] += 1
                 continue
-            result = outcome.result
-            payload = _as_json(result) + "\n" if fmt == "json" else result.text
             if out_dir is None:
-                click.echo(payload, nl=False)
-            else:
-                name = _with_suffix(out_name, fmt)
-                if name in written:
-                    _warn(f"error: {outcome.source}: its output {name} is also the output of {written[name]} (skipped)")
-                    counts["skipped"] += 1
-                    continue
-                written[name] = outcome.source
-                write_text_atomic(Path(out_dir) / name, payload)
+                click.echo(done.payload, nl=False)
             counts["cleaned"] += 1
-            for f in result.findings:
+            for f in done.outcome.result.findings:
                 counts["headlines" if f.kind == "duplicate_headline" else "paragraphs"] += 1
                 if sink is not None:
                     sink.write(to_json(f.to_dict()) + "\n")
