@@ -69,10 +69,14 @@ class Index:
         options = options or Options()
         store = open_store(target)
         wanted = _settings(options)
-        stored = store.settings()
-        if not stored:
-            store.save_settings(wanted)
+        try:
             stored = store.settings()
+            if not stored:
+                store.save_settings(wanted)
+                stored = store.settings()
+        except store.errors as e:  # a server gone while it was being opened
+            store.close()
+            raise IndexFileError(target, f"the index failed: {e}") from e
         if stored.get("format") != FORMAT:
             store.close()
             raise IndexFileError(target, "not a dedupe index (its meta table says otherwise)")

@@ -186,3 +186,18 @@ def test_stored_16_bit_signatures_estimate_what_the_full_ones_do(tmp_path):
                 assert abs(_estimate(float(np.mean(agree))) - full) <= 1 / options.signature.num_perm
     sizes = [len(e.signature) + len(e.paragraphs) + 4 * (len(e.bands) + len(e.leads)) for e in entries]
     assert max(sizes) < 600
+
+
+def test_a_backend_failing_while_the_index_opens_is_an_index_error(tmp_path, monkeypatch):
+    # a Redis server that goes between the settings' write and their read, a disk error: one
+    # IndexFileError naming the index (the CLI's one-line message, exit 2), not a traceback
+    from dedupe.stores import SQLiteStore
+
+    def failing(self, settings):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(SQLiteStore, "save_settings", failing)
+    target = str(tmp_path / "new.sqlite")
+    with pytest.raises(IndexFileError, match="the index failed: disk I/O error") as caught:
+        Index.open(target)
+    assert caught.value.target == target
