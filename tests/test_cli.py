@@ -58,6 +58,19 @@ def test_relative_paths_keep_their_folders_under_out(runner, tmp_path, monkeypat
     assert (tmp_path / "out" / "bbc" / "tech" / "x.txt").read_text(encoding="utf-8") == CANONICAL
 
 
+def test_two_inputs_with_one_output_name_keep_the_first(runner, tmp_path):
+    # absolute paths keep only their names under --out: the second x.txt is named and skipped
+    for site, text in (("a", SEED.read_text(encoding="utf-8")), ("b", "Other story\n\nA different first line.\n")):
+        (tmp_path / site).mkdir()
+        (tmp_path / site / "x.txt").write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    result = runner.invoke(main, ["clean", str(tmp_path / "a" / "x.txt"), str(tmp_path / "b" / "x.txt"), "--out", str(out)])
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'b' / 'x.txt'}: its output x.txt is also the output of {tmp_path / 'a' / 'x.txt'}" in result.stderr
+    assert (out / "x.txt").read_text(encoding="utf-8") == CANONICAL
+    assert "1 cleaned, 1 skipped" in result.stderr
+
+
 def test_json_format(runner):
     result = runner.invoke(main, ["clean", str(SEED), str(SEED), "--format", "json"])
     assert result.exit_code == 0
