@@ -40,7 +40,7 @@ from .errors import ConfigError
 from .formats import list_inputs
 from .io import clear_staging
 from .minhash import lsh_params
-from .policy import Cut, LocalSink, Sink, default_report_path, staging_folder
+from .policy import Cut, LocalSink, Sink, default_report_path, staging_folder, writing_done
 from .records import Match, Problem
 from .spill import DocInfo
 
@@ -246,13 +246,7 @@ class DaskEngine:
             kept = [i - start for i in range(start, start + self.counts[c]) if result.keeper[i] == i and i not in seen]
             if kept:
                 futures.append(self.client.submit(tasks.write_chunk, chunk, kept, Box(cut), sink, pure=False))
-        done = self.client.gather(futures)
-        if staging is not None:
-            try:
-                staging.rmdir()
-            except OSError:
-                pass  # never made (nothing to write), or another run's files in it
-        return sum(b for b, _, _ in done), sum(r for _, r, _ in done), [p for _, _, ps in done for p in ps]
+        return writing_done(self.client.gather(futures), staging)
 
     def places(self) -> tuple[str, str]:
         root = self.root if self.remote.is_url(self.root) else os.path.abspath(self.root)

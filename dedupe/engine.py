@@ -37,6 +37,7 @@ from .policy import (
     prepare_items,
     staging_folder,
     write_file,
+    writing_done,
 )
 from .records import Match, Problem
 from .runreport import RunSummary, _doc_findings, _name_docs, _summary_line, _where, _write_json_line
@@ -337,8 +338,4 @@ def _write_outputs(
     sink = LocalSink(root, out, corpus.options.fields, staging)
     done = _fork_map(_write_files, _chunks(list(corpus.files_of), jobs), jobs,
                      _Writing(corpus, result, seen, cut, sink))
-    try:
-        staging.rmdir()
-    except OSError:
-        pass  # never made (nothing to write), or another run's files in it
-    return sum(b for b, _, _ in done), sum(r for _, r, _ in done), [p for _, _, ps in done for p in ps]
+    return writing_done(done, staging)

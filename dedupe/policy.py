@@ -248,6 +248,20 @@ class LocalSink:
         write_jsonl(self.root, rel, self.out / rel, lines, self.fields, self.staging)
 
 
+def writing_done(
+    done: Iterable[tuple[int, int, list[Problem]]], staging: Path | None
+) -> tuple[int, int, list[Problem]]:
+    """The writing tasks' totals (bytes, boilerplate removed, problems); the staging folder goes
+    when the run left it empty."""
+    done = list(done)
+    if staging is not None:
+        try:
+            staging.rmdir()
+        except OSError:
+            pass  # never made (nothing to write), or another run's files in it
+    return sum(b for b, _, _ in done), sum(r for _, r, _ in done), [p for _, _, ps in done for p in ps]
+
+
 def write_file(
     rel: str, kept: list[DocInfo], output: Callable[[DocInfo], str], cut: Cut, sink: Sink
 ) -> tuple[int, int, Problem | None]:
