@@ -13,6 +13,7 @@ import click
 from . import __version__
 from .api import clean_outputs, filter_lines
 from .config import (
+    COMPONENTS,
     ENGINES,
     HEADLINE_MODES,
     KEEP_POLICIES,
@@ -157,6 +158,7 @@ def _place(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option("--index", "index_target", metavar="TARGET", help="Drop articles this index has seen; add the kept ones (a file, or redis://host:port/db#name).")
 @click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True, help="Where the run's steps run: this machine's processes, or a Dask cluster.")
 @click.option("--scheduler", metavar="ADDRESS", help="The Dask scheduler (tcp://host:8786) [default: a LocalCluster of --jobs workers].")
+@click.option("--components", type=click.Choice(COMPONENTS), default="auto", show_default=True, help="With --engine dask: find clusters of copies on the client, or on the cluster (candidate pairs never leave it); auto: the cluster for runs of more than 5,000,000 candidate pairs.")
 @click.option("--review", "review_path", type=click.Path(dir_okay=False), help="Also write the review page (HTML) of the run here.")
 @click.option("--text-field", default="text", show_default=True, help="JSON field with the article text.")
 @click.option("--title-field", default="title", show_default=True, help="JSON field with the headline.")

@@ -145,12 +145,14 @@ class Verifier:
 @dataclass(frozen=True, slots=True)
 class Clustering:
     """Each article's kept copy (itself when kept), the verdict that dropped it, pairs held apart,
-    and the verdict on every candidate pair."""
+    and the verdict on every candidate pair (or, when the pairs stayed on a Dask cluster, only
+    their similarity ``bins``: merged and not, as the report's summary gives them)."""
 
     keeper: tuple[int, ...]
     verdicts: dict[int, PairVerdict]
     held_apart: tuple[tuple[int, int, PairVerdict], ...]
     pairs: dict[tuple[int, int], PairVerdict]
+    bins: tuple[list[int], list[int]] | None = None
 
 
 def _components(n: int, edges: Iterable[tuple[int, int]]) -> list[list[int]]:
@@ -210,11 +212,17 @@ def cluster(
             edges.append((i, j))
         elif v.reason in ("outside_window", "look_alike"):
             held.append((i, j, v))
-    keeper = list(range(n))
-    verdicts: dict[int, PairVerdict] = {}
     components = _components(n, edges)
     settled = settle_all(components) if settle_all else (settle(c, verifier, rank) for c in components)
+    keeper, verdicts = kept_copies(n, settled)
+    return Clustering(keeper, verdicts, tuple(held), pairs)
+
+
+def kept_copies(n: int, settled: Iterable[Drops]) -> tuple[tuple[int, ...], dict[int, PairVerdict]]:
+    """Each of ``n`` articles' kept copy (itself when kept) and the verdict of each dropped one."""
+    keeper = list(range(n))
+    verdicts: dict[int, PairVerdict] = {}
     for drops in settled:
         for m, k, v in drops:
             keeper[m], verdicts[m] = k, v
-    return Clustering(tuple(keeper), verdicts, tuple(held), pairs)
+    return tuple(keeper), verdicts

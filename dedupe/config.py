@@ -89,6 +89,7 @@ class SignatureOptions:
 
 
 ENGINES = ("local", "dask")
+COMPONENTS = ("auto", "client", "cluster")
 KEEP_POLICIES = ("content", "earliest", "first")
 
 
@@ -108,6 +109,10 @@ class RunOptions:
     engine: where the run's steps run: ``local`` (worker processes of this machine) or ``dask``
         (a Dask cluster: ``scheduler``'s address, or a LocalCluster of ``jobs`` workers when it
         is None; the scrape and output folders may then be fsspec URLs).
+    components: with engine ``dask``, where connected components are found: ``client`` (the
+        candidate pairs and their verdicts gathered on the client), ``cluster`` (they never
+        leave the cluster: for runs whose pairs do not fit the client's memory) or ``auto``
+        (``cluster`` above ``dedupe.dask_engine.CLIENT_PAIRS`` candidate pairs).
     """
 
     threshold: float = 0.7
@@ -119,6 +124,7 @@ class RunOptions:
     boilerplate_min_docs: int = 5
     engine: str = "local"
     scheduler: str | None = None
+    components: str = "auto"
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
@@ -137,6 +143,10 @@ class RunOptions:
             raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         if self.scheduler is not None and self.engine != "dask":
             raise ConfigError("a scheduler address needs engine 'dask'")
+        if self.components not in COMPONENTS:
+            raise ConfigError(f"components must be one of {', '.join(COMPONENTS)}, got {self.components!r}")
+        if self.components != "auto" and self.engine != "dask":
+            raise ConfigError("where components are found is a choice of engine 'dask'")
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,8 +35,9 @@ def _seen_before(corpus: Corpus, index: Index) -> dict[int, Match]:
     return seen
 
 
-def _candidates(corpus: Corpus, options: Options) -> set[tuple[int, int]]:
-    """Pairs of articles that share a band of their signatures (LSH banding, in numpy).
+def _candidates(corpus: Corpus, options: Options, first: frozenset[int]) -> set[tuple[int, int]]:
+    """Pairs of articles that share a band of their signatures (LSH banding, in numpy), but for
+    pairs of two articles in ``first`` (both held by the index: neither is kept).
 
     Bands and rows are datasketch's choice for the threshold (``MinHashLSH``'s own optimum), but
     the buckets are found by sorting each band's values: no per-article Python objects, and
@@ -50,7 +51,7 @@ def _candidates(corpus: Corpus, options: Options) -> set[tuple[int, int]]:
     numbers = np.arange(len(corpus.docs))
     for b in range(bands):
         band_pairs(band_keys(corpus.signature_columns(b * rows, (b + 1) * rows)), numbers, pairs)
-    return pairs
+    return {(a, b) for a, b in pairs if a not in first or b not in first} if first else pairs
 
 
 class RunTexts(Texts, Protocol):
@@ -156,7 +157,15 @@ class Engine(Protocol):
 
     def prepared(self, rels: list[str]) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]: ...
 
-    def candidates(self, corpus: Corpus) -> set[tuple[int, int]]: ...
+    def candidates(self, corpus: Corpus, first: frozenset[int]) -> Any:
+        """The candidate pairs (see :func:`_candidates`): a set, or where the engine keeps them."""
+        ...
+
+    def clustering(
+        self, corpus: Corpus, candidates: Any, cut: Cut, before: Clustering | None, first: frozenset[int]
+    ) -> Clustering:
+        """:meth:`Corpus.clustering` of the ``candidates``, wherever the engine keeps them."""
+        ...
 
     def write_outputs(
         self, corpus: Corpus, result: Clustering, seen: dict[int, Match], cut: Cut

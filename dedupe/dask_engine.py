@@ -11,7 +11,13 @@
    compares are picked from their chunks and moved to it by a second shuffle, and the verdicts
    come back to the client.
 4. **Clusters.** The client finds connected components of the verified pairs; the keep policy
-   settles them in tasks that receive their members' text the same way.
+   settles them in tasks that receive their members' text the same way. Where the pairs do not
+   fit the client (``components="cluster"``, or more than ``CLIENT_PAIRS`` of them), they never
+   leave the cluster: they are shuffled into parts by their first article, each part's pairs
+   pass through the client one part at a time to route their articles, their verdicts stay in
+   the workers' memory, and the components are found there (:mod:`dedupe.dask_components`);
+   the client receives one label per clustered article, the pairs held apart and the summary's
+   similarity bins.
 5. **Write.** Each chunk's kept articles are written by a task where the chunk is, through
    :mod:`dedupe.remote` for URLs; the client writes the report.
 
@@ -27,20 +33,23 @@ import os
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from operator import getitem
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import dask_tasks as tasks
-from .cluster import Clustering, Drops, PairVerdict, Verifier
+from .cluster import Clustering, Drops, PairVerdict, Verifier, kept_copies
 from .config import Options
+from .dask_components import components as cluster_components
 from .dask_tasks import Box
 from .errors import ConfigError
 from .formats import list_inputs
 from .io import clear_staging
 from .minhash import lsh_params
-from .policy import Cut, LocalSink, Sink, default_report_path, staging_folder, writing_done
+from .policy import Bodies, Cut, LocalSink, Sink, default_report_path, staging_folder, writing_done
 from .records import Match, Problem
 from .spill import DocInfo
 
@@ -53,6 +62,11 @@ MEMBERS_A_TASK = 2000  # articles of the components a settling task ranks
 PIECES_A_PARTITION = 16  # chunks' pieces in one partition of a shuffle's input bag
 SHUFFLE_PARTS = 16  # parts the LSH bands are shuffled into
 PREFETCH = 8  # chunks' findings asked for ahead of the report
+CLIENT_PAIRS = 5_000_000  # more candidate pairs than this stay on the cluster (components="auto")
+
+
+def _rows(found: list[np.ndarray]) -> int:
+    return sum(len(a) for a in found)
 
 
 def _call(fn: Callable[..., Any], *boxed: Box) -> Callable[[Any], Any]:
@@ -104,6 +118,14 @@ class _ClientTexts:
         return result
 
 
+@dataclass(frozen=True, slots=True)
+class PairsOnCluster:
+    """Candidate pairs kept on the cluster: futures of ``(k, 2)`` arrays, a part each (by the
+    first article), sorted and without repeats."""
+
+    parts: list[Any]
+
+
 class DaskEngine:
     """A run's steps on a Dask cluster: ``options.run.scheduler``, or a LocalCluster of ``jobs`` workers."""
 
@@ -129,6 +151,7 @@ class DaskEngine:
         self.counts: list[int] = []
         self.texts: RunTexts = _ClientTexts(self)
         self.work: Work = self
+        self._verdicts: list[Any] = []  # with pairs on the cluster: the last round's verdicts, a part each
 
     def inputs(self, problems: list[Problem]) -> list[str]:
         return self.remote.list_urls(self.root, problems) if self.remote.is_url(self.root) else \
@@ -158,24 +181,74 @@ class DaskEngine:
                  for k in range(0, len(futures), PIECES_A_PARTITION)]
         return db.from_delayed(parts)
 
-    def candidates(self, corpus: Corpus) -> set[tuple[int, int]]:
-        """LSH candidate pairs through a shuffle of the bands (the local engine's buckets)."""
+    def candidates(self, corpus: Corpus, first: frozenset[int]) -> set[tuple[int, int]] | PairsOnCluster:
+        """LSH candidate pairs through a shuffle of the bands (the local engine's buckets): a set
+        on the client, or parts on the cluster (see the module's step 4)."""
         if len(corpus.docs) < 2:
             return set()
+        client = self.client
         sig = self.options.signature
         bands, rows = lsh_params(sig.lsh_threshold, sig.num_perm)
         parts = max(1, min(len(self.chunks), SHUFFLE_PARTS))
-        futures = [self.client.submit(tasks.band_pieces, chunk, self.offsets[c], bands, rows, parts)
+        futures = [client.submit(tasks.band_pieces, chunk, self.offsets[c], bands, rows, parts)
                    for c, chunk in enumerate(self.chunks) if self.counts[c]]
         shuffled = self._bag(futures).groupby(tasks.first, shuffle="tasks").map(tasks.bucket_pairs)
-        pairs: set[tuple[int, int]] = set()
-        for found in self.client.compute(shuffled).result():
-            pairs.update(map(tuple, found.tolist()))
-        return pairs
+        found = client.compute(shuffled.to_delayed())
+        where = self.options.run.components
+        if where == "auto":  # pairs found by several bands are counted once a band here
+            where = "cluster" if sum(client.gather([client.submit(_rows, f) for f in found])) > CLIENT_PAIRS \
+                else "client"
+        if where == "client":
+            pairs: set[tuple[int, int]] = set()
+            for part in client.gather(found):
+                for array in part:
+                    pairs.update(map(tuple, array.tolist()))
+            return {(a, b) for a, b in pairs if a not in first or b not in first} if first else pairs
+        splits = [client.submit(tasks.split_pairs, f, parts) for f in found]
+        seen = client.scatter(np.array(sorted(first), np.int64))
+        return PairsOnCluster([client.submit(tasks.unique_pairs, seen, *[client.submit(getitem, s, p) for s in splits])
+                               for p in range(parts)])
+
+    def clustering(
+        self, corpus: Corpus, candidates: set[tuple[int, int]] | PairsOnCluster, cut: Cut,
+        before: Clustering | None, first: frozenset[int],
+    ) -> Clustering:
+        """:meth:`Corpus.clustering` on the client, or, for pairs on the cluster, its steps there:
+        verification part by part, the verdicts kept there (and reused by the second round for
+        articles the cut leaves alone), components found there, settled as on the client."""
+        if not isinstance(candidates, PairsOnCluster):
+            return corpus.clustering(candidates, cut, before, first)
+        client, docs = self.client, corpus.docs
+        todo, reused = candidates.parts, [None] * len(candidates.parts)
+        if before is not None:
+            bodies = Bodies(docs, self.texts, cut)
+            touched = client.scatter(np.array([not all(bodies.kept(n)) for n in range(len(docs))], bool))
+            halves = [client.submit(tasks.reuse, v, touched) for v in self._verdicts]
+            reused = [client.submit(getitem, h, 0) for h in halves]
+            todo = [client.submit(getitem, h, 1) for h in halves]
+        verdicts = []
+        for part, known in zip(todo, reused):
+            pairs = part.result()  # one part's pairs on the client at a time, to route their articles
+            job = self._verify_job(pairs.tolist(), cut)
+            found = client.compute(job) if job is not None else []
+            verdicts.append(client.submit(tasks.verdict_table, found, known))
+        self._verdicts = verdicts
+        held = np.concatenate(client.gather([client.submit(tasks.held_pairs, v) for v in verdicts]))
+        held = held[np.lexsort((held["j"], held["i"]))]
+        merged, apart = zip(*client.gather([client.submit(tasks.bins, v) for v in verdicts]))
+        comps = cluster_components(client, [client.submit(tasks.duplicate_pairs, v) for v in verdicts], len(verdicts))
+        keeper, dropped = kept_copies(len(docs), self._settle(comps, cut, {}, first))
+        return Clustering(keeper, dropped, tuple((int(r["i"]), int(r["j"]), tasks.verdict(r)) for r in held), {},
+                          ([sum(b) for b in zip(*merged)], [sum(b) for b in zip(*apart)]))
 
     def _shuffled(self, payloads: list[Any], needs: list[set[int]], fn: Callable[..., Any], cut: Cut) -> list[Any]:
         """``fn((t, elements), cut, run options)`` for each task ``t``, its elements being its payload
         and the articles it ``needs``, picked from their chunks and moved to it by a shuffle."""
+        result: list[Any] = self.client.compute(self._shuffle_job(payloads, needs, fn, cut)).result()
+        return result
+
+    def _shuffle_job(self, payloads: list[Any], needs: list[set[int]], fn: Callable[..., Any], cut: Cut) -> Any:
+        """The bag of :meth:`_shuffled`, not yet computed."""
         import dask.bag as db
 
         wanted: dict[int, dict[int, list[int]]] = defaultdict(dict)
@@ -187,23 +260,32 @@ class DaskEngine:
         work = db.from_sequence([(t, "work", Box(p)) for t, p in enumerate(payloads)],
                                 npartitions=max(1, len(payloads) // 8))
         shuffled = db.concat([self._bag(futures), work]).groupby(tasks.first, shuffle="tasks")
-        job = shuffled.map(_call(fn, Box(cut), Box(self.options.run)))
-        result: list[Any] = self.client.compute(job).result()
-        return result
+        return shuffled.map(_call(fn, Box(cut), Box(self.options.run)))
 
-    def verify(self, pairs: list[tuple[int, int]], cut: Cut, verifier: Verifier) -> dict[tuple[int, int], PairVerdict]:
-        """Candidate pairs verified on the workers, ``PAIRS_A_TASK`` a task."""
+    def _verify_job(self, pairs: list[list[int]] | list[tuple[int, int]], cut: Cut) -> Any:
+        """The bag of the pairs' verdicts, ``PAIRS_A_TASK`` pairs a task (None for no pairs)."""
         if not pairs:
-            return {}
+            return None
         batches = [pairs[k : k + PAIRS_A_TASK] for k in range(0, len(pairs), PAIRS_A_TASK)]
         needs = [{n for p in batch for n in p} for batch in batches]
-        return {p: v for done in self._shuffled(batches, needs, tasks.verify_group, cut) for p, v in done}
+        return self._shuffle_job(batches, needs, tasks.verify_group, cut)
+
+    def verify(self, pairs: list[tuple[int, int]], cut: Cut, verifier: Verifier) -> dict[tuple[int, int], PairVerdict]:
+        """Candidate pairs verified on the workers."""
+        job = self._verify_job(pairs, cut)
+        return {} if job is None else {(i, j): v for done in self.client.compute(job).result() for (i, j), v in done}
 
     def settle(
         self, components: list[list[int]], cut: Cut, known: dict[tuple[int, int], PairVerdict],
         verifier: Verifier, rank: Callable[[list[int]], list[int]], first: frozenset[int],
     ) -> list[Drops]:
-        """Components settled by the keep policy on the workers, about ``MEMBERS_A_TASK`` articles a task."""
+        return self._settle(components, cut, known, first)
+
+    def _settle(
+        self, components: list[list[int]], cut: Cut, known: dict[tuple[int, int], PairVerdict], first: frozenset[int],
+    ) -> list[Drops]:
+        """Components settled by the keep policy on the workers, about ``MEMBERS_A_TASK`` articles a
+        task; the verdicts ``known`` go with them, the others are found again there."""
         if not components:
             return []
         batches: list[list[list[int]]] = [[]]

@@ -21,6 +21,7 @@ from .formats import read_articles
 from .policy import Bodies, Cut, Sink, _ranking, band_keys, band_pairs, prepare_items, write_file
 from .records import Problem
 from .remote import read_input
+from .runreport import similarity_bins
 from .spill import Buffers, DocInfo, SpillWriter
 
 Files = list[tuple[str, list[DocInfo | Problem]]]  # each input file's records, in path order
@@ -111,6 +112,60 @@ def bucket_pairs(group: tuple[int, list[Any]]) -> np.ndarray:
         here = table[table["band"] == b]
         band_pairs(band_keys(here["rows"]), here["number"], pairs)
     return np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
+
+
+def split_pairs(found: list[np.ndarray], parts: int) -> list[np.ndarray]:
+    """Candidate pairs of one part of the band shuffle, sent on to the part of their first article."""
+    pairs = np.concatenate(found) if found else np.empty((0, 2), np.int64)
+    dest = pairs[:, 0] % parts
+    order = np.argsort(dest, kind="stable")
+    bounds = np.searchsorted(dest[order], np.arange(parts + 1))
+    return [pairs[order[bounds[p] : bounds[p + 1]]] for p in range(parts)]
+
+
+def unique_pairs(seen: np.ndarray, *found: np.ndarray) -> np.ndarray:
+    """A part's candidate pairs once each, sorted, but for pairs of two articles an index holds."""
+    pairs = np.unique(np.concatenate(found), axis=0) if found else np.empty((0, 2), np.int64)
+    return pairs[~(np.isin(pairs[:, 0], seen) & np.isin(pairs[:, 1], seen))]
+
+
+REASONS = ("exact", "near_duplicate", "contained", "different", "no_body", "look_alike", "outside_window")
+HELD = (REASONS.index("look_alike"), REASONS.index("outside_window"))
+VERDICTS = np.dtype([("i", "<i8"), ("j", "<i8"), ("duplicate", "?"), ("similarity", "<f8"), ("reason", "u1")])
+
+
+def verdict_table(found: list[list[tuple[tuple[int, int], PairVerdict]]], reused: np.ndarray | None) -> np.ndarray:
+    """A part's verdicts (its verification tasks' lists) as one array of :data:`VERDICTS` rows,
+    with those ``reused``."""
+    rows = [(i, j, v.duplicate, v.similarity, REASONS.index(v.reason)) for done in found for (i, j), v in done]
+    table = np.array(rows, VERDICTS)
+    return table if reused is None else np.concatenate([reused, table])
+
+
+def verdict(row: np.void) -> PairVerdict:
+    return PairVerdict(bool(row["duplicate"]), float(row["similarity"]), REASONS[int(row["reason"])])
+
+
+def reuse(table: np.ndarray, touched: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A part's verdicts that still hold (neither article ``touched`` by the boilerplate cut), and
+    the pairs to verify again."""
+    stale = touched[table["i"]] | touched[table["j"]]
+    return table[~stale], np.column_stack([table["i"][stale], table["j"][stale]])
+
+
+def duplicate_pairs(table: np.ndarray) -> np.ndarray:
+    """The edges of the clusters: pairs verified as copies."""
+    copies = table[table["duplicate"]]
+    return np.column_stack([copies["i"], copies["j"]])
+
+
+def held_pairs(table: np.ndarray) -> np.ndarray:
+    """Pairs held apart (look-alikes, copies outside the window): the report names each."""
+    return table[np.isin(table["reason"], HELD)]
+
+
+def bins(table: np.ndarray) -> tuple[list[int], list[int]]:
+    return similarity_bins(table["similarity"], table["duplicate"])
 
 
 def pieces(chunk: Chunk, c: int, offset: int, wanted: dict[int, list[int]]) -> list[Any]:

@@ -169,8 +169,14 @@ class _Local:
     def prepared(self, rels: list[str]) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]:
         return _prepared_files(self.root, rels, self.options, self.jobs, self._tmp.name)
 
-    def candidates(self, corpus: Corpus) -> set[tuple[int, int]]:
-        return _candidates(corpus, self.options)
+    def candidates(self, corpus: Corpus, first: frozenset[int]) -> set[tuple[int, int]]:
+        return _candidates(corpus, self.options, first)
+
+    def clustering(
+        self, corpus: Corpus, candidates: set[tuple[int, int]], cut: Cut, before: Clustering | None,
+        first: frozenset[int],
+    ) -> Clustering:
+        return corpus.clustering(candidates, cut, before, first)
 
     def write_outputs(
         self, corpus: Corpus, result: Clustering, seen: dict[int, Match], cut: Cut
@@ -265,12 +271,12 @@ def _run(
     # run (which the index alone may not tell: it keeps no text) are dropped through them.
     seen = _seen_before(corpus, index) if index is not None else {}
     first = frozenset(seen)
-    candidates = {(a, b) for a, b in engine.candidates(corpus) if a not in seen or b not in seen}
-    result = corpus.clustering(candidates, {}, first=first)
+    candidates = engine.candidates(corpus, first)
+    result = engine.clustering(corpus, candidates, {}, None, first)
     boiler = _boilerplate(docs, result.keeper, options.run.boilerplate_min_docs)
     cut = boiler if options.run.boilerplate else {}
     if cut:
-        result = corpus.clustering(candidates, cut, before=result, first=first)
+        result = engine.clustering(corpus, candidates, cut, result, first)
 
     named = {d.name: d for d in docs}
     for finding in _doc_findings(docs, result, seen, boiler, options.run.boilerplate, corpus.body_texts):

@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import IO, Any
 
+import numpy as np
+
 from .cluster import Clustering
 from .config import Options
 from .formats import to_json
@@ -84,12 +86,22 @@ def _where(d: DocInfo, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def similarity_bins(similarity: np.ndarray, duplicate: np.ndarray) -> tuple[list[int], list[int]]:
+    """How many pairs fall in each bin of 0.05 of similarity: those merged, and the others."""
+    at = np.minimum(SIMILARITY_BINS - 1, (similarity * SIMILARITY_BINS).astype(np.int64))
+    return (np.bincount(at[duplicate], minlength=SIMILARITY_BINS).tolist(),
+            np.bincount(at[~duplicate], minlength=SIMILARITY_BINS).tolist())
+
+
 def _summary_line(summary: RunSummary, scrape: str, out: str, options: Options, result: Clustering) -> dict[str, Any]:
     """The report's last line: what the run did, where, and how similar the pairs it weighed were
     (the verified candidate pairs, merged or not, in bins of 0.05: to judge the threshold)."""
-    merged, apart = [0] * SIMILARITY_BINS, [0] * SIMILARITY_BINS
-    for v in result.pairs.values():
-        (merged if v.duplicate else apart)[min(SIMILARITY_BINS - 1, int(v.similarity * SIMILARITY_BINS))] += 1
+    if result.bins is not None:
+        merged, apart = result.bins
+    else:
+        values = result.pairs.values()
+        merged, apart = similarity_bins(np.fromiter((v.similarity for v in values), np.float64, len(values)),
+                                        np.fromiter((v.duplicate for v in values), bool, len(values)))
     fields = options.fields
     return {
         "kind": "summary", "scrape": scrape, "out": out,

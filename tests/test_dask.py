@@ -32,11 +32,21 @@ def _outputs(out: Path) -> dict[str, bytes]:
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
 
+def _bins(report: Path) -> tuple[list[int], list[int]]:
+    summary = json.loads(report.read_bytes().splitlines()[-1])
+    return summary["similarity_merged"], summary["similarity_not_merged"]
+
+
 @pytest.fixture(scope="module")
-def local(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, bytes], bytes]:
+def local_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("local")
     run(SCRAPE, tmp / "out", Options(run=RunOptions(jobs=2)), report=tmp / "r.jsonl")
-    return _outputs(tmp / "out"), findings(tmp / "r.jsonl")
+    return tmp / "r.jsonl"
+
+
+@pytest.fixture(scope="module")
+def local(local_report: Path) -> tuple[dict[str, bytes], bytes]:
+    return _outputs(local_report.parent / "out"), findings(local_report)
 
 
 @pytest.fixture
@@ -63,11 +73,109 @@ def test_cli_engine_dask(runner, tmp_path, local):
     assert (_outputs(tmp_path / "out"), findings(tmp_path / "out.report.jsonl")) == local
 
 
+def test_cli_components_on_the_cluster(runner, tmp_path, local, cluster):
+    args = ["run", str(SCRAPE), "--out", str(tmp_path / "out"), "--engine", "dask", "--components", "cluster",
+            "--scheduler", cluster.scheduler_address]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.stderr
+    assert (_outputs(tmp_path / "out"), findings(tmp_path / "out.report.jsonl")) == local
+
+
+def test_cli_components_need_the_dask_engine(runner, tmp_path):
+    result = runner.invoke(main, ["run", str(SCRAPE), "--out", str(tmp_path / "out"), "--components", "cluster"])
+    assert result.exit_code == 2 and "engine 'dask'" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_dask_engine_gives_the_local_engines_outputs_and_report(local, tmp_path, small_tasks):
     # no scheduler: the run starts LocalCluster(n_workers=2, threads_per_worker=1) itself
     summary = run(SCRAPE, tmp_path / "out", Options(run=RunOptions(jobs=2, engine="dask")), report=tmp_path / "r.jsonl")
     assert (_outputs(tmp_path / "out"), findings(tmp_path / "r.jsonl")) == local
     assert summary.documents > 80 and summary.dropped > 30
+
+
+def _forbid_clustering_on_the_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dedupe.corpus import Corpus
+
+    def gathered(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the candidate pairs came to the client")
+
+    monkeypatch.setattr(Corpus, "clustering", gathered)
+
+
+@pytest.fixture
+def pairs_stay_on_the_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fails the test if the client gathers the candidate pairs (the client-side clustering)."""
+    _forbid_clustering_on_the_client(monkeypatch)
+
+
+@pytest.mark.parametrize("components", ["cluster", "auto"])
+def test_pairs_kept_on_the_cluster_give_the_local_engines_outputs_and_report(
+    local, local_report, tmp_path, monkeypatch, small_tasks, cluster, pairs_stay_on_the_cluster, components
+):
+    # candidate pairs, verdicts and components stay on the workers; auto chooses that past CLIENT_PAIRS
+    import dedupe.dask_engine as dask_engine
+
+    monkeypatch.setattr(dask_engine, "CLIENT_PAIRS", 10)
+    options = Options(run=RunOptions(jobs=2, engine="dask", scheduler=cluster.scheduler_address, components=components))
+    summary = run(SCRAPE, tmp_path / "out", options, report=tmp_path / "r.jsonl")
+    assert (_outputs(tmp_path / "out"), findings(tmp_path / "r.jsonl")) == local
+    assert _bins(tmp_path / "r.jsonl") == _bins(local_report)  # every candidate pair's verdict counted once
+    assert summary.dropped > 30 and sum(_bins(local_report)[1]) > 0  # merged pairs and pairs kept apart
+
+
+def test_the_boilerplate_round_on_the_cluster_verifies_again_what_the_cut_touched(
+    tmp_path, monkeypatch, small_tasks, cluster
+):
+    # the second round reuses the verdicts of untouched pairs, kept on the workers, and verifies
+    # the rest again: here that undoes the first round's merging of the short stories
+    from .test_boilerplate import make_scrape
+
+    scrape = make_scrape(tmp_path / "scrape")
+    results = []
+    for engine in ("local", "dask"):
+        scheduler = cluster.scheduler_address if engine == "dask" else None
+        components = "cluster" if engine == "dask" else "auto"
+        if engine == "dask":
+            _forbid_clustering_on_the_client(monkeypatch)
+        options = Options(run=RunOptions(jobs=2, engine=engine, scheduler=scheduler, components=components))
+        summary = run(scrape, tmp_path / engine, options, report=tmp_path / f"{engine}.jsonl")
+        assert summary.kept == 8 and summary.boilerplate_removed == 8
+        results.append((_outputs(tmp_path / engine), findings(tmp_path / f"{engine}.jsonl"),
+                        _bins(tmp_path / f"{engine}.jsonl")))
+    assert results[0] == results[1]
+
+
+def test_auto_keeps_a_small_runs_pairs_on_the_client(local, tmp_path, small_tasks, cluster, monkeypatch):
+    from dedupe.corpus import Corpus
+
+    asked: list[int] = []
+    real = Corpus.clustering
+    monkeypatch.setattr(Corpus, "clustering", lambda self, *a, **k: asked.append(1) or real(self, *a, **k))
+    options = Options(run=RunOptions(jobs=2, engine="dask", scheduler=cluster.scheduler_address))
+    run(SCRAPE, tmp_path / "out", options, report=tmp_path / "r.jsonl")
+    assert asked and (_outputs(tmp_path / "out"), findings(tmp_path / "r.jsonl")) == local
+
+
+def test_components_on_the_cluster_match_union_find(cluster):
+    # random graphs and long chains (the worst case of the star steps), edges spread over several futures
+    import numpy as np
+
+    from dedupe.cluster import _components
+    from dedupe.dask_components import components
+
+    rng = np.random.default_rng(7)
+    with distributed.Client(cluster.scheduler_address) as client:
+        for trial in range(12):
+            n = int(rng.integers(2, 400))
+            if trial % 3 == 0:
+                order = rng.permutation(n)
+                edges = np.sort(np.column_stack([order[:-1], order[1:]]), axis=1)
+            else:
+                edges = np.sort(rng.integers(0, n, (int(rng.integers(0, 2 * n)), 2)), axis=1)
+            futures = [client.scatter(part) for part in np.array_split(edges, 3)]
+            want = _components(n, [(int(a), int(b)) for a, b in edges if a != b])
+            assert components(client, futures, int(rng.integers(1, 5))) == want
 
 
 def test_a_worker_killed_mid_run_changes_nothing(local, tmp_path, monkeypatch):
@@ -101,14 +209,16 @@ def test_a_worker_killed_mid_run_changes_nothing(local, tmp_path, monkeypatch):
         cluster.close()
 
 
-def test_dask_engine_with_an_index_seeds_and_receives_the_run(tmp_path, small_tasks, cluster):
+@pytest.mark.parametrize("components", ["auto", "cluster"])
+def test_dask_engine_with_an_index_seeds_and_receives_the_run(tmp_path, small_tasks, cluster, components):
     # the index a run fills is the one the next run is checked against, as with the local engine
     from dedupe import Index
 
     seconds = []
     for engine in ("local", "dask"):
         scheduler = cluster.scheduler_address if engine == "dask" else None
-        options = Options(run=RunOptions(jobs=2, engine=engine, scheduler=scheduler))
+        where = components if engine == "dask" else "auto"
+        options = Options(run=RunOptions(jobs=2, engine=engine, scheduler=scheduler, components=where))
         with Index.open(str(tmp_path / f"{engine}.sqlite")) as index:
             first = run(SCRAPE, tmp_path / f"{engine}1", options, report=tmp_path / f"{engine}1.jsonl", index=index)
             assert index.stats().articles == first.kept
@@ -129,22 +239,32 @@ def _kill_the_busiest_worker(client: distributed.Client) -> int:
     return int(pid)
 
 
-@pytest.mark.parametrize("stage", ["verify", "write_outputs"])
+@pytest.mark.parametrize("stage", ["verify", "components", "write_outputs"])
 def test_a_worker_killed_before_verification_or_writing_changes_nothing(local, tmp_path, monkeypatch, small_tasks, stage):
     # the worker dies holding chunks the stage needs: their map tasks run again, the result is the same
     import dedupe.dask_engine as dask_engine
 
     killed: list[int] = []
-    real = getattr(dask_engine.DaskEngine, stage)
+    real = getattr(dask_engine.DaskEngine, stage, None)
 
     def kill_first(self, *args):
         if not killed:
             killed.append(_kill_the_busiest_worker(self.client))
         return real(self, *args)
 
-    monkeypatch.setattr(dask_engine.DaskEngine, stage, kill_first)
+    if stage == "components":  # pairs, verdicts and components on the cluster: the worker dies holding verdicts
+        def components_after_a_kill(client, edges, parts):
+            if not killed:
+                killed.append(_kill_the_busiest_worker(client))
+            return real_components(client, edges, parts)
+
+        real_components = dask_engine.cluster_components
+        monkeypatch.setattr(dask_engine, "cluster_components", components_after_a_kill)
+    else:
+        monkeypatch.setattr(dask_engine.DaskEngine, stage, kill_first)
+    where = "cluster" if stage == "components" else "auto"
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as c:
-        options = Options(run=RunOptions(jobs=2, engine="dask", scheduler=c.scheduler_address))
+        options = Options(run=RunOptions(jobs=2, engine="dask", scheduler=c.scheduler_address, components=where))
         run(SCRAPE, tmp_path / "out", options, report=tmp_path / "r.jsonl")
     assert killed
     assert (_outputs(tmp_path / "out"), findings(tmp_path / "r.jsonl")) == local
