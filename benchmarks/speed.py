@@ -595,13 +595,15 @@ def main_scaling(args: argparse.Namespace, workdir: Path, report: dict[str, Any]
             entry.update(wall_s=plain["wall_s"], cpu_s=plain["cpu_s"], cpu_ms_per_doc=1000 * plain["cpu_s"] / n,
                          peak_rss_mb=plain["peak_rss_mb"], tree_pss_mb=plain["tree_pss_mb"], dropped=plain["dropped"],
                          client_peak_rss_mb=plain["client_peak_rss_mb"], worker_peak_rss_mb=plain["worker_peak_rss_mb"])
-        if args.dask and n < args.index_only_from:
-            on_dask = run_dedupe(scrape, 2, workdir, f"scale-{n}-dask", extra=("--engine", "dask"))
+        # the Dask engine twice: candidate pairs gathered on the client, and kept on the cluster
+        for where, key in (("client", "dask"), ("cluster", "dask_cluster")) if args.dask and n < args.index_only_from \
+                else ():
+            on_dask = run_dedupe(scrape, 2, workdir, f"scale-{n}-{key}",
+                                 extra=("--engine", "dask", "--components", where))
             if on_dask:
-                entry.update(dask_wall_s=on_dask["wall_s"], dask_cpu_s=on_dask["cpu_s"],
-                             dask_peak_rss_mb=on_dask["peak_rss_mb"], dask_tree_pss_mb=on_dask["tree_pss_mb"],
-                             dask_dropped=on_dask["dropped"], dask_client_peak_rss_mb=on_dask["client_peak_rss_mb"],
-                             dask_worker_peak_rss_mb=on_dask["worker_peak_rss_mb"])
+                entry.update({f"{key}_{k}": on_dask[k] for k in
+                              ("wall_s", "cpu_s", "peak_rss_mb", "tree_pss_mb", "dropped", "client_peak_rss_mb",
+                               "worker_peak_rss_mb")})
         if with_index:
             idx = workdir / f"scale-{n}.sqlite"
             for p in workdir.glob(idx.name + "*"):
@@ -641,18 +643,19 @@ def _print_scaling(out: list[dict[str, Any]]) -> None:
                      f" {per:>9.0f}" if per else "")
         print(line, flush=True)
     for e in out:
-        if "dask_wall_s" in e:
-            same = "same" if e.get("dask_dropped") == e.get("dropped") else "DIFFERENT"
+        for key, where in (("dask", "client"), ("dask_cluster", "cluster")):
+            if f"{key}_wall_s" not in e:
+                continue
+            same = "same" if e.get(f"{key}_dropped") == e.get("dropped") else "DIFFERENT"
             local = f" (local engine: {e['wall_s']:.1f} s)" if "wall_s" in e else ""
-            print(f"{e['docs']:>9,} docs, --engine dask (LocalCluster of 2): {e['dask_wall_s']:.1f} s wall{local},"
-                  f" {1000 * e['dask_cpu_s'] / e['docs']:.2f} ms CPU/doc, largest process"
-                  f" {e['dask_peak_rss_mb']:.0f} MB, all PSS {e['dask_tree_pss_mb']:.0f} MB; {same} number dropped",
-                  flush=True)
-            if "dask_client_peak_rss_mb" in e:
-                local = (f"; local engine: the run {e['client_peak_rss_mb']:.0f} MB, a worker"
-                         f" {e['worker_peak_rss_mb']:.0f} MB" if "client_peak_rss_mb" in e else "")
-                print(f"{'':>9}  peak RSS (sampled): the client {e['dask_client_peak_rss_mb']:.0f} MB (with the scheduler"
-                      f" and nannies), a worker {e['dask_worker_peak_rss_mb']:.0f} MB{local}", flush=True)
+            print(f"{e['docs']:>9,} docs, --engine dask --components {where} (LocalCluster of 2):"
+                  f" {e[f'{key}_wall_s']:.1f} s wall{local}, {1000 * e[f'{key}_cpu_s'] / e['docs']:.2f} ms CPU/doc,"
+                  f" largest process {e[f'{key}_peak_rss_mb']:.0f} MB, all PSS {e[f'{key}_tree_pss_mb']:.0f} MB;"
+                  f" {same} number dropped", flush=True)
+            local = (f"; local engine: the run {e['client_peak_rss_mb']:.0f} MB, a worker"
+                     f" {e['worker_peak_rss_mb']:.0f} MB" if "client_peak_rss_mb" in e else "")
+            print(f"{'':>9}  peak RSS (sampled): the client {e[f'{key}_client_peak_rss_mb']:.0f} MB (with the"
+                  f" scheduler and nannies), a worker {e[f'{key}_worker_peak_rss_mb']:.0f} MB{local}", flush=True)
 
 
 def main() -> None:
@@ -662,7 +665,7 @@ def main() -> None:
                     help="documents in the corpus (default 20,000; 0: only --scaling)")
     ap.add_argument("--json", type=Path, help="also write every figure here")
     ap.add_argument("--scaling", action="store_true", help="also time dedupe run --jobs 2 on 10k and 100k docs")
-    ap.add_argument("--dask", action="store_true", help="with --scaling, also run --engine dask (needs news-dedupe[dask])")
+    ap.add_argument("--dask", action="store_true", help="with --scaling, also run --engine dask, with --components client and cluster (needs news-dedupe[dask])")
     ap.add_argument("--million", action="store_true",
                     help="with --scaling: 1M documents too (3.4 GB on disk; about an hour, see benchmarks/README.md)")
     ap.add_argument("--subset", type=int, default=2_000, help="documents for the slow contenders (default 2,000)")

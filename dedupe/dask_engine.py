@@ -63,6 +63,7 @@ PIECES_A_PARTITION = 16  # chunks' pieces in one partition of a shuffle's input 
 SHUFFLE_PARTS = 16  # parts the LSH bands are shuffled into
 PREFETCH = 8  # chunks' findings asked for ahead of the report
 CLIENT_PAIRS = 5_000_000  # more candidate pairs than this stay on the cluster (components="auto")
+PAIRS_A_PART = 1_000_000  # candidate pairs kept on the cluster: about this many a part (at least SHUFFLE_PARTS parts)
 
 
 def _rows(found: list[np.ndarray]) -> int:
@@ -195,19 +196,25 @@ class DaskEngine:
         shuffled = self._bag(futures).groupby(tasks.first, shuffle="tasks").map(tasks.bucket_pairs)
         found = client.compute(shuffled.to_delayed())
         where = self.options.run.components
-        if where == "auto":  # pairs found by several bands are counted once a band here
-            where = "cluster" if sum(client.gather([client.submit(_rows, f) for f in found])) > CLIENT_PAIRS \
-                else "client"
-        if where == "client":
+        count = 0  # pairs found by several bands are counted once a band here
+        if where != "client":
+            count = sum(client.gather([client.submit(_rows, f) for f in found]))
+        if where == "client" or (where == "auto" and count <= CLIENT_PAIRS):
             pairs: set[tuple[int, int]] = set()
             for part in client.gather(found):
                 for array in part:
                     pairs.update(map(tuple, array.tolist()))
             return {(a, b) for a, b in pairs if a not in first or b not in first} if first else pairs
+        parts = max(parts, -(-count // PAIRS_A_PART))
         splits = [client.submit(tasks.split_pairs, f, parts) for f in found]
-        seen = client.scatter(np.array(sorted(first), np.int64))
+        seen = self._value(np.array(sorted(first), np.int64))
         return PairsOnCluster([client.submit(tasks.unique_pairs, seen, *[client.submit(getitem, s, p) for s in splits])
                                for p in range(parts)])
+
+    def _value(self, value: Any) -> Any:
+        """A future of ``value`` that Dask can make again if the worker holding it dies (a scattered
+        value cannot be: only the task that carries it can)."""
+        return self.client.submit(tasks.unbox, Box(value), pure=False)
 
     def clustering(
         self, corpus: Corpus, candidates: set[tuple[int, int]] | PairsOnCluster, cut: Cut,
@@ -222,7 +229,7 @@ class DaskEngine:
         todo, reused = candidates.parts, [None] * len(candidates.parts)
         if before is not None:
             bodies = Bodies(docs, self.texts, cut)
-            touched = client.scatter(np.array([not all(bodies.kept(n)) for n in range(len(docs))], bool))
+            touched = self._value(np.array([not all(bodies.kept(n)) for n in range(len(docs))], bool))
             halves = [client.submit(tasks.reuse, v, touched) for v in self._verdicts]
             reused = [client.submit(getitem, h, 0) for h in halves]
             todo = [client.submit(getitem, h, 1) for h in halves]

@@ -246,6 +246,10 @@ def write_chunk(chunk: Chunk, kept: list[int], boxed_cut: Box, sink: Sink) -> tu
     return bytes_out, removed, problems
 
 
+def unbox(box: Box) -> Any:
+    return box.value
+
+
 def first(element: Any) -> int:
     """The shuffle's key: the part or task an element goes to."""
     return int(element[0])
