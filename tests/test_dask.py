@@ -341,10 +341,10 @@ def test_a_url_without_its_fsspec_package_is_one_line(runner, tmp_path):
     else:
         pytest.skip("s3fs is installed")
     result = runner.invoke(main, ["run", "s3://bucket/scrape", "--out", str(tmp_path / "out"), "--engine", "dask"])
-    assert result.exit_code != 0
+    assert result.exit_code == 2  # a usage error: nothing was run
     assert "pip install s3fs" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
 def test_an_out_url_needs_a_report_file(runner, tmp_path):
     result = runner.invoke(main, ["run", str(SCRAPE), "--out", "memory://out", "--engine", "dask"])
-    assert result.exit_code != 0 and "--report" in result.stderr
+    assert result.exit_code == 2 and "--report" in result.stderr
