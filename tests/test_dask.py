@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -85,6 +87,35 @@ def test_cli_components_need_the_dask_engine(runner, tmp_path):
     result = runner.invoke(main, ["run", str(SCRAPE), "--out", str(tmp_path / "out"), "--components", "cluster"])
     assert result.exit_code == 2 and "engine 'dask'" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_cluster_started_with_the_dask_commands(tmp_path, local):
+    # the README's real-cluster recipe on one machine: `dask scheduler`, `dask worker` and the
+    # `dedupe` command, three separate programs that meet only through the scheduler's address
+    bin_dir = Path(sys.executable).parent
+    info = tmp_path / "scheduler.json"
+    scheduler = subprocess.Popen([str(bin_dir / "dask"), "scheduler", "--scheduler-file", str(info), "--port", "0",
+                                  "--dashboard-address", ":0"], stderr=subprocess.DEVNULL)
+    workers = None
+    try:
+        deadline = time.monotonic() + 60
+        while not info.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(info.read_text())["address"]
+        workers = subprocess.Popen([str(bin_dir / "dask"), "worker", address, "--nworkers", "2", "--nthreads", "1",
+                                    "--local-directory", str(tmp_path / "workers")], stderr=subprocess.DEVNULL)
+        with distributed.Client(address) as client:
+            client.wait_for_workers(2, timeout=60)
+        done = subprocess.run([str(bin_dir / "dedupe"), "run", str(SCRAPE), "--out",
+                               str(tmp_path / "out"), "--engine", "dask", "--scheduler", address,
+                               "--components", "cluster"], capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        assert (_outputs(tmp_path / "out"), findings(tmp_path / "out.report.jsonl")) == local
+    finally:
+        for process in (workers, scheduler):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=60)
 
 
 def test_dask_engine_gives_the_local_engines_outputs_and_report(local, tmp_path, small_tasks):
