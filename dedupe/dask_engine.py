@@ -1,15 +1,15 @@
 """The Dask engine (``engine="dask"``): a run's stages as Dask tasks, with the local engine's code.
 
-1. **Map.** Each task reads, cleans and signs 64 input files (:func:`dedupe.dask_tasks.prepare_chunk`,
+1. **Map.** Each task reads, cleans and signs ``FILES_A_TASK`` input files (:func:`dedupe.dask_tasks.prepare_chunk`,
    the local engine's own per-article code) and keeps the result, a *chunk*, in its worker's
    memory: the articles' text (shingles, outputs, findings) stays there; only the compact records
    with the signatures go to the client, chunk by chunk in path order.
 2. **Candidates.** Each chunk's signatures are cut into LSH bands, split by a hash of the band's
    rows, and grouped by a ``dask.bag`` task shuffle; each part finds its buckets by sorting the
-   bands exactly, as the local engine does, and the client collects the pairs (16 bytes each).
+   bands exactly, as the local engine does, and the client collects the pairs (but see step 4).
 3. **Verification.** The pairs are cut into tasks of ``PAIRS_A_TASK``; the articles each task
    compares are picked from their chunks and moved to it by a second shuffle, and the verdicts
-   come back to the client.
+   come back to the client (but see step 4).
 4. **Clusters.** The client finds connected components of the verified pairs; the keep policy
    settles them in tasks that receive their members' text the same way. Where the pairs do not
    fit the client (``components="cluster"``, or more than ``CLIENT_PAIRS`` of them), they never

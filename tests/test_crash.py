@@ -78,11 +78,14 @@ def test_killed_runs_leave_whole_files_and_a_rerun_finishes_the_job(tmp_path):
 
     rng = random.Random(7)
     survived = 0
+    spills = tmp_path / "tmp"  # a killed run's spill stays behind (RELIABILITY.md): here, not in the system's /tmp
+    spills.mkdir()
+    killable = {**os.environ, "TMPDIR": str(spills)}
     for point in range(KILL_POINTS):
         out, index = tmp_path / f"out{point}", tmp_path / f"idx{point}.sqlite"
         rep = tmp_path / f"out{point}.report.jsonl"
         proc = subprocess.Popen(_command(scrape, out, index), cwd=ROOT, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
+                                stderr=subprocess.DEVNULL, start_new_session=True, env=killable)
         time.sleep(rng.uniform(0.05, took))
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()

@@ -191,6 +191,21 @@ def test_the_boilerplate_round_on_the_cluster_verifies_again_what_the_cut_touche
     assert len(calls) == 2 and results[0] == results[1]
 
 
+def test_pairs_on_the_cluster_when_there_are_none(tmp_path, cluster, monkeypatch):
+    # three different stories: no candidate pair, no component; every article kept as it is
+    import shutil
+
+    scrape = tmp_path / "scrape"
+    scrape.mkdir()
+    for name in ("business-120.txt", "politics-001.txt", "tech-019.txt"):
+        shutil.copy(SCRAPE / "bbc" / name, scrape / name)
+    _forbid_clustering_on_the_client(monkeypatch)
+    options = Options(run=RunOptions(jobs=2, engine="dask", scheduler=cluster.scheduler_address, components="cluster"))
+    summary = run(scrape, tmp_path / "out", options, report=tmp_path / "r.jsonl")
+    assert summary.kept == 3 and summary.dropped == 0
+    assert sum(map(sum, _bins(tmp_path / "r.jsonl"))) == 0
+
+
 def test_auto_keeps_a_small_runs_pairs_on_the_client(local, tmp_path, small_tasks, cluster, monkeypatch):
     from dedupe.corpus import Corpus
 
