@@ -51,6 +51,11 @@ def _candidates(corpus: Corpus, options: Options, first: frozenset[int]) -> set[
     numbers = np.arange(len(corpus.docs))
     for b in range(bands):
         band_pairs(band_keys(corpus.signature_columns(b * rows, (b + 1) * rows)), numbers, pairs)
+    return unseen_pairs(pairs, first)
+
+
+def unseen_pairs(pairs: set[tuple[int, int]], first: frozenset[int]) -> set[tuple[int, int]]:
+    """The pairs but for those of two articles in ``first`` (both held by the index)."""
     return {(a, b) for a, b in pairs if a not in first or b not in first} if first else pairs
 
 

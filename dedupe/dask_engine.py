@@ -43,6 +43,7 @@ import numpy as np
 from . import dask_tasks as tasks
 from .cluster import Clustering, Drops, PairVerdict, Verifier, kept_copies
 from .config import Options
+from .corpus import unseen_pairs
 from .dask_components import components as cluster_components
 from .dask_tasks import Box
 from .errors import ConfigError
@@ -204,7 +205,7 @@ class DaskEngine:
             for part in client.gather(found):
                 for array in part:
                     pairs.update(map(tuple, array.tolist()))
-            return {(a, b) for a, b in pairs if a not in first or b not in first} if first else pairs
+            return unseen_pairs(pairs, first)
         parts = max(parts, -(-count // PAIRS_A_PART))
         splits = [client.submit(tasks.split_pairs, f, parts) for f in found]
         seen = self._value(np.array(sorted(first), np.int64))
