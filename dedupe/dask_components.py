@@ -25,15 +25,18 @@ import numpy as np
 EMPTY = np.empty((0, 2), np.int64)
 
 
+def by_part(rows: np.ndarray, parts: int) -> list[np.ndarray]:
+    """Rows ``(u, ...)`` sent to the part of ``u`` (``u % parts``): one array a part."""
+    dest = rows[:, 0] % parts
+    order = np.argsort(dest, kind="stable")
+    bounds = np.searchsorted(dest[order], np.arange(parts + 1))
+    return [rows[order[bounds[p] : bounds[p + 1]]] for p in range(parts)]
+
+
 def split(edges: np.ndarray, parts: int) -> list[np.ndarray]:
     """Each edge both ways round, ``(u, v)`` sent to the part of ``u``: one array a part."""
     edges = np.asarray(edges, np.int64).reshape(-1, 2)
-    both = np.concatenate([edges, edges[:, ::-1]])
-    dest = both[:, 0] % parts
-    order = np.argsort(dest, kind="stable")
-    both, dest = both[order], dest[order]
-    bounds = np.searchsorted(dest, np.arange(parts + 1))
-    return [both[bounds[p] : bounds[p + 1]] for p in range(parts)]
+    return by_part(np.concatenate([edges, edges[:, ::-1]]), parts)
 
 
 def _neighbourhoods(pieces: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

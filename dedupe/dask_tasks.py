@@ -17,6 +17,7 @@ import numpy as np
 
 from .cluster import Drops, PairVerdict, Verifier, settle
 from .config import Options, RunOptions
+from .dask_components import EMPTY, by_part
 from .formats import read_articles
 from .policy import Bodies, Cut, Sink, _ranking, band_keys, band_pairs, prepare_items, write_file
 from .records import Problem
@@ -116,16 +117,12 @@ def bucket_pairs(group: tuple[int, list[Any]]) -> np.ndarray:
 
 def split_pairs(found: list[np.ndarray], parts: int) -> list[np.ndarray]:
     """Candidate pairs of one part of the band shuffle, sent on to the part of their first article."""
-    pairs = np.concatenate(found) if found else np.empty((0, 2), np.int64)
-    dest = pairs[:, 0] % parts
-    order = np.argsort(dest, kind="stable")
-    bounds = np.searchsorted(dest[order], np.arange(parts + 1))
-    return [pairs[order[bounds[p] : bounds[p + 1]]] for p in range(parts)]
+    return by_part(np.concatenate(found) if found else EMPTY, parts)
 
 
 def unique_pairs(seen: np.ndarray, *found: np.ndarray) -> np.ndarray:
     """A part's candidate pairs once each, sorted, but for pairs of two articles an index holds."""
-    pairs = np.unique(np.concatenate(found), axis=0) if found else np.empty((0, 2), np.int64)
+    pairs = np.unique(np.concatenate(found), axis=0) if found else EMPTY
     return pairs[~(np.isin(pairs[:, 0], seen) & np.isin(pairs[:, 1], seen))]
 
 
