@@ -9,6 +9,7 @@ too, and later members may be dropped for it.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -148,15 +149,16 @@ class Clustering:
     and the verdict on every candidate pair (or, when the pairs stayed on a Dask cluster, only
     their similarity ``bins``: merged and not, as the report's summary gives them)."""
 
-    keeper: tuple[int, ...]
+    keeper: Sequence[int]  # an array of int64
     verdicts: dict[int, PairVerdict]
     held_apart: tuple[tuple[int, int, PairVerdict], ...]
     pairs: dict[tuple[int, int], PairVerdict]
     bins: tuple[list[int], list[int]] | None = None
 
 
-def _components(n: int, edges: Iterable[tuple[int, int]]) -> list[list[int]]:
-    parent = list(range(n))
+def _components(edges: Iterable[tuple[int, int]]) -> list[list[int]]:
+    """Connected components (of two or more articles), by least member; memory for the edges' articles only."""
+    parent: dict[int, int] = {}
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -165,13 +167,15 @@ def _components(n: int, edges: Iterable[tuple[int, int]]) -> list[list[int]]:
         return x
 
     for a, b in edges:
+        parent.setdefault(a, a)
+        parent.setdefault(b, b)
         ra, rb = find(a), find(b)
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
     groups: dict[int, list[int]] = {}
-    for x in range(n):
+    for x in sorted(parent):
         groups.setdefault(find(x), []).append(x)
-    return [g for g in groups.values() if len(g) > 1]
+    return list(groups.values())
 
 
 Drops = list[tuple[int, int, PairVerdict]]  # (dropped article, the kept copy it was dropped for, why)
@@ -212,17 +216,18 @@ def cluster(
             edges.append((i, j))
         elif v.reason in ("outside_window", "look_alike"):
             held.append((i, j, v))
-    components = _components(n, edges)
+    components = _components(edges)
     settled = settle_all(components) if settle_all else (settle(c, verifier, rank) for c in components)
     keeper, verdicts = kept_copies(n, settled)
     return Clustering(keeper, verdicts, tuple(held), pairs)
 
 
-def kept_copies(n: int, settled: Iterable[Drops]) -> tuple[tuple[int, ...], dict[int, PairVerdict]]:
-    """Each of ``n`` articles' kept copy (itself when kept) and the verdict of each dropped one."""
-    keeper = list(range(n))
+def kept_copies(n: int, settled: Iterable[Drops]) -> tuple[Sequence[int], dict[int, PairVerdict]]:
+    """Each of ``n`` articles' kept copy (itself when kept; 8 bytes an article) and the verdict of
+    each dropped one."""
+    keeper = array("q", range(n))
     verdicts: dict[int, PairVerdict] = {}
     for drops in settled:
         for m, k, v in drops:
             keeper[m], verdicts[m] = k, v
-    return tuple(keeper), verdicts
+    return keeper, verdicts

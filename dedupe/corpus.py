@@ -7,7 +7,9 @@ the steps run), :class:`Work` where verification and settling run.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+import tempfile
+from array import array
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
@@ -19,9 +21,7 @@ from .index import Index
 from .minhash import lsh_params
 from .policy import Bodies, Cut, Texts, _ranking, band_keys, band_pairs, body_texts
 from .records import Match, Problem
-from .spill import DocInfo
-
-SIGNATURE_BLOCK = 4096  # signatures are kept in matrices of this many rows
+from .spill import DocInfo, DocTable, Signatures
 
 
 def _seen_before(corpus: Corpus, index: Index) -> dict[int, Match]:
@@ -86,43 +86,59 @@ class Work(Protocol):
 
 
 class Corpus:
-    """The articles of a run between its passes: a few numbers each in memory, text in the spill
-    or on the Dask workers (``texts``); ``work`` verifies and settles."""
+    """The articles of a run between its passes: records and signatures in files of the corpus's
+    own temporary folder (about 20 bytes an article in memory), text in the spill or on the Dask
+    workers (``texts``); ``work`` verifies and settles. :meth:`close` removes the folder."""
 
     def __init__(self, texts: RunTexts, options: Options, work: Work) -> None:
         self.texts = texts
         self.work = work
         self.options = options
-        self.docs: list[DocInfo] = []
-        self.files_of: dict[str, list[int]] = defaultdict(list)
+        self._tmp = tempfile.TemporaryDirectory(prefix="dedupe-corpus-")
+        self.docs = DocTable(self._tmp.name)
+        self.signatures = Signatures(self._tmp.name, options.signature.num_perm)
+        self.dates = array("d")  # NaN where undated: never outside a window
+        self._file_starts = array("q")  # each input file's first article (an article's file: its path)
+        self._last_path = ""
         self.bytes_in = 0
         self.removed: Counter[str] = Counter()  # within-article findings by kind
-        self.signature_blocks: list[np.ndarray] = []
 
     def add(self, d: DocInfo, shard: str) -> None:
-        """Take in a prepared article: its signature joins the matrix, the rest stays a few numbers."""
+        """Take in a prepared article (the articles of one input file one after the other)."""
         d.shard = self.texts.shard(shard)
         d.order = len(self.docs)
-        row = d.order % SIGNATURE_BLOCK
-        if row == 0:
-            self.signature_blocks.append(np.empty((SIGNATURE_BLOCK, self.options.signature.num_perm), np.uint32))
         assert d.signature is not None
-        self.signature_blocks[-1][row] = d.signature
+        self.signatures.append(d.signature)
         d.signature = None
         self.removed["duplicate_headline"] += d.headlines_removed
         self.removed["duplicate_paragraph"] += d.paragraphs_removed
-        self.files_of[d.article.path].append(d.order)
+        if d.article.path != self._last_path or not self._file_starts:
+            self._file_starts.append(d.order)
+            self._last_path = d.article.path
+        self.dates.append(d.date if d.date is not None else float("nan"))
         self.docs.append(d)
         self.bytes_in += d.bytes_in
 
+    def files(self) -> range:
+        """The input files that gave articles, numbered in run order."""
+        return range(len(self._file_starts))
+
+    def file_docs(self, f: int) -> range:
+        """The articles of input file ``f``."""
+        starts = self._file_starts
+        return range(starts[f], starts[f + 1] if f + 1 < len(starts) else len(self.docs))
+
     def signature(self, i: int) -> np.ndarray:
-        row: np.ndarray = self.signature_blocks[i // SIGNATURE_BLOCK][i % SIGNATURE_BLOCK]
-        return row
+        return self.signatures.row(i)
 
     def signature_columns(self, start: int, stop: int) -> np.ndarray:
         """Columns ``start:stop`` of every article's signature (one LSH band), as one matrix."""
-        n = len(self.docs)
-        return np.concatenate([b[:, start:stop] for b in self.signature_blocks])[:n]
+        return self.signatures.columns(start, stop)
+
+    def close(self) -> None:
+        self.docs.close()
+        self.signatures.close()
+        self._tmp.cleanup()
 
     def body_texts(self, i: int) -> list[str]:
         """The article's body paragraphs as written out (its headline line left out)."""
@@ -144,7 +160,7 @@ class Corpus:
             touched = {n for n in range(len(docs)) if not all(bodies.kept(n))}
             known = {p: v for p, v in before.pairs.items() if p[0] not in touched and p[1] not in touched}
 
-        verifier = Verifier(bodies.shingles, bodies.words, [d.date for d in docs], self.options.run, known)
+        verifier = Verifier(bodies.shingles, bodies.words, self.dates, self.options.run, known)
         todo = sorted(p for p in candidates if p not in known)
         rank = _ranking(docs, self.options.run.keep, bodies.paragraphs, first)
         known.update(self.work.verify(todo, cut, verifier))

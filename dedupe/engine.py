@@ -17,7 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ from .policy import (
     writing_done,
 )
 from .records import Match, Problem
-from .runreport import RunSummary, _doc_findings, _name_docs, _summary_line, _where, _write_json_line
+from .runreport import Names, RunSummary, _doc_findings, _summary_line, _where, _write_json_line
 from .spill import DocInfo, Spill, SpillWriter
 
 __all__ = ["RunSummary", "default_report_path", "run", "staging_folder"]
@@ -109,7 +109,7 @@ def _fork_map(fn: Callable[[Any, Any], Any], tasks: list[Any], jobs: int, shared
         _SHARED = None
 
 
-def _chunks(items: list[Any], jobs: int) -> list[list[Any]]:
+def _chunks(items: Sequence[Any], jobs: int) -> list[Sequence[Any]]:
     """About eight chunks a worker, so an uneven chunk does not leave a core idle."""
     size = max(1, -(-len(items) // (8 * max(1, jobs))))
     return [items[k : k + size] for k in range(0, len(items), size)]
@@ -224,33 +224,35 @@ def run(
         out = Path(out_dir)
         report_path = Path(report) if report is not None else default_report_path(out)
         engine = _Local(str(scrape_dir), out, options, jobs)
+    corpus = Corpus(engine.texts, options, engine.work)
     try:
-        problems: list[Problem] = []
-        rels = engine.inputs(problems)
-        clear_temps(report_path)  # what a killed run left
-        with atomic_writer(report_path) as rep:
-            summary, corpus, result, seen = _run(engine, rels, problems, options, rep, progress, index, report_path)
-    finally:
-        engine.close()
-
-    if index is not None:  # last: a run killed before this leaves the index as it was
-        docs = corpus.docs
         try:
-            index.add_entries(
-                index.make_entry(d.name, corpus.signature(i), d.matching_keys, d.sentences, d.date)
-                for i, d in enumerate(docs) if result.keeper[i] == i and i not in seen
-            )
-        except IndexFileError as e:
-            raise IndexFileError(e.target, f"{e.problem}; outputs and report written, the index not updated") from e
+            problems: list[Problem] = []
+            rels = engine.inputs(problems)
+            clear_temps(report_path)  # what a killed run left
+            with atomic_writer(report_path) as rep:
+                summary, result, seen = _run(engine, corpus, rels, problems, options, rep, progress, index,
+                                             report_path)
+        finally:
+            engine.close()
+        if index is not None:  # last: a run killed before this leaves the index as it was
+            try:
+                index.add_entries(
+                    index.make_entry(d.name, corpus.signature(i), d.matching_keys, d.sentences, d.date)
+                    for i, d in enumerate(corpus.docs) if result.keeper[i] == i and i not in seen
+                )
+            except IndexFileError as e:
+                raise IndexFileError(e.target, f"{e.problem}; outputs and report written, the index not updated") from e
+    finally:
+        corpus.close()
     return summary
 
 
 def _run(
-    engine: Engine, rels: list[str], problems: list[Problem], options: Options, rep: Any,
+    engine: Engine, corpus: Corpus, rels: list[str], problems: list[Problem], options: Options, rep: Any,
     progress: Callable[[int, int], None] | None, index: Index | None, report_path: Path,
-) -> tuple[RunSummary, Corpus, Clustering, dict[int, Match]]:
+) -> tuple[RunSummary, Clustering, dict[int, Match]]:
     """The run's steps up to its report's last line, on either engine."""
-    corpus = Corpus(engine.texts, options, engine.work)
     for _rel, shard, items in engine.prepared(rels):
         for item in items:
             if isinstance(item, Problem):
@@ -260,7 +262,7 @@ def _run(
         if progress:
             progress(1, len(rels))
     docs = corpus.docs
-    _name_docs(docs)
+    docs.name()
     for d in docs:
         for f in engine.texts.findings(d):
             _write_json_line(rep, {**f, "doc": d.name, **_where(d)})
@@ -278,15 +280,14 @@ def _run(
     if cut:
         result = engine.clustering(corpus, candidates, cut, result, first)
 
-    named = {d.name: d for d in docs}
+    names = Names(docs)
     for finding in _doc_findings(docs, result, seen, boiler, options.run.boilerplate, corpus.body_texts):
         line = finding.to_dict()
-        if finding.doc in named:
-            line.update(_where(named[finding.doc]))
-        if finding.duplicate_of in named:
-            line.update(_where(named[finding.duplicate_of], "duplicate_of_"))
+        for named, prefix in ((names.get(finding.doc), ""), (names.get(finding.duplicate_of), "duplicate_of_")):
+            if named is not None:
+                line.update(_where(named, prefix))
         _write_json_line(rep, line)
-    del named
+    del names
     bytes_out, removed_boiler, unwritten = engine.write_outputs(corpus, result, seen, cut)
     problems.extend(unwritten)
     kept = sum(1 for i, k in enumerate(result.keeper) if i == k and i not in seen)
@@ -304,7 +305,7 @@ def _run(
         problems=tuple(problems),
     )
     _write_json_line(rep, _summary_line(summary, *engine.places(), options, result))
-    return summary, corpus, result, seen
+    return summary, result, seen
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,16 +319,16 @@ class _Writing:
     sink: LocalSink
 
 
-def _write_files(w: _Writing, rels: list[str]) -> tuple[int, int, list[Problem]]:
+def _write_files(w: _Writing, files: range) -> tuple[int, int, list[Problem]]:
     """Write the kept articles of these input files; returns bytes written, boilerplate removed
     and the files that could not be written (a path too long, a full disk: the rest go on)."""
     docs = w.corpus.docs
     bytes_out = removed = 0
     problems = []
-    for rel in rels:
-        kept = [docs[i] for i in w.corpus.files_of[rel] if w.result.keeper[i] == i and i not in w.seen]
+    for f in files:
+        kept = [docs[i] for i in w.corpus.file_docs(f) if w.result.keeper[i] == i and i not in w.seen]
         if kept:
-            written, cut, problem = write_file(rel, kept, w.corpus.texts.output, w.cut, w.sink)
+            written, cut, problem = write_file(kept[0].article.path, kept, w.corpus.texts.output, w.cut, w.sink)
             bytes_out, removed = bytes_out + written, removed + cut
             if problem is not None:
                 problems.append(problem)
@@ -342,6 +343,6 @@ def _write_outputs(
     staging = staging_folder(out)
     clear_staging(staging)
     sink = LocalSink(root, out, corpus.options.fields, staging)
-    done = _fork_map(_write_files, _chunks(list(corpus.files_of), jobs), jobs,
+    done = _fork_map(_write_files, _chunks(corpus.files(), jobs), jobs,
                      _Writing(corpus, result, seen, cut, sink))
     return writing_done(done, staging)

@@ -41,7 +41,7 @@ def _source(path: str) -> str:
     return path.split("/", 1)[0] if "/" in path else ""
 
 
-def _boilerplate(docs: list[DocInfo], keeper: tuple[int, ...], min_docs: int) -> dict[tuple[str, int], int]:
+def _boilerplate(docs: Sequence[DocInfo], keeper: Sequence[int], min_docs: int) -> dict[tuple[str, int], int]:
     """Paragraphs that open or close at least ``min_docs`` different stories of one source.
 
     Copies of one story count once (``keeper`` is each article's kept copy), so a story's own

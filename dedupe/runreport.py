@@ -5,12 +5,14 @@ Both engines call these with the same records, so their reports cannot differ.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import IO, Any
 
 import numpy as np
+import xxhash
 
 from .cluster import Clustering
 from .config import Options
@@ -66,13 +68,30 @@ def _write_json_line(f: IO[str], obj: dict[str, Any]) -> None:
     f.write(to_json(obj) + "\n")
 
 
-def _name_docs(docs: list[DocInfo]) -> None:
-    """Report names: a record's id where it is unique in the run, else its path (``path#line``)."""
-    ids = Counter(d.article.record_id for d in docs if d.article.record_id)
-    for d in docs:
-        rid = d.article.record_id
-        d.name = rid if rid and ids[rid] == 1 else d.article.id
+class Names:
+    """Which article of the run a report name is (the last of that name, if two share one), from a
+    sorted array of the names' 64-bit hashes: 16 bytes an article, not a dict of names."""
 
+    def __init__(self, docs: Sequence[DocInfo]) -> None:
+        self.docs = docs
+        hashes = np.fromiter((_name_hash(d.name) for d in docs), np.uint64, len(docs))
+        self.order = np.argsort(hashes, kind="stable")
+        self.hashes = hashes[self.order]
+
+    def get(self, name: str | None) -> DocInfo | None:
+        if name is None:
+            return None
+        h = np.uint64(_name_hash(name))
+        lo, hi = np.searchsorted(self.hashes, h, "left"), np.searchsorted(self.hashes, h, "right")
+        for k in range(int(hi) - 1, int(lo) - 1, -1):
+            d = self.docs[int(self.order[k])]
+            if d.name == name:
+                return d
+        return None
+
+
+def _name_hash(name: str) -> int:
+    return xxhash.xxh64_intdigest(name.encode("utf-8", "surrogatepass"))
 
 
 SIMILARITY_BINS = 20
@@ -117,8 +136,24 @@ def _summary_line(summary: RunSummary, scrape: str, out: str, options: Options, 
     }
 
 
+def _same_headlines(docs: Sequence[DocInfo]) -> Iterator[list[int]]:
+    """Groups of two or more articles with one headline key, each in run order, by their first."""
+    numbers, keys = array("q"), array("Q")
+    for i, d in enumerate(docs):
+        if d.headline_key is not None:
+            numbers.append(i)
+            keys.append(d.headline_key)
+    order = np.argsort(np.frombuffer(keys, np.uint64), kind="stable")
+    sorted_keys, sorted_numbers = np.frombuffer(keys, np.uint64)[order], np.frombuffer(numbers, np.int64)[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    ends = np.r_[starts[1:], len(sorted_keys)]
+    groups = [(s, e) for s, e in zip(starts.tolist(), ends.tolist()) if e - s > 1]
+    for s, e in sorted(groups, key=lambda g: int(sorted_numbers[g[0]])):
+        yield sorted_numbers[s:e].tolist()
+
+
 def _doc_findings(
-    docs: list[DocInfo], result: Clustering, seen: dict[int, Match], boiler: dict[tuple[str, int], int],
+    docs: Sequence[DocInfo], result: Clustering, seen: dict[int, Match], boiler: dict[tuple[str, int], int],
     removing: bool, body_paragraphs: Callable[[int], list[str]],
 ) -> Iterator[DocFinding]:
     for i, d in enumerate(docs):
@@ -146,11 +181,7 @@ def _doc_findings(
     }
     for i, j, v in result.held_apart:
         yield DocFinding(v.reason, docs[j].name, docs[i].name, v.similarity, held_reasons[v.reason])
-    by_headline: dict[int, list[int]] = defaultdict(list)
-    for i, d in enumerate(docs):
-        if d.headline_key is not None:
-            by_headline[d.headline_key].append(i)
-    for group in by_headline.values():
+    for group in _same_headlines(docs):
         first = group[0]
         for m in group[1:]:
             if result.keeper[m] != result.keeper[first]:

@@ -49,7 +49,7 @@ def test_star_steps_find_the_components_union_find_finds(graph, parts, futures):
     n, edges = graph
     array = np.array(edges, np.int64).reshape(-1, 2)
     pieces = [_Done(p) for p in np.array_split(array, futures)]
-    assert components(_AtOnce(), pieces, parts) == _components(n, [e for e in edges if e[0] != e[1]])
+    assert components(_AtOnce(), pieces, parts) == _components([e for e in edges if e[0] != e[1]])
 
 
 def test_a_long_chain_is_one_component():
