@@ -19,6 +19,12 @@ _SPACE_RE = re.compile(_SPACES + "+")
 _SPACE_RUN_RE = re.compile(f"(?! ){_SPACES}+| {_SPACES}+")
 _ODD_SPACE_RE = re.compile(_SPACES.replace("[ ", "["))  # the same class without the plain space: a fast scan
 _BLANK = " \u200b\u200c\u200d\u2060\ufeff"  # space and zero-width characters, trimmed at the ends
+# Han, kana and hangul: unspaced scripts, which a wrapper may break after any character
+CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0002fa1f"
+_CJK_PUNCTUATION = "\u3001-\u303f\uff01-\uff60"  # 、。「」 and full-width forms
+_BREAK_RE = re.compile(f"[ \t{CJK}{_CJK_PUNCTUATION}]")
+_CJK_RE = re.compile(f"[{CJK}{_CJK_PUNCTUATION}]")
+_FIRST_WORD_RE = re.compile(f"[{CJK}{_CJK_PUNCTUATION}]|[^\\s{CJK}{_CJK_PUNCTUATION}]+")  # one character of CJK
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,17 +69,32 @@ def looks_wrapped(blocks: list[list[str]]) -> bool:
     pairs: list[tuple[str, str]] = []
     for block in blocks:
         for line, nxt in zip(block, block[1:]):
-            if not _is_indented(nxt):
-                pairs.append((line.rstrip(), nxt.split()[0]))
+            # a line repeated (a headline and its copy) is a scraper's copy, never a wrapper's break
+            if not _is_indented(nxt) and line.strip().casefold() != nxt.strip().casefold():
+                pairs.append((line.rstrip(), _first_word(nxt)))
     if len(pairs) < 3:
         return False
     lengths = sorted(len(line) for line, _ in pairs)
     width = lengths[int(0.9 * (len(lengths) - 1))]  # robust to a stray long line (a URL)
     if not 40 <= width <= 100 or lengths[-1] > 100 and sum(n > 100 for n in lengths) > len(lengths) / 10:
         return False
-    greedy = sum(1 for line, word in pairs if len(line) + 1 + len(word) > width)
+    greedy = sum(1 for line, word in pairs if _full(line, word, width))
     mid_sentence = sum(1 for line, word in pairs if not line.endswith(_SENTENCE_END) or word[:1].islower())
     return greedy / len(pairs) >= 0.8 and mid_sentence / len(pairs) >= 0.6
+
+
+def _first_word(line: str) -> str:
+    """What a wrapper would have had to fit on the line before: a word, or one character of CJK."""
+    found = _FIRST_WORD_RE.match(line.lstrip())
+    return found[0] if found else ""
+
+
+def _full(line: str, word: str, width: int) -> bool:
+    """Whether a greedy wrapper at ``width`` would end ``line`` where it ends: the next word does
+    not fit, and a longer line has nowhere to break before the width (one long word, a URL)."""
+    if len(line) > width:
+        return not _BREAK_RE.search(line.strip(), 1, width + 1)
+    return len(line) + 1 + len(word) > width
 
 
 def _join(lines: list[str]) -> str:
@@ -84,6 +105,8 @@ def _join(lines: list[str]) -> str:
             out = line
         elif out.endswith("-") and out[-2:-1].isalpha() and line[:1].islower():
             out += line  # a compound broken at its hyphen: "well-" / "known"
+        elif _CJK_RE.match(out[-1]) and _CJK_RE.match(line[:1]):
+            out += line  # unspaced script broken between two characters
         else:
             out += " " + line
     return squash(out)

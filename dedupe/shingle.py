@@ -11,9 +11,10 @@ import re
 
 import xxhash
 
+from .segment import CJK
+
 # Han, kana and hangul: one token a character. Everything else: runs of letters/digits.
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0002fa1f"
-_TOKEN_RE = re.compile(f"[{_CJK}]|[^\\W_{_CJK}]+")
+_TOKEN_RE = re.compile(f"[{CJK}]|[^\\W_{CJK}]+")
 
 _MASK64 = (1 << 64) - 1
 _MIX = 0x9E3779B97F4A7C15

@@ -51,6 +51,26 @@ def test_short_lines_such_as_navigation_are_not_joined():
     assert len(segment(nav).paragraphs) == 6
 
 
+def test_headline_lines_over_unspaced_sentences_are_not_read_as_wrapped():
+    # Found by the 10,000-document property test: a headline, its "| BBC News" copy and a Japanese
+    # sentence twice read as wire copy wrapped at 40 columns (the sentence has no spaces, so any next
+    # "word" overran), and the four lines became one paragraph. A 44-column line with spaces in
+    # its first 40 columns is one a wrapper at 40 would have broken.
+    ja = "ではなぜ、不正に改造したiPhoneを販売すると、商標権侵害になるのでしょうか。"
+    text = f"Hollywood to sue net film pirates\nHollywood to sue net film pirates | BBC News\n{ja}\n{ja}\n"
+    s = segment(text)
+    assert s.layout == "lines" and len(s.paragraphs) == 4
+    assert clean_text(text).text == f"Hollywood to sue net film pirates\n\n{ja}\n"
+
+
+def test_japanese_wrapped_at_a_fixed_width_is_still_wrapped():
+    ja = "政府は月曜日、新しい経済対策を発表した。対策には中小企業への支援や、家計の負担を減らすための措置が含まれている。"
+    body = "\n\n".join("\n".join(textwrap.wrap(p, 40)) for p in [ja * 2, ja * 3])
+    assert "、\n" in body or "。\n" in body  # a line ends at a full stop or comma and is joined all the same
+    s = segment(body)
+    assert s.layout == "wrapped" and list(s.paragraphs) == [ja * 2, ja * 3]
+
+
 def test_forced_layouts():
     text = "first line of a block\nsecond line of it\n\nanother block\n"
     assert segment(text, "blocks").paragraphs == ("first line of a block second line of it", "another block")
