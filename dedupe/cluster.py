@@ -10,7 +10,7 @@ too, and later members may be dropped for it.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
@@ -98,6 +98,62 @@ class PairVerdict:
     reason: str
 
 
+REASONS = ("exact", "near_duplicate", "contained", "different", "no_body", "look_alike", "outside_window")
+REASON_CODES = {r: n for n, r in enumerate(REASONS)}
+HELD = (REASONS.index("look_alike"), REASONS.index("outside_window"))  # pairs held apart: the report names each
+VERDICTS = np.dtype([("i", "<i8"), ("j", "<i8"), ("duplicate", "?"), ("similarity", "<f8"), ("reason", "u1")])
+
+
+def verdict(row: np.void) -> PairVerdict:
+    """The verdict a row of a :data:`VERDICTS` table holds."""
+    return PairVerdict(bool(row["duplicate"]), float(row["similarity"]), REASONS[int(row["reason"])])
+
+
+def verdict_rows(verdicts: Iterable[tuple[int, int, PairVerdict]]) -> np.ndarray:
+    """Verdicts as a :data:`VERDICTS` table (26 bytes a pair, where a dict of them takes about 250)."""
+    return np.array([(i, j, v.duplicate, v.similarity, REASON_CODES[v.reason]) for i, j, v in verdicts], VERDICTS)
+
+
+def pair_keys(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """One sortable int64 a pair (run numbers below 2**31): sorted keys are pairs sorted by (i, j)."""
+    return (i.astype(np.int64) << 32) | j.astype(np.int64)
+
+
+class Verdicts(Mapping[tuple[int, int], PairVerdict]):
+    """Verdicts by pair, held as one :data:`VERDICTS` table sorted by pair."""
+
+    def __init__(self, *tables: np.ndarray) -> None:
+        table = np.concatenate(tables) if tables else np.empty(0, VERDICTS)
+        keys = pair_keys(table["i"], table["j"])
+        order = np.argsort(keys, kind="stable")
+        self.table, self.sorted_keys = table[order], keys[order]
+
+    def _at(self, pair: tuple[int, int]) -> int:
+        key = (pair[0] << 32) | pair[1]
+        k = int(np.searchsorted(self.sorted_keys, key))
+        return k if k < len(self.sorted_keys) and self.sorted_keys[k] == key else -1
+
+    def get(self, pair: tuple[int, int], default: PairVerdict | None = None) -> PairVerdict | None:  # type: ignore[override]
+        k = self._at(pair)
+        return verdict(self.table[k]) if k >= 0 else default
+
+    def __getitem__(self, pair: tuple[int, int]) -> PairVerdict:
+        k = self._at(pair)
+        if k < 0:
+            raise KeyError(pair)
+        return verdict(self.table[k])
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return iter(zip(self.table["i"].tolist(), self.table["j"].tolist()))
+
+    def holds(self, pairs: np.ndarray) -> np.ndarray:
+        """Which of the ``pairs`` (rows of two run numbers) have a verdict here."""
+        return np.isin(pair_keys(pairs[:, 0], pairs[:, 1]), self.sorted_keys)
+
+
 class Verifier:
     """Exact verification of article pairs, cached (a pair is compared at most once)."""
 
@@ -107,7 +163,7 @@ class Verifier:
         words: Callable[[int], list[list[str]]],
         dates: Sequence[float | None] | Mapping[int, float | None],
         opts: RunOptions,
-        known: dict[tuple[int, int], PairVerdict] | None = None,
+        known: Mapping[tuple[int, int], PairVerdict] | None = None,
     ) -> None:
         self.shingles = shingles
         self.words = words
@@ -146,17 +202,18 @@ class Verifier:
 @dataclass(frozen=True, slots=True)
 class Clustering:
     """Each article's kept copy (itself when kept), the verdict that dropped it, pairs held apart,
-    and the verdict on every candidate pair (or, when the pairs stayed on a Dask cluster, only
-    their similarity ``bins``: merged and not, as the report's summary gives them)."""
+    and the verdict on every candidate pair as a :data:`VERDICTS` table sorted by pair (or, when
+    the pairs stayed on a Dask cluster, only their similarity ``bins``: merged and not, as the
+    report's summary gives them)."""
 
     keeper: Sequence[int]  # an array of int64
     verdicts: dict[int, PairVerdict]
     held_apart: tuple[tuple[int, int, PairVerdict], ...]
-    pairs: dict[tuple[int, int], PairVerdict]
+    table: np.ndarray | None
     bins: tuple[list[int], list[int]] | None = None
 
 
-def _components(edges: Iterable[tuple[int, int]]) -> list[list[int]]:
+def _components(edges: Iterable[tuple[int, int] | list[int]]) -> list[list[int]]:
     """Connected components (of two or more articles), by least member; memory for the edges' articles only."""
     parent: dict[int, int] = {}
 
@@ -199,27 +256,33 @@ def settle(component: list[int], verifier: Verifier, rank: Callable[[list[int]],
 
 def cluster(
     n: int,
-    candidates: Iterable[tuple[int, int]],
+    candidates: np.ndarray | Iterable[tuple[int, int]],
     verifier: Verifier,
     rank: Callable[[list[int]], list[int]],
     settle_all: Callable[[list[list[int]]], Iterable[Drops]] | None = None,
 ) -> Clustering:
-    """Verify candidate pairs, then keep the best copy of each story and drop the verified rest.
+    """Verify candidate pairs (rows of two run numbers, or tuples), then keep the best copy of
+    each story and drop the verified rest.
 
     ``settle_all`` maps :func:`settle` over the components (a run does it in worker processes).
     """
-    edges, held = [], []
-    pairs = {}
-    for i, j in sorted(candidates):
-        v = pairs[(i, j)] = verifier.verify(i, j)
-        if v.duplicate:
-            edges.append((i, j))
-        elif v.reason in ("outside_window", "look_alike"):
-            held.append((i, j, v))
-    components = _components(edges)
+    if not isinstance(candidates, np.ndarray):
+        candidates = np.array(sorted(set(candidates)), np.int64).reshape(-1, 2)
+    duplicate, similarity, reason = array("b"), array("d"), array("B")
+    for i, j in candidates.tolist():
+        v = verifier.verify(i, j)
+        duplicate.append(v.duplicate)
+        similarity.append(v.similarity)
+        reason.append(REASON_CODES[v.reason])
+    table = np.empty(len(candidates), VERDICTS)
+    table["i"], table["j"] = candidates[:, 0], candidates[:, 1]
+    table["duplicate"] = np.frombuffer(duplicate, np.int8).astype(bool)
+    table["similarity"], table["reason"] = np.frombuffer(similarity), np.frombuffer(reason, np.uint8)
+    held = table[np.isin(table["reason"], HELD)]
+    components = _components(candidates[table["duplicate"]].tolist())
     settled = settle_all(components) if settle_all else (settle(c, verifier, rank) for c in components)
     keeper, verdicts = kept_copies(n, settled)
-    return Clustering(keeper, verdicts, tuple(held), pairs)
+    return Clustering(keeper, verdicts, tuple((int(r["i"]), int(r["j"]), verdict(r)) for r in held), table)
 
 
 def kept_copies(n: int, settled: Iterable[Drops]) -> tuple[Sequence[int], dict[int, PairVerdict]]:

@@ -10,16 +10,16 @@ from __future__ import annotations
 import tempfile
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 import numpy as np
 
-from .cluster import Clustering, Drops, PairVerdict, Verifier, cluster
+from .cluster import Clustering, Drops, PairVerdict, Verdicts, Verifier, cluster
 from .config import Options
 from .index import Index
 from .minhash import lsh_params
-from .policy import Bodies, Cut, Texts, _ranking, band_keys, band_pairs, body_texts
+from .policy import Bodies, Cut, Texts, _ranking, band_keys, band_pairs, body_texts, merge_pairs
 from .records import Match, Problem
 from .spill import DocInfo, DocTable, Signatures
 
@@ -35,28 +35,32 @@ def _seen_before(corpus: Corpus, index: Index) -> dict[int, Match]:
     return seen
 
 
-def _candidates(corpus: Corpus, options: Options, first: frozenset[int]) -> set[tuple[int, int]]:
-    """Pairs of articles that share a band of their signatures (LSH banding, in numpy), but for
-    pairs of two articles in ``first`` (both held by the index: neither is kept).
+def _candidates(corpus: Corpus, options: Options, first: frozenset[int]) -> np.ndarray:
+    """Pairs of articles that share a band of their signatures (LSH banding, in numpy), as rows of
+    two run numbers sorted by pair, but for pairs of two articles in ``first`` (both held by the
+    index: neither is kept).
 
     Bands and rows are datasketch's choice for the threshold (``MinHashLSH``'s own optimum), but
     the buckets are found by sorting each band's values: no per-article Python objects, and
     memory of one band's columns at a time (:func:`dedupe.policy.band_pairs`).
     """
+    pairs = np.empty((0, 2), np.int64)
     if len(corpus.docs) < 2:
-        return set()
+        return pairs
     sig = options.signature
     bands, rows = lsh_params(sig.lsh_threshold, sig.num_perm)
-    pairs: set[tuple[int, int]] = set()
     numbers = np.arange(len(corpus.docs))
     for b in range(bands):
-        band_pairs(band_keys(corpus.signature_columns(b * rows, (b + 1) * rows)), numbers, pairs)
+        pairs = merge_pairs(pairs, band_pairs(band_keys(corpus.signature_columns(b * rows, (b + 1) * rows)), numbers))
     return unseen_pairs(pairs, first)
 
 
-def unseen_pairs(pairs: set[tuple[int, int]], first: frozenset[int]) -> set[tuple[int, int]]:
+def unseen_pairs(pairs: np.ndarray, first: frozenset[int]) -> np.ndarray:
     """The pairs but for those of two articles in ``first`` (both held by the index)."""
-    return {(a, b) for a, b in pairs if a not in first or b not in first} if first else pairs
+    if not first:
+        return pairs
+    held = np.fromiter(first, np.int64, len(first))
+    return pairs[~(np.isin(pairs[:, 0], held) & np.isin(pairs[:, 1], held))]
 
 
 class RunTexts(Texts, Protocol):
@@ -70,17 +74,17 @@ class RunTexts(Texts, Protocol):
 class Work(Protocol):
     """Where candidate pairs are verified and components settled: forked workers (local) or Dask tasks.
 
-    ``verify`` returns the verdicts it found (the rest are verified in this process as they are
-    asked for); the local engine's work uses the run's ``verifier`` and ``rank``, the Dask
+    ``verify`` returns the verdicts it found, as a table (the rest are verified in this process as
+    they are asked for); the local engine's work uses the run's ``verifier`` and ``rank``, the Dask
     engine's the ``cut`` and the verdicts ``known``.
     """
 
-    def verify(
-        self, pairs: list[tuple[int, int]], cut: Cut, verifier: Verifier
-    ) -> dict[tuple[int, int], PairVerdict]: ...
+    def verify(self, pairs: np.ndarray, cut: Cut, verifier: Verifier) -> np.ndarray:
+        """Verdicts (a :data:`dedupe.cluster.VERDICTS` table) of the ``pairs`` (rows of two run numbers)."""
+        ...
 
     def settle(
-        self, components: list[list[int]], cut: Cut, known: dict[tuple[int, int], PairVerdict],
+        self, components: list[list[int]], cut: Cut, known: Mapping[tuple[int, int], PairVerdict],
         verifier: Verifier, rank: Callable[[list[int]], list[int]], first: frozenset[int],
     ) -> list[Drops]: ...
 
@@ -145,25 +149,25 @@ class Corpus:
         return body_texts(self.docs[i], self.texts.output(self.docs[i]))
 
     def clustering(
-        self, candidates: set[tuple[int, int]], cut: Cut, before: Clustering | None = None,
-        first: frozenset[int] = frozenset(),
+        self, candidates: np.ndarray, cut: Cut, before: Clustering | None = None, first: frozenset[int] = frozenset(),
     ) -> Clustering:
-        """Verify, cluster and rank, comparing bodies without the ``cut`` boilerplate paragraphs.
+        """Verify, cluster and rank the ``candidates`` (rows of two run numbers, sorted), comparing
+        bodies without the ``cut`` boilerplate paragraphs.
 
         Verdicts of a ``before`` round are reused for pairs of articles the cut leaves alone.
         Articles in ``first`` (an index holds them) rank before all others.
         """
         docs = self.docs
         bodies = Bodies(docs, self.texts, cut)
-        known: dict[tuple[int, int], PairVerdict] = {}
-        if before is not None:
-            touched = {n for n in range(len(docs)) if not all(bodies.kept(n))}
-            known = {p: v for p, v in before.pairs.items() if p[0] not in touched and p[1] not in touched}
+        known = Verdicts()
+        if before is not None and before.table is not None:
+            touched = np.fromiter((not all(bodies.kept(n)) for n in range(len(docs))), bool, len(docs))
+            known = Verdicts(before.table[~(touched[before.table["i"]] | touched[before.table["j"]])])
 
         verifier = Verifier(bodies.shingles, bodies.words, self.dates, self.options.run, known)
-        todo = sorted(p for p in candidates if p not in known)
+        todo = candidates[~known.holds(candidates)]
         rank = _ranking(docs, self.options.run.keep, bodies.paragraphs, first)
-        known.update(self.work.verify(todo, cut, verifier))
+        verifier.known = known = Verdicts(known.table, self.work.verify(todo, cut, verifier))
         return cluster(len(docs), candidates, verifier, rank,
                        lambda components: self.work.settle(components, cut, known, verifier, rank, first))
 
@@ -179,7 +183,7 @@ class Engine(Protocol):
     def prepared(self, rels: list[str]) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]: ...
 
     def candidates(self, corpus: Corpus, first: frozenset[int]) -> Any:
-        """The candidate pairs (see :func:`_candidates`): a set, or where the engine keeps them."""
+        """The candidate pairs (see :func:`_candidates`): an array, or where the engine keeps them."""
         ...
 
     def clustering(

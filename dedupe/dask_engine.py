@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from operator import getitem
 from pathlib import Path
@@ -41,16 +41,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import dask_tasks as tasks
-from .cluster import Clustering, Drops, PairVerdict, Verifier, kept_copies
+from .cluster import Clustering, Drops, PairVerdict, Verifier, kept_copies, verdict
 from .config import Options
 from .corpus import unseen_pairs
+from .dask_components import EMPTY
 from .dask_components import components as cluster_components
 from .dask_tasks import Box
 from .errors import ConfigError
 from .formats import list_inputs
 from .io import clear_staging
 from .minhash import lsh_params
-from .policy import Bodies, Cut, LocalSink, Sink, default_report_path, staging_folder, writing_done
+from .policy import Bodies, Cut, LocalSink, Sink, default_report_path, merge_pairs, staging_folder, writing_done
 from .records import Match, Problem
 from .spill import DocInfo
 
@@ -183,11 +184,11 @@ class DaskEngine:
                  for k in range(0, len(futures), PIECES_A_PARTITION)]
         return db.from_delayed(parts)
 
-    def candidates(self, corpus: Corpus, first: frozenset[int]) -> set[tuple[int, int]] | PairsOnCluster:
-        """LSH candidate pairs through a shuffle of the bands (the local engine's buckets): a set
-        on the client, or parts on the cluster (see the module's step 4)."""
+    def candidates(self, corpus: Corpus, first: frozenset[int]) -> np.ndarray | PairsOnCluster:
+        """LSH candidate pairs through a shuffle of the bands (the local engine's buckets): rows of
+        two run numbers on the client, or parts on the cluster (see the module's step 4)."""
         if len(corpus.docs) < 2:
-            return set()
+            return EMPTY
         client = self.client
         sig = self.options.signature
         bands, rows = lsh_params(sig.lsh_threshold, sig.num_perm)
@@ -201,10 +202,10 @@ class DaskEngine:
         if where != "client":
             count = sum(client.gather([client.submit(_rows, f) for f in found]))
         if where == "client" or (where == "auto" and count <= CLIENT_PAIRS):
-            pairs: set[tuple[int, int]] = set()
+            pairs = EMPTY
             for part in client.gather(found):
                 for array in part:
-                    pairs.update(map(tuple, array.tolist()))
+                    pairs = merge_pairs(pairs, array)
             return unseen_pairs(pairs, first)
         parts = max(parts, -(-count // PAIRS_A_PART))
         splits = [client.submit(tasks.split_pairs, f, parts) for f in found]
@@ -218,7 +219,7 @@ class DaskEngine:
         return self.client.submit(tasks.unbox, Box(value), pure=False)
 
     def clustering(
-        self, corpus: Corpus, candidates: set[tuple[int, int]] | PairsOnCluster, cut: Cut,
+        self, corpus: Corpus, candidates: np.ndarray | PairsOnCluster, cut: Cut,
         before: Clustering | None, first: frozenset[int],
     ) -> Clustering:
         """:meth:`Corpus.clustering` on the client, or, for pairs on the cluster, its steps there:
@@ -246,7 +247,7 @@ class DaskEngine:
         merged, apart = zip(*client.gather([client.submit(tasks.bins, v) for v in verdicts]))
         comps = cluster_components(client, [client.submit(tasks.duplicate_pairs, v) for v in verdicts], len(verdicts))
         keeper, dropped = kept_copies(len(docs), self._settle(comps, cut, {}, first))
-        return Clustering(keeper, dropped, tuple((int(r["i"]), int(r["j"]), tasks.verdict(r)) for r in held), {},
+        return Clustering(keeper, dropped, tuple((int(r["i"]), int(r["j"]), verdict(r)) for r in held), None,
                           ([sum(b) for b in zip(*merged)], [sum(b) for b in zip(*apart)]))
 
     def _shuffled(self, payloads: list[Any], needs: list[set[int]], fn: Callable[..., Any], cut: Cut) -> list[Any]:
@@ -278,19 +279,20 @@ class DaskEngine:
         needs = [{n for p in batch for n in p} for batch in batches]
         return self._shuffle_job(batches, needs, tasks.verify_group, cut)
 
-    def verify(self, pairs: list[tuple[int, int]], cut: Cut, verifier: Verifier) -> dict[tuple[int, int], PairVerdict]:
-        """Candidate pairs verified on the workers."""
-        job = self._verify_job(pairs, cut)
-        return {} if job is None else {(i, j): v for done in self.client.compute(job).result() for (i, j), v in done}
+    def verify(self, pairs: np.ndarray, cut: Cut, verifier: Verifier) -> np.ndarray:
+        """Candidate pairs verified on the workers (a table of verdicts)."""
+        job = self._verify_job(pairs.tolist(), cut)
+        return tasks.verdict_table([] if job is None else self.client.compute(job).result(), None)
 
     def settle(
-        self, components: list[list[int]], cut: Cut, known: dict[tuple[int, int], PairVerdict],
+        self, components: list[list[int]], cut: Cut, known: Mapping[tuple[int, int], PairVerdict],
         verifier: Verifier, rank: Callable[[list[int]], list[int]], first: frozenset[int],
     ) -> list[Drops]:
         return self._settle(components, cut, known, first)
 
     def _settle(
-        self, components: list[list[int]], cut: Cut, known: dict[tuple[int, int], PairVerdict], first: frozenset[int],
+        self, components: list[list[int]], cut: Cut, known: Mapping[tuple[int, int], PairVerdict],
+        first: frozenset[int],
     ) -> list[Drops]:
         """Components settled by the keep policy on the workers, about ``MEMBERS_A_TASK`` articles a
         task; the verdicts ``known`` go with them, the others are found again there."""

@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from .cluster import Drops, PairVerdict, Verifier, settle
+from .cluster import HELD, Drops, Verifier, settle, verdict_rows
 from .config import Options, RunOptions
 from .dask_components import EMPTY, by_part
 from .formats import read_articles
-from .policy import Bodies, Cut, Sink, _ranking, band_keys, band_pairs, prepare_items, write_file
+from .policy import Bodies, Cut, Sink, _ranking, band_keys, band_pairs, merge_pairs, prepare_items, write_file
 from .records import Problem
 from .remote import read_input
 from .runreport import similarity_bins
@@ -108,11 +108,11 @@ def band_pieces(chunk: Chunk, offset: int, bands: int, rows: int, parts: int) ->
 def bucket_pairs(group: tuple[int, list[Any]]) -> np.ndarray:
     """One part of the shuffle: the candidate pairs of its buckets, band by band (as locally)."""
     table = np.concatenate([rows for _, rows in group[1]])
-    pairs: set[tuple[int, int]] = set()
+    pairs = EMPTY
     for b in np.unique(table["band"]):
         here = table[table["band"] == b]
-        band_pairs(band_keys(here["rows"]), here["number"], pairs)
-    return np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
+        pairs = merge_pairs(pairs, band_pairs(band_keys(here["rows"]), here["number"]))
+    return pairs
 
 
 def split_pairs(found: list[np.ndarray], parts: int) -> list[np.ndarray]:
@@ -126,21 +126,10 @@ def unique_pairs(seen: np.ndarray, *found: np.ndarray) -> np.ndarray:
     return pairs[~(np.isin(pairs[:, 0], seen) & np.isin(pairs[:, 1], seen))]
 
 
-REASONS = ("exact", "near_duplicate", "contained", "different", "no_body", "look_alike", "outside_window")
-HELD = (REASONS.index("look_alike"), REASONS.index("outside_window"))
-VERDICTS = np.dtype([("i", "<i8"), ("j", "<i8"), ("duplicate", "?"), ("similarity", "<f8"), ("reason", "u1")])
-
-
-def verdict_table(found: list[list[tuple[tuple[int, int], PairVerdict]]], reused: np.ndarray | None) -> np.ndarray:
-    """A part's verdicts (its verification tasks' lists) as one array of :data:`VERDICTS` rows,
-    with those ``reused``."""
-    rows = [(i, j, v.duplicate, v.similarity, REASONS.index(v.reason)) for done in found for (i, j), v in done]
-    table = np.array(rows, VERDICTS)
-    return table if reused is None else np.concatenate([reused, table])
-
-
-def verdict(row: np.void) -> PairVerdict:
-    return PairVerdict(bool(row["duplicate"]), float(row["similarity"]), REASONS[int(row["reason"])])
+def verdict_table(found: list[np.ndarray], reused: np.ndarray | None) -> np.ndarray:
+    """A part's verdicts (its verification tasks' tables) as one :data:`dedupe.cluster.VERDICTS`
+    table, with those ``reused``."""
+    return np.concatenate([*([] if reused is None else [reused]), verdict_rows(()), *found])
 
 
 def reuse(table: np.ndarray, touched: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -205,11 +194,11 @@ def _unpack(group: tuple[int, list[Any]], cut: Cut) -> tuple[Any, dict[int, DocI
     return work, docs, Bodies(docs, _HeldTexts(held), cut)
 
 
-def verify_group(group: tuple[int, list[Any]], cut: Cut, opts: RunOptions) -> list[tuple[tuple[int, int], PairVerdict]]:
-    """A task's candidate pairs, verified with the articles the shuffle brought it."""
+def verify_group(group: tuple[int, list[Any]], cut: Cut, opts: RunOptions) -> np.ndarray:
+    """A task's candidate pairs, verified with the articles the shuffle brought it (a table of verdicts)."""
     pairs, docs, bodies = _unpack(group, cut)
     verifier = Verifier(bodies.shingles, bodies.words, {n: d.date for n, d in docs.items()}, opts)
-    return [((i, j), verifier.verify(i, j)) for i, j in pairs]
+    return verdict_rows((i, j, verifier.verify(i, j)) for i, j in pairs)
 
 
 def settle_group(group: tuple[int, list[Any]], cut: Cut, opts: RunOptions) -> list[Drops]:

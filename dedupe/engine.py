@@ -3,7 +3,9 @@
 The steps are the same on both engines; where they run is the engine's. The local engine:
 pass one (in worker processes) reads and prepares each file's articles in path order; each
 worker spills what later steps need of an article's text (its shingles, its output) to its own
-files (:mod:`dedupe.spill`), so memory holds only signatures and a few numbers per article.
+files (:mod:`dedupe.spill`), and the run writes the articles' records and signatures to files
+of its own (:class:`dedupe.corpus.Corpus`), so memory holds a few bytes per article, and the
+candidate pairs and their verdicts as arrays (about 50 bytes a pair).
 Then LSH candidates are verified and clustered (see :mod:`dedupe.cluster`), and pass two
 writes the kept articles and the report; candidate verification, clusters and writing run in
 worker processes forked from the run, which read its state and spill instead of receiving
@@ -17,12 +19,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .cluster import Clustering, Drops, PairVerdict, Verifier, settle
+import numpy as np
+
+from .cluster import Clustering, Drops, PairVerdict, Verifier, settle, verdict_rows
 from .config import Options
 from .corpus import Corpus, Engine, RunTexts, Work, _candidates, _seen_before
 from .errors import ConfigError, IndexFileError
@@ -69,14 +73,14 @@ def _close_writer() -> None:
 def _prepared_files(
     root: str, rels: list[str], options: Options, jobs: int, folder: str
 ) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]:
-    tasks = [(root, rel, options, folder) for rel in rels]
-    if jobs <= 1 or len(tasks) <= 1:
+    tasks = ((root, rel, options, folder) for rel in rels)  # made as the pool takes them
+    if jobs <= 1 or len(rels) <= 1:
         yield from map(_prepare_file, tasks)
         return
     ctx = multiprocessing.get_context("spawn" if os.name != "posix" else "fork")
     # results come back in chunks: one pipe message per file costs the parent ~0.2 ms, which
     # on two cores slows the workers it shares them with
-    chunk = max(1, min(32, len(tasks) // (8 * jobs)))
+    chunk = max(1, min(32, len(rels) // (8 * jobs)))
     with ctx.Pool(jobs) as pool:
         yield from pool.imap(_prepare_file, tasks, chunksize=chunk)
 
@@ -109,7 +113,7 @@ def _fork_map(fn: Callable[[Any, Any], Any], tasks: list[Any], jobs: int, shared
         _SHARED = None
 
 
-def _chunks(items: Sequence[Any], jobs: int) -> list[Sequence[Any]]:
+def _chunks(items: Sequence[Any] | np.ndarray, jobs: int) -> list[Any]:
     """About eight chunks a worker, so an uneven chunk does not leave a core idle."""
     size = max(1, -(-len(items) // (8 * max(1, jobs))))
     return [items[k : k + size] for k in range(0, len(items), size)]
@@ -122,8 +126,8 @@ def _settle_components(
     return [settle(c, verifier, rank) for c in components]
 
 
-def _verify_pairs(verifier: Verifier, pairs: list[tuple[int, int]]) -> list[tuple[tuple[int, int], PairVerdict]]:
-    return [(p, verifier.verify(*p)) for p in pairs]
+def _verify_pairs(verifier: Verifier, pairs: np.ndarray) -> np.ndarray:
+    return verdict_rows((i, j, verifier.verify(i, j)) for i, j in pairs.tolist())
 
 
 
@@ -134,16 +138,13 @@ class _LocalWork:
     def __init__(self, jobs: int) -> None:
         self.jobs = jobs
 
-    def verify(
-        self, pairs: list[tuple[int, int]], cut: Cut, verifier: Verifier
-    ) -> dict[tuple[int, int], PairVerdict]:
+    def verify(self, pairs: np.ndarray, cut: Cut, verifier: Verifier) -> np.ndarray:
         if self.jobs <= 1 or len(pairs) <= PARALLEL_PAIRS:
-            return {}  # verified in this process as the clusters ask
-        chunks = _fork_map(_verify_pairs, _chunks(pairs, self.jobs), self.jobs, verifier)
-        return {p: v for chunk in chunks for p, v in chunk}
+            return verdict_rows(())  # verified in this process as the clusters ask
+        return np.concatenate(_fork_map(_verify_pairs, _chunks(pairs, self.jobs), self.jobs, verifier))
 
     def settle(
-        self, components: list[list[int]], cut: Cut, known: dict[tuple[int, int], PairVerdict],
+        self, components: list[list[int]], cut: Cut, known: Mapping[tuple[int, int], PairVerdict],
         verifier: Verifier, rank: Callable[[list[int]], list[int]], first: frozenset[int],
     ) -> list[Drops]:
         if self.jobs <= 1 or len(components) < PARALLEL_COMPONENTS:
@@ -169,11 +170,11 @@ class _Local:
     def prepared(self, rels: list[str]) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]:
         return _prepared_files(self.root, rels, self.options, self.jobs, self._tmp.name)
 
-    def candidates(self, corpus: Corpus, first: frozenset[int]) -> set[tuple[int, int]]:
+    def candidates(self, corpus: Corpus, first: frozenset[int]) -> np.ndarray:
         return _candidates(corpus, self.options, first)
 
     def clustering(
-        self, corpus: Corpus, candidates: set[tuple[int, int]], cut: Cut, before: Clustering | None,
+        self, corpus: Corpus, candidates: np.ndarray, cut: Cut, before: Clustering | None,
         first: frozenset[int],
     ) -> Clustering:
         return corpus.clustering(candidates, cut, before, first)

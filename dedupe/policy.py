@@ -14,6 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .cluster import pair_keys
 from .config import FieldOptions, Options
 from .errors import InputError
 from .formats import kind_of, write_json, write_jsonl
@@ -115,8 +116,8 @@ def _ranking(
 BUCKET_PAIRS = 64
 
 
-def band_pairs(keys: np.ndarray, numbers: np.ndarray, pairs: set[tuple[int, int]]) -> None:
-    """Add to ``pairs`` the articles that share a bucket of one LSH band.
+def band_pairs(keys: np.ndarray, numbers: np.ndarray) -> np.ndarray:
+    """The pairs of articles that share a bucket of one LSH band, as rows ``(a, c)`` with ``a < c``.
 
     ``keys`` holds each article's band (its rows as one void value), ``numbers`` the articles'
     run numbers. A bucket larger than ``BUCKET_PAIRS`` pairs each member with its first
@@ -126,11 +127,20 @@ def band_pairs(keys: np.ndarray, numbers: np.ndarray, pairs: set[tuple[int, int]
     ordered = keys[order]
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
     ends = np.r_[starts[1:], len(order)]
+    firsts, seconds = array("q"), array("q")
     for start, end in zip(starts[ends - starts > 1], ends[ends - starts > 1]):
         members = sorted(numbers[order[start:end]].tolist())
         for x, a in enumerate(members):
             for c in members[x + 1 : x + 1 + BUCKET_PAIRS]:
-                pairs.add((a, c))
+                firsts.append(a)
+                seconds.append(c)
+    return np.column_stack([np.frombuffer(firsts, np.int64), np.frombuffer(seconds, np.int64)])
+
+
+def merge_pairs(pairs: np.ndarray, more: np.ndarray) -> np.ndarray:
+    """The rows of both, once each, sorted by (first, second) (run numbers below 2**31)."""
+    keys = np.union1d(pair_keys(pairs[:, 0], pairs[:, 1]), pair_keys(more[:, 0], more[:, 1]))
+    return np.column_stack([keys >> 32, keys & 0xFFFFFFFF])
 
 
 def band_keys(block: np.ndarray) -> np.ndarray:

@@ -118,9 +118,8 @@ def _summary_line(summary: RunSummary, scrape: str, out: str, options: Options, 
     if result.bins is not None:
         merged, apart = result.bins
     else:
-        values = result.pairs.values()
-        merged, apart = similarity_bins(np.fromiter((v.similarity for v in values), np.float64, len(values)),
-                                        np.fromiter((v.duplicate for v in values), bool, len(values)))
+        assert result.table is not None
+        merged, apart = similarity_bins(result.table["similarity"], result.table["duplicate"])
     fields = options.fields
     return {
         "kind": "summary", "scrape": scrape, "out": out,

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from dedupe.cluster import PairVerdict, cluster, templated
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dedupe.cluster import REASONS, PairVerdict, Verdicts, cluster, templated, verdict_rows
+from dedupe.policy import band_keys, band_pairs, merge_pairs
 
 from .conftest import FIXTURES
 
@@ -49,3 +54,35 @@ def test_templated_notices_are_look_alikes_and_copies_are_not():
     edited = [w.replace("Gornal", "Gornal,").replace("village", "town") for w in story]
     assert not templated(story, edited)  # a common word changed: the same story
     assert not templated(story, story[: len(story) * 2 // 3])  # a truncated copy
+
+
+pair_lists = st.lists(st.tuples(st.integers(0, 2**31 - 1), st.integers(0, 2**31 - 1)).map(sorted).map(tuple),
+                      max_size=40)
+
+
+@given(pair_lists, pair_lists)
+def test_merged_pairs_are_the_sorted_union(a, b):
+    rows = [np.array(p, np.int64).reshape(-1, 2) for p in (a, b)]
+    assert merge_pairs(*rows).tolist() == [list(p) for p in sorted(set(a) | set(b))]
+
+
+@given(st.dictionaries(st.tuples(st.integers(0, 2**31 - 1), st.integers(0, 2**31 - 1)),
+                       st.builds(PairVerdict, st.booleans(), st.floats(0, 1), st.sampled_from(REASONS)), max_size=30),
+       pair_lists)
+def test_verdict_tables_answer_as_a_dict_would(known, asked):
+    items = list(known.items())
+    half = len(items) // 2  # built from two tables, as a run joins reused and new verdicts
+    table = Verdicts(verdict_rows((i, j, v) for (i, j), v in items[:half]),
+                     verdict_rows((i, j, v) for (i, j), v in items[half:]))
+    assert len(table) == len(known) and dict(table.items()) == known
+    for pair in [*known, *asked]:
+        assert table.get(pair) == known.get(pair)
+    rows = np.array(asked, np.int64).reshape(-1, 2)
+    assert table.holds(rows).tolist() == [p in known for p in asked]
+
+
+def test_band_pairs_are_each_bucket_s_members_paired():
+    band = np.array([[1, 2], [3, 4], [1, 2], [5, 6], [1, 2], [3, 4]], np.uint32)
+    numbers = np.array([10, 11, 12, 13, 14, 15])
+    assert sorted(map(tuple, band_pairs(band_keys(band), numbers).tolist())) == [
+        (10, 12), (10, 14), (11, 15), (12, 14)]
