@@ -141,6 +141,12 @@ def test_jsonl_gz_and_json_inputs(tmp_path):
     # ids r1 and r2 occur twice in the run, so those records go by path#line; r3 by its id
     assert dups == {"r3": "feed.jsonl#1", "zz-archive/feed.jsonl.gz#1": "feed.jsonl#1",
                     "zz-archive/feed.jsonl.gz#2": "feed.jsonl#2"}
+    # each line says where both articles are: input file and record line
+    where = {r["doc"]: (r["path"], r.get("line"), r["duplicate_of_path"], r.get("duplicate_of_line"))
+             for r in rep if r["kind"] == "duplicate_document"}
+    assert where == {"r3": ("feed.jsonl", 3, "feed.jsonl", 1),
+                     "zz-archive/feed.jsonl.gz#1": ("zz-archive/feed.jsonl.gz", 1, "feed.jsonl", 1),
+                     "zz-archive/feed.jsonl.gz#2": ("zz-archive/feed.jsonl.gz", 2, "feed.jsonl", 2)}
     para = [r for r in rep if r["kind"] == "duplicate_paragraph" and r["doc"] == "feed.jsonl#2"]
     assert para and para[0]["index"] == len(p1) + 1  # index 0 is the title field
 
