@@ -123,10 +123,13 @@ class Verdicts(Mapping[tuple[int, int], PairVerdict]):
     """Verdicts by pair, held as one :data:`VERDICTS` table sorted by pair."""
 
     def __init__(self, *tables: np.ndarray) -> None:
-        table = np.concatenate(tables) if tables else np.empty(0, VERDICTS)
+        tables = tuple(t for t in tables if len(t)) or (np.empty(0, VERDICTS),)
+        table = np.concatenate(tables) if len(tables) > 1 else tables[0]
         keys = pair_keys(table["i"], table["j"])
-        order = np.argsort(keys, kind="stable")
-        self.table, self.sorted_keys = table[order], keys[order]
+        if len(keys) > 1 and not (keys[1:] > keys[:-1]).all():  # workers' tables come sorted: no copy then
+            order = np.argsort(keys, kind="stable")
+            table, keys = table[order], keys[order]
+        self.table, self.sorted_keys = table, keys
 
     def _at(self, pair: tuple[int, int]) -> int:
         key = (pair[0] << 32) | pair[1]
@@ -268,6 +271,22 @@ def cluster(
     """
     if not isinstance(candidates, np.ndarray):
         candidates = np.array(sorted(set(candidates)), np.int64).reshape(-1, 2)
+    table = _verdict_table(candidates, verifier)
+    held = table[np.isin(table["reason"], HELD)]
+    components = _components(candidates[table["duplicate"]].tolist())
+    settled = settle_all(components) if settle_all else (settle(c, verifier, rank) for c in components)
+    keeper, verdicts = kept_copies(n, settled)
+    return Clustering(keeper, verdicts, tuple((int(r["i"]), int(r["j"]), verdict(r)) for r in held), table)
+
+
+def _verdict_table(candidates: np.ndarray, verifier: Verifier) -> np.ndarray:
+    """The verdict of each candidate pair (sorted rows) as a :data:`VERDICTS` table: the verifier's
+    known verdicts as they are when they are those of exactly these pairs (a run's workers found
+    them all), else verified pair by pair."""
+    known = getattr(verifier, "known", None)
+    if (isinstance(known, Verdicts) and len(known) == len(candidates)
+            and np.array_equal(known.sorted_keys, pair_keys(candidates[:, 0], candidates[:, 1]))):
+        return known.table
     duplicate, similarity, reason = array("b"), array("d"), array("B")
     for i, j in candidates.tolist():
         v = verifier.verify(i, j)
@@ -278,11 +297,7 @@ def cluster(
     table["i"], table["j"] = candidates[:, 0], candidates[:, 1]
     table["duplicate"] = np.frombuffer(duplicate, np.int8).astype(bool)
     table["similarity"], table["reason"] = np.frombuffer(similarity), np.frombuffer(reason, np.uint8)
-    held = table[np.isin(table["reason"], HELD)]
-    components = _components(candidates[table["duplicate"]].tolist())
-    settled = settle_all(components) if settle_all else (settle(c, verifier, rank) for c in components)
-    keeper, verdicts = kept_copies(n, settled)
-    return Clustering(keeper, verdicts, tuple((int(r["i"]), int(r["j"]), verdict(r)) for r in held), table)
+    return table
 
 
 def kept_copies(n: int, settled: Iterable[Drops]) -> tuple[Sequence[int], dict[int, PairVerdict]]:

@@ -165,7 +165,7 @@ class Corpus:
             known = Verdicts(before.table[~(touched[before.table["i"]] | touched[before.table["j"]])])
 
         verifier = Verifier(bodies.shingles, bodies.words, self.dates, self.options.run, known)
-        todo = candidates[~known.holds(candidates)]
+        todo = candidates[~known.holds(candidates)] if len(known) else candidates
         rank = _ranking(docs, self.options.run.keep, bodies.paragraphs, first)
         verifier.known = known = Verdicts(known.table, self.work.verify(todo, cut, verifier))
         return cluster(len(docs), candidates, verifier, rank,

@@ -218,8 +218,8 @@ class DocTable(Sequence[DocInfo]):
     """A run's article records in a file of ``folder``, in run order: memory holds each record's
     place (8 bytes) and a bounded cache of decoded records, so it does not grow with the records.
 
-    Records are appended during pass one, then named (:meth:`name`); a record read back is a new
-    object, so what a reader changes in it is not kept.
+    Records are appended during pass one, then named (:meth:`name`). A record read back is shared
+    while it stays in the cache and is not written back: readers leave it as it is.
     """
 
     def __init__(self, folder: str) -> None:
