@@ -225,9 +225,10 @@ def run(
         out = Path(out_dir)
         report_path = Path(report) if report is not None else default_report_path(out)
         engine = _Local(str(scrape_dir), out, options, jobs)
-    corpus = Corpus(engine.texts, options, engine.work)
+    corpus = None
     try:
         try:
+            corpus = Corpus(engine.texts, options, engine.work)
             problems: list[Problem] = []
             rels = engine.inputs(problems)
             clear_temps(report_path)  # what a killed run left
@@ -245,7 +246,8 @@ def run(
             except IndexFileError as e:
                 raise IndexFileError(e.target, f"{e.problem}; outputs and report written, the index not updated") from e
     finally:
-        corpus.close()
+        if corpus is not None:
+            corpus.close()
     return summary
 
 
