@@ -191,6 +191,8 @@ class Spill:
         return self.output_bytes(doc).decode("utf-8", "surrogatepass")
 
     def findings(self, doc: DocInfo) -> list[dict[str, Any]]:
+        if not doc.findings_len:
+            return []  # most articles: no read at all
         data = self._read(doc, "txt", doc.findings_len, doc.output_at + doc.output_len)
         return [json.loads(line) for line in data.decode("ascii").splitlines()]
 
