@@ -263,15 +263,18 @@ def cluster(
     verifier: Verifier,
     rank: Callable[[list[int]], list[int]],
     settle_all: Callable[[list[list[int]]], Iterable[Drops]] | None = None,
+    found: np.ndarray | None = None,
 ) -> Clustering:
     """Verify candidate pairs (rows of two run numbers, or tuples), then keep the best copy of
     each story and drop the verified rest.
 
-    ``settle_all`` maps :func:`settle` over the components (a run does it in worker processes).
+    ``settle_all`` maps :func:`settle` over the components (a run does it in worker processes);
+    ``found``, when given, are the verdicts of exactly these candidates, as a :data:`VERDICTS` table in
+    their order (a run's workers found them all), so they are not asked for pair by pair.
     """
     if not isinstance(candidates, np.ndarray):
         candidates = np.array(sorted(set(candidates)), np.int64).reshape(-1, 2)
-    table = _verdict_table(candidates, verifier)
+    table = found if found is not None else _verdict_table(candidates, verifier)
     held = table[np.isin(table["reason"], HELD)]
     components = _components(candidates[table["duplicate"]].tolist())
     settled = settle_all(components) if settle_all else (settle(c, verifier, rank) for c in components)
@@ -280,13 +283,7 @@ def cluster(
 
 
 def _verdict_table(candidates: np.ndarray, verifier: Verifier) -> np.ndarray:
-    """The verdict of each candidate pair (sorted rows) as a :data:`VERDICTS` table: the verifier's
-    known verdicts as they are when they are those of exactly these pairs (a run's workers found
-    them all), else verified pair by pair."""
-    known = getattr(verifier, "known", None)
-    if (isinstance(known, Verdicts) and len(known) == len(candidates)
-            and np.array_equal(known.sorted_keys, pair_keys(candidates[:, 0], candidates[:, 1]))):
-        return known.table
+    """The verdict of each candidate pair, asked for pair by pair, as a :data:`VERDICTS` table."""
     duplicate, similarity, reason = array("b"), array("d"), array("B")
     for i, j in candidates.tolist():
         v = verifier.verify(i, j)

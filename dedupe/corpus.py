@@ -168,8 +168,10 @@ class Corpus:
         todo = candidates[~known.holds(candidates)] if len(known) else candidates
         rank = _ranking(docs, self.options.run.keep, bodies.paragraphs, first)
         verifier.known = known = Verdicts(known.table, self.work.verify(todo, cut, verifier))
+        # known holds verdicts of candidates only, each once: as many as the candidates means all of them
+        every = known.table if len(known) == len(candidates) else None
         return cluster(len(docs), candidates, verifier, rank,
-                       lambda components: self.work.settle(components, cut, known, verifier, rank, first))
+                       lambda components: self.work.settle(components, cut, known, verifier, rank, first), every)
 
 
 class Engine(Protocol):
