@@ -26,13 +26,9 @@ from .spill import DocInfo, DocTable, Signatures
 
 def _seen_before(corpus: Corpus, index: Index) -> dict[int, Match]:
     """The articles an index already holds a copy of, with the best indexed match."""
-    seen = {}
-    for i, d in enumerate(corpus.docs):
-        entry = index.make_entry(d.name, corpus.signature(i), d.matching_keys, d.sentences, d.date)
-        matches = index.query_entry(entry)
-        if matches:
-            seen[i] = matches[0]
-    return seen
+    entries = (index.make_entry(d.name, corpus.signature(i), d.matching_keys, d.sentences, d.date)
+               for i, d in enumerate(corpus.docs))
+    return {i: matches[0] for i, matches in enumerate(index.query_entries(entries)) if matches}
 
 
 def _candidates(corpus: Corpus, options: Options, first: frozenset[int]) -> np.ndarray:

@@ -29,7 +29,7 @@ from .dates import parse_date
 from .errors import IndexFileError
 from .prepare import Prepared, prepare
 from .records import Article, Match, Verdict
-from .stores import Entry, Store, View, open_store
+from .stores import Entry, Store, View, _batches, open_store
 
 FORMAT = "dedupe-index"
 VERSION = "4"  # 2: shingle hashes folded from word hashes; 3: SQLite tables packed (32-bit band rows);
@@ -37,6 +37,7 @@ VERSION = "4"  # 2: shingle hashes folded from word hashes; 3: SQLite tables pac
 SIGNATURE_BITS = 16  # b-bit minwise hashing (Li and König): two values' low bits agree by chance 1 in 2**16
 ROWS = 5  # LSH banding: num_perm // 5 bands of 5 rows (128 -> 25 bands: found at Jaccard 0.5 with p ~0.55)
 LEADS = 3  # the first prose paragraphs' keys also find an article (truncated copies share them)
+QUERY_BATCH = 2048  # entries a store is asked about at once by query_entries
 MIN_PARAGRAPHS = 3  # paragraph containment needs this many paragraphs in the smaller article
 
 
@@ -111,10 +112,10 @@ class Index:
         sig = np.ascontiguousarray(signature, dtype="<u4")
         seed = self.options.signature.seed
         keys = [k for k in matching_keys if k]  # credit lines left out, datelines cut
-        bands = tuple(
-            xxhash.xxh64_intdigest(sig[b * ROWS : (b + 1) * ROWS].tobytes(), seed=seed + b)
-            for b in range(len(sig) // ROWS)
-        ) if keys else ()  # an article with no body (a headline alone) is stored, never matched
+        raw, width = sig.tobytes(), ROWS * 4
+        bands = tuple([
+            xxhash.xxh64_intdigest(raw[b * width : (b + 1) * width], seed + b) for b in range(len(sig) // ROWS)
+        ]) if keys else ()  # an article with no body (a headline alone) is stored, never matched
         leads = tuple(k for k, prose in zip(matching_keys, sentences) if prose and k)[:LEADS]
         paragraphs = np.array(keys, dtype="<u8")
         return Entry(
@@ -132,12 +133,18 @@ class Index:
         return self.entry(prepare(Article(id=id, path=id, text=text, title=title, date=date), self.options))
 
     def _matches(self, entry: Entry, view: View) -> list[Match]:
+        if not entry.paragraphs:
+            return []
+        return self._matches_among(entry, view.get(view.candidates(entry.bands, entry.leads)))
+
+    def _matches_among(self, entry: Entry, others: Iterable[Entry]) -> list[Match]:
+        """Which of ``others`` (the entries its bands and leads found) ``entry`` is a copy of, best first."""
         found: list[Match] = []
         sig = np.frombuffer(entry.signature, dtype="<u2")
         paras = set(np.frombuffer(entry.paragraphs, dtype="<u4").tolist())
         if not paras:
             return found
-        for other in view.get(view.candidates(entry.bands, entry.leads)):
+        for other in others:
             if other.id == entry.id and other.body_key != entry.body_key or not other.paragraphs:
                 continue  # the same document edited (it will replace its entry), or one with no body
             if other.body_key == entry.body_key:
@@ -168,6 +175,18 @@ class Index:
     def query_entry(self, entry: Entry) -> list[Match]:
         with self._failing():
             return self.store.atomically((), lambda view: self._matches(entry, view))
+
+    def query_entries(self, entries: Iterable[Entry]) -> Iterator[list[Match]]:
+        """``query_entry`` of each entry, in order, the store asked ``QUERY_BATCH`` entries at a time
+        (a run asks of every article it holds: one SQL statement a batch, not one a key)."""
+        for batch in _batches(entries, QUERY_BATCH):
+            yield from self._query_batch(batch)
+
+    def _query_batch(self, batch: list[Entry]) -> list[list[Match]]:
+        with self._failing():
+            found = self.store.candidates_many([(e.bands, e.leads) if e.paragraphs else ((), ()) for e in batch])
+            others = {other.id: other for other in self.store.get(set().union(*found))}
+        return [self._matches_among(e, [others[i] for i in sorted(ids) if i in others]) for e, ids in zip(batch, found)]
 
     def check_entry(self, entry: Entry) -> Verdict:
         """Query and add in one atomic step: of two writers racing on a story, one adds it.

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import struct
 import time
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -50,11 +51,18 @@ class View(Protocol):
     def put_many(self, entries: Iterable[Entry]) -> None: ...
 
 
+Probe = tuple[Sequence[int], Sequence[int]]  # an entry's band hashes and lead keys
+
+
 class Store(Protocol):
     target: str
     errors: tuple[type[BaseException], ...]  # what the backend raises when it fails (a lost server, a bad disk)
 
     def add_all(self, entries: Iterable[Entry]) -> None: ...
+
+    def candidates_many(self, probes: Sequence[Probe]) -> list[set[str]]: ...
+
+    def get(self, ids: Iterable[str]) -> list[Entry]: ...
 
     def settings(self) -> dict[str, str]: ...
 
@@ -138,6 +146,27 @@ class SQLiteStore:
                 found.update(r[0] for r in rows)
         return found
 
+    def candidates_many(self, probes: Sequence[Probe]) -> list[set[str]]:
+        """``candidates`` of many entries, one statement a table: the keys go in as one JSON array
+        and only the rows that hit come back (a run asks this of every article it holds)."""
+        found: list[set[str]] = [set() for _ in probes]
+        for table, side in (("bands", 0), ("leads", 1)):
+            owners = np.repeat(np.arange(len(probes)), [len(p[side]) for p in probes])
+            keys = _short_array([k for p in probes for k in p[side]])
+            if not len(keys):
+                continue
+            hits: dict[int, list[str]] = {}
+            rows = self.db.execute(
+                f"SELECT {table}.hash, docs.id FROM json_each(?) AS probe JOIN {table} ON {table}.hash = probe.value"
+                f" JOIN docs USING (n)", (json.dumps(np.unique(keys).tolist()),))
+            for key, doc_id in rows:
+                hits.setdefault(key, []).append(doc_id)
+            if hits:
+                hit = np.isin(keys, np.fromiter(hits, np.int64, len(hits)))
+                for q, key in zip(owners[hit].tolist(), keys[hit].tolist()):
+                    found[q].update(hits[key])
+        return found
+
     def get(self, ids: Iterable[str]) -> list[Entry]:
         out = []
         for doc_id in sorted(ids):
@@ -154,27 +183,37 @@ class SQLiteStore:
         self.put_many([entry])
 
     def put_many(self, entries: Iterable[Entry]) -> None:
-        """Add entries (replacing any with the same id), streamed. Their band and lead rows are
-        kept in compact arrays and inserted sorted at the end, so a large batch appends to those
-        B-trees instead of touching pages all over them."""
-        rows: dict[str, tuple[array[int], array[int]]] = {"bands": (array("q"), array("q")),
-                                                          "leads": (array("q"), array("q"))}
-        for entry in entries:
-            self._delete(entry.id)
-            n = self.db.execute(
-                "INSERT INTO docs (id, date, added, body_key, signature, paragraphs, bands, leads)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (entry.id, entry.date, entry.added, _signed(entry.body_key), entry.signature, entry.paragraphs,
-                 _blob32(entry.bands), _blob32(entry.leads)),
-            ).lastrowid
-            assert n is not None
-            for table, keys in (("bands", entry.bands), ("leads", entry.leads)):
-                hashes, owners = rows[table]
-                hashes.extend(_short(k) for k in keys)
-                owners.extend([n] * len(keys))
+        """Add entries (replacing any with the same id), streamed, ``PUT_BATCH`` rows a statement.
+        Their band and lead rows are kept in compact arrays and inserted sorted at the end, so a
+        large batch appends to those B-trees instead of touching pages all over them. Run inside a
+        write transaction: row numbers are given here, above every one in use, and never reused
+        within a call (rows of an entry replaced within it are left out)."""
+        rows: dict[str, tuple[bytearray, array[int]]] = {"bands": (bytearray(), array("q")),
+                                                         "leads": (bytearray(), array("q"))}
+        (n,) = self.db.execute("SELECT coalesce(max(n), 0) FROM docs").fetchone()
+        replaced = array("q")
+        for chunk in _batches(entries, PUT_BATCH):
+            latest = {e.id: e for e in chunk}  # an id twice in a batch: the later entry replaces the earlier
+            held = self.db.execute("SELECT id FROM docs WHERE id IN (SELECT value FROM json_each(?))",
+                                   (json.dumps(list(latest)),)).fetchall()
+            replaced.extend(self._delete(doc_id) for (doc_id,) in held)
+            docs = []
+            for entry in latest.values():
+                n += 1
+                bands, leads = _blob32(entry.bands), _blob32(entry.leads)
+                docs.append((n, entry.id, entry.date, entry.added, _signed(entry.body_key), entry.signature,
+                             entry.paragraphs, bands, leads))
+                for table, blob in (("bands", bands), ("leads", leads)):
+                    hashes, owners = rows[table]
+                    hashes += blob
+                    owners.extend([n] * (len(blob) // 4))
+            self.db.executemany("INSERT INTO docs (n, id, date, added, body_key, signature, paragraphs, bands, leads)"
+                                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", docs)
         for table, (hashes, owners) in rows.items():
-            h, o = np.frombuffer(hashes, np.int64), np.frombuffer(owners, np.int64)
+            h, o = np.frombuffer(hashes, "<i4").astype(np.int64), np.frombuffer(owners, np.int64)
             order = np.lexsort((o, h))
+            if replaced:
+                order = order[~np.isin(o[order], np.frombuffer(replaced, np.int64))]
             for at in range(0, len(order), 100_000):
                 part = order[at : at + 100_000]
                 self.db.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?, ?)", zip(h[part].tolist(), o[part].tolist()))
@@ -184,13 +223,16 @@ class SQLiteStore:
         with self._write():
             self.put_many(entries)
 
-    def _delete(self, doc_id: str) -> None:
+    def _delete(self, doc_id: str) -> int:
+        """Remove an entry and its band and lead rows; returns its row number (0: none held)."""
         row = self.db.execute("SELECT n, bands, leads FROM docs WHERE id = ?", (doc_id,)).fetchone()
-        if row:
-            n, bands, leads = row
-            self.db.executemany("DELETE FROM bands WHERE hash = ? AND n = ?", [(_short(b), n) for b in _ints32(bands)])
-            self.db.executemany("DELETE FROM leads WHERE hash = ? AND n = ?", [(_short(k), n) for k in _ints32(leads)])
-            self.db.execute("DELETE FROM docs WHERE n = ?", (n,))
+        if not row:
+            return 0
+        n, bands, leads = row
+        self.db.executemany("DELETE FROM bands WHERE hash = ? AND n = ?", [(_short(b), n) for b in _ints32(bands)])
+        self.db.executemany("DELETE FROM leads WHERE hash = ? AND n = ?", [(_short(k), n) for k in _ints32(leads)])
+        self.db.execute("DELETE FROM docs WHERE n = ?", (n,))
+        return int(n)
 
     def expire(self, before: float) -> int:
         with self._write():
@@ -235,14 +277,36 @@ def _retry_locked(step: Callable[[], object], attempts: int = 200) -> None:
             time.sleep(min(0.5, 0.01 * (attempt + 1)))
 
 
+PUT_BATCH = 2048  # entries a statement when adding
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last one shorter)."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def _short(x: int) -> int:
     """The low 32 bits, signed (SQLite stores it in four bytes or fewer)."""
     x &= 0xFFFFFFFF
     return x - (1 << 32) if x >= 1 << 31 else x
 
 
-def _blob32(values: Iterable[int]) -> bytes:
-    return b"".join((v & 0xFFFFFFFF).to_bytes(4, "little") for v in values)
+def _short_array(values: Sequence[int]) -> np.ndarray:
+    """:func:`_short` of many values, as int64."""
+    low: np.ndarray = (np.array(values, dtype=np.uint64) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    return low.view(np.int32).astype(np.int64)
+
+
+def _blob32(values: Sequence[int]) -> bytes:
+    """The low 32 bits of each value, four little-endian bytes each."""
+    return struct.pack(f"<{len(values)}I", *[v & 0xFFFFFFFF for v in values])
 
 
 def _ints32(blob: bytes) -> tuple[int, ...]:
@@ -346,14 +410,20 @@ class RedisStore:
 
     def add_all(self, entries: Iterable[Entry]) -> None:
         """Entries REDIS_BATCH to a transaction (each watches every band key it writes)."""
-        chunk: list[Entry] = []
-        for entry in entries:
-            chunk.append(entry)
-            if len(chunk) == REDIS_BATCH:
-                self._put_all(chunk)
-                chunk = []
-        if chunk:
+        for chunk in _batches(entries, REDIS_BATCH):
             self._put_all(chunk)
+
+    def candidates_many(self, probes: Sequence[Probe]) -> list[set[str]]:
+        """``candidates`` of many entries in one round trip (a pipeline of SMEMBERS)."""
+        pipe = self.r.pipeline(transaction=False)
+        for bands, leads in probes:
+            for key in [self._k("band", b) for b in bands] + [self._k("lead", x) for x in leads]:
+                pipe.smembers(key)
+        answers = iter(pipe.execute())
+        return [{m.decode() for _ in range(len(b) + len(x)) for m in next(answers)} for b, x in probes]
+
+    def get(self, ids: Iterable[str]) -> list[Entry]:
+        return _RedisView(self, self.r).get(ids)
 
     def _put_all(self, chunk: list[Entry]) -> None:
         self.atomically([b for e in chunk for b in e.bands], lambda view: view.put_many(chunk))

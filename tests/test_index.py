@@ -89,6 +89,53 @@ def test_entries_added_in_batches_are_found_and_replace_by_id(target, monkeypatc
         assert sorted(m.id for m in index.query(texts["doc1"])) == ["doc0", "doc1"]
 
 
+def test_an_id_added_twice_in_one_call_keeps_the_later_entry_and_no_stray_rows(tmp_path, monkeypatch):
+    import dedupe.stores
+
+    monkeypatch.setattr(dedupe.stores, "PUT_BATCH", 2)  # replaced within a batch and across batches
+    path = tmp_path / "index.sqlite"
+    with Index.open(str(path)) as index:
+        index.add_entries([index._prepare("old", as_text(*article(6)), None, None)])
+        texts = [as_text(*article(i)) for i in range(6)]
+        ids = ["a", "a", "b", "old", "b", "c"]  # "a" twice in a batch, "b" across two, "old" from before
+        index.add_entries(index._prepare(doc_id, texts[k], None, None) for k, doc_id in enumerate(ids))
+        assert index.stats().articles == 4
+        assert [m.id for m in index.query(texts[1])] == ["a"] and index.query(texts[0]) == []
+        assert [m.id for m in index.query(texts[4])] == ["b"] and index.query(texts[2]) == []
+        assert [m.id for m in index.query(texts[3])] == ["old"] and index.query(as_text(*article(6))) == []
+    with sqlite3.connect(path) as db:
+        for table in ("bands", "leads"):
+            assert db.execute(f"SELECT count(*) FROM {table} WHERE n NOT IN (SELECT n FROM docs)").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM bands").fetchone()[0] == 4 * 25
+
+
+def test_queries_in_batches_answer_as_one_at_a_time(target, monkeypatch):
+    # A run asks the index about every article it holds, QUERY_BATCH a statement (SQLite) or a
+    # round trip (Redis): the answers must be those of asking one entry at a time, in order.
+    import dedupe.index
+
+    monkeypatch.setattr(dedupe.index, "QUERY_BATCH", 3)  # several batches, the last one short
+    with Index.open(target) as index:
+        index.add_entries(index._prepare(f"doc{i}", as_text(*article(i)), None, None) for i in range(4))
+        head, paras = article(0)
+        asked = [
+            index._prepare("copy", syndicated(head, paras), None, None),  # near
+            index._prepare("doc1", as_text(*article(1)), None, None),  # itself: seen before
+            index._prepare("new", as_text(*article(8)), None, None),  # not held
+            index._prepare("head", head, None, None),  # no body: never matched
+            index._prepare("lead", as_text("Other headline", paras[:3]), None, None),  # a truncated copy
+            index._prepare("two", as_text(*article(2)) + "\n" + as_text(*article(3)), None, None),
+            index._prepare("doc2", as_text(*article(9)), None, None),  # doc2's id, another body: an edit
+        ]
+        one_by_one = [index.query_entry(e) for e in asked]
+        assert list(index.query_entries(iter(asked))) == one_by_one
+        assert [[(m.id, m.rule) for m in found] for found in one_by_one] == [
+            [("doc0", "paragraphs")], [("doc1", "exact")], [], [], [("doc0", "paragraphs")],
+            [("doc2", "paragraphs"), ("doc3", "paragraphs")], [],
+        ]
+        assert list(index.query_entries([])) == []
+
+
 def test_other_settings_are_an_error_not_a_mismatch(target):
     Index.open(target).close()
     with pytest.raises(IndexFileError, match="num_perm=128 \\(asked for 64\\)"):
