@@ -123,12 +123,20 @@ class Verdicts(Mapping[tuple[int, int], PairVerdict]):
     """Verdicts by pair, held as one :data:`VERDICTS` table sorted by pair."""
 
     def __init__(self, *tables: np.ndarray) -> None:
-        tables = tuple(t for t in tables if len(t)) or (np.empty(0, VERDICTS),)
-        table = np.concatenate(tables) if len(tables) > 1 else tables[0]
-        keys = pair_keys(table["i"], table["j"])
-        if len(keys) > 1 and not (keys[1:] > keys[:-1]).all():  # workers' tables come sorted: no copy then
-            order = np.argsort(keys, kind="stable")
-            table, keys = table[order], keys[order]
+        """The verdicts of ``tables`` (of distinct pairs): sorted ones are taken as they are, or
+        merged into one table, without a sort or a copy more."""
+        table, keys = np.empty(0, VERDICTS), np.empty(0, np.int64)
+        for t in tables:
+            if not len(t):
+                continue
+            k = pair_keys(t["i"], t["j"])
+            if len(k) > 1 and not (k[1:] > k[:-1]).all():  # workers' tables come sorted
+                order = np.argsort(k, kind="stable")
+                t, k = t[order], k[order]
+            if len(keys):
+                at = np.searchsorted(keys, k)
+                t, k = np.insert(table, at, t), np.insert(keys, at, k)
+            table, keys = t, k
         self.table, self.sorted_keys = table, keys
 
     def _at(self, pair: tuple[int, int]) -> int:
@@ -216,26 +224,33 @@ class Clustering:
     bins: tuple[list[int], list[int]] | None = None
 
 
-def _components(edges: Iterable[tuple[int, int] | list[int]]) -> list[list[int]]:
-    """Connected components (of two or more articles), by least member; memory for the edges' articles only."""
-    parent: dict[int, int] = {}
+def _components(edges: np.ndarray) -> list[list[int]]:
+    """Connected components (of two or more articles) of ``edges`` (rows of two run numbers), each
+    sorted, by least member.
 
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b in edges:
-        parent.setdefault(a, a)
-        parent.setdefault(b, b)
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    groups: dict[int, list[int]] = {}
-    for x in sorted(parent):
-        groups.setdefault(find(x), []).append(x)
-    return list(groups.values())
+    In numpy, over the edges' articles only: each round hooks every tree's root under the least
+    root an edge joins it to, then points every article straight at its root (pointer jumping),
+    until no edge joins two trees. A few rounds even for a chain; no Python object an edge.
+    """
+    if not len(edges):
+        return []
+    nodes, ends = np.unique(edges, return_inverse=True)  # articles numbered 0.. in run order
+    a, b = ends.reshape(-1, 2).T
+    root = np.arange(len(nodes))  # a parent before each round's jumps; never above its article
+    while True:
+        ra, rb = root[a], root[b]
+        apart = ra != rb
+        if not apart.any():
+            break
+        np.minimum.at(root, np.maximum(ra[apart], rb[apart]), np.minimum(ra[apart], rb[apart]))
+        while True:
+            up = root[root]
+            if (up == root).all():
+                break
+            root = up
+    order = np.argsort(root, kind="stable")  # by root (its least member), members in run order
+    cuts = np.flatnonzero(np.diff(root[order])) + 1
+    return [nodes[group].tolist() for group in np.split(order, cuts) if len(group) > 1]
 
 
 Drops = list[tuple[int, int, PairVerdict]]  # (dropped article, the kept copy it was dropped for, why)
@@ -276,7 +291,7 @@ def cluster(
         candidates = np.array(sorted(set(candidates)), np.int64).reshape(-1, 2)
     table = found if found is not None else _verdict_table(candidates, verifier)
     held = table[np.isin(table["reason"], HELD)]
-    components = _components(candidates[table["duplicate"]].tolist())
+    components = _components(candidates[table["duplicate"]])
     settled = settle_all(components) if settle_all else (settle(c, verifier, rank) for c in components)
     keeper, verdicts = kept_copies(n, settled)
     return Clustering(keeper, verdicts, tuple((int(r["i"]), int(r["j"]), verdict(r)) for r in held), table)

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .cluster import Clustering, Drops, PairVerdict, Verifier, settle, verdict_rows
+from .cluster import VERDICTS, Clustering, Drops, PairVerdict, Verifier, settle, verdict_rows
 from .config import Options
 from .corpus import Corpus, Engine, RunTexts, Work, _candidates, _seen_before
 from .errors import ConfigError, IndexFileError
@@ -102,13 +102,19 @@ def _fork_map(fn: Callable[[Any, Any], Any], tasks: list[Any], jobs: int, shared
     Workers inherit ``shared`` (the run's articles, its spill, its verifier) from the parent's
     memory instead of receiving it pickled; only tasks and results cross the pipe.
     """
+    return list(_fork_imap(fn, tasks, jobs, shared))
+
+
+def _fork_imap(fn: Callable[[Any, Any], Any], tasks: list[Any], jobs: int, shared: Any) -> Iterator[Any]:
+    """:func:`_fork_map`, its results yielded in order as they come (none held longer than needed)."""
     global _SHARED
     if jobs <= 1 or len(tasks) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return [fn(shared, t) for t in tasks]
+        yield from (fn(shared, t) for t in tasks)
+        return
     _SHARED = shared
     try:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            return pool.map(_call_shared, [(fn, t) for t in tasks], chunksize=1)
+            yield from pool.imap(_call_shared, [(fn, t) for t in tasks], chunksize=1)
     finally:
         _SHARED = None
 
@@ -141,7 +147,11 @@ class _LocalWork:
     def verify(self, pairs: np.ndarray, cut: Cut, verifier: Verifier) -> np.ndarray:
         if self.jobs <= 1 or len(pairs) <= PARALLEL_PAIRS:
             return verdict_rows(())  # verified in this process as the clusters ask
-        return np.concatenate(_fork_map(_verify_pairs, _chunks(pairs, self.jobs), self.jobs, verifier))
+        table, at = np.empty(len(pairs), VERDICTS), 0  # filled chunk by chunk: one table in memory, not two
+        for part in _fork_imap(_verify_pairs, _chunks(pairs, self.jobs), self.jobs, verifier):
+            table[at : at + len(part)] = part
+            at += len(part)
+        return table
 
     def settle(
         self, components: list[list[int]], cut: Cut, known: Mapping[tuple[int, int], PairVerdict],

@@ -71,10 +71,11 @@ def test_merged_pairs_are_the_sorted_union(a, b):
        pair_lists)
 def test_verdict_tables_answer_as_a_dict_would(known, asked):
     items = list(known.items())
-    half = len(items) // 2  # built from two tables, as a run joins reused and new verdicts
+    half = len(items) // 2  # built from tables, as a run joins reused and new verdicts
     table = Verdicts(verdict_rows((i, j, v) for (i, j), v in items[:half]),
-                     verdict_rows((i, j, v) for (i, j), v in items[half:]))
+                     verdict_rows((i, j, v) for (i, j), v in sorted(items[half:])), verdict_rows(()))
     assert len(table) == len(known) and dict(table.items()) == known
+    assert list(table) == sorted(known)  # one table sorted by pair
     for pair in [*known, *asked]:
         assert table.get(pair) == known.get(pair)
     rows = np.array(asked, np.int64).reshape(-1, 2)

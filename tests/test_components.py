@@ -1,5 +1,5 @@
-"""Connected components by large-star / small-star steps (the Dask engine's, for edge lists kept on
-a cluster) agree with the union-find the client uses, on any graph.
+"""Connected components, by large-star / small-star steps (the Dask engine's, for edge lists kept on
+a cluster) and by the local engine's numpy rounds, agree with a plain union-find on any graph.
 
 The steps are run here through a stand-in for a Dask client that calls each task at once, so the
 algorithm is checked on many graphs in milliseconds; tests/test_dask.py runs it on a real cluster.
@@ -32,6 +32,26 @@ class _AtOnce:
         return [f.value for f in futures]
 
 
+def union_find(edges: list[tuple[int, int]]) -> list[list[int]]:
+    """The reference: components of two or more nodes, each sorted, by least node."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        parent.setdefault(a, a)
+        parent.setdefault(b, b)
+        ra, rb = find(a), find(b)
+        parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[int, list[int]] = {}
+    for x in sorted(parent):
+        groups.setdefault(find(x), []).append(x)
+    return [g for g in groups.values() if len(g) > 1]
+
+
 @st.composite
 def graphs(draw: st.DrawFn) -> tuple[int, list[tuple[int, int]]]:
     n = draw(st.integers(2, 60))
@@ -49,7 +69,24 @@ def test_star_steps_find_the_components_union_find_finds(graph, parts, futures):
     n, edges = graph
     array = np.array(edges, np.int64).reshape(-1, 2)
     pieces = [_Done(p) for p in np.array_split(array, futures)]
-    assert components(_AtOnce(), pieces, parts) == _components([e for e in edges if e[0] != e[1]])
+    assert components(_AtOnce(), pieces, parts) == union_find(edges)
+
+
+@settings(max_examples=300, deadline=None)
+@given(graphs())
+def test_numpy_rounds_find_the_components_union_find_finds(graph):
+    n, edges = graph
+    assert _components(np.array(edges, np.int64).reshape(-1, 2)) == union_find(edges)
+
+
+def test_numpy_rounds_on_chains_and_large_run_numbers():
+    rng = np.random.default_rng(4)
+    order = rng.permutation(20_000) * 1_000 + 7  # sparse, large run numbers: only the edges' articles count
+    chain = np.column_stack([order[:-1], order[1:]])
+    chain = np.sort(chain[rng.permutation(len(chain))], axis=1)
+    apart = np.array([[5, 6], [1, 3]])
+    assert _components(np.concatenate([chain, apart])) == [[1, 3], [5, 6], sorted(order.tolist())]
+    assert _components(np.empty((0, 2), np.int64)) == []
 
 
 def test_a_long_chain_is_one_component():

@@ -217,13 +217,13 @@ def test_forked_verification_and_writing_give_the_same_run(tmp_path, monkeypatch
     import dedupe.engine as engine
 
     forked = []
-    real = engine._fork_map
+    real = engine._fork_imap
 
     def spy(fn, tasks, jobs, shared):
         forked.append((fn.__name__, jobs, len(tasks)))
         return real(fn, tasks, jobs, shared)
 
-    monkeypatch.setattr(engine, "_fork_map", spy)
+    monkeypatch.setattr(engine, "_fork_imap", spy)
     monkeypatch.setattr(engine, "PARALLEL_PAIRS", 0)
     files = {f"site-{i % 3}/{i:02d}.txt": as_text(*article(i)) for i in range(12)}
     files.update({f"copies/{i:02d}.txt": syndicated(*article(i), agency="AP") for i in range(0, 12, 3)})
