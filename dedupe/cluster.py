@@ -123,8 +123,8 @@ class Verdicts(Mapping[tuple[int, int], PairVerdict]):
     """Verdicts by pair, held as one :data:`VERDICTS` table sorted by pair."""
 
     def __init__(self, *tables: np.ndarray) -> None:
-        """The verdicts of ``tables`` (of distinct pairs): sorted ones are taken as they are, or
-        merged into one table, without a sort or a copy more."""
+        """The verdicts of ``tables`` (of distinct pairs). A sorted table is taken as it is; several
+        are merged into one by binary search, not sorted again."""
         table, keys = np.empty(0, VERDICTS), np.empty(0, np.int64)
         for t in tables:
             if not len(t):

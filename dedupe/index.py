@@ -29,7 +29,7 @@ from .dates import parse_date
 from .errors import IndexFileError
 from .prepare import Prepared, prepare
 from .records import Article, Match, Verdict
-from .stores import Entry, Store, View, _batches, open_store
+from .stores import Entry, Store, View, batches, open_store
 
 FORMAT = "dedupe-index"
 VERSION = "4"  # 2: shingle hashes folded from word hashes; 3: SQLite tables packed (32-bit band rows);
@@ -179,7 +179,7 @@ class Index:
     def query_entries(self, entries: Iterable[Entry]) -> Iterator[list[Match]]:
         """``query_entry`` of each entry, in order, the store asked ``QUERY_BATCH`` entries at a time
         (a run asks of every article it holds: one SQL statement a batch, not one a key)."""
-        for batch in _batches(entries, QUERY_BATCH):
+        for batch in batches(entries, QUERY_BATCH):
             yield from self._query_batch(batch)
 
     def _query_batch(self, batch: list[Entry]) -> list[list[Match]]:

@@ -115,6 +115,11 @@ class SQLiteStore:
         tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if tables and "meta" not in tables:
             raise IndexFileError(target, "an SQLite database, but not a dedupe index (no meta table)")
+        try:
+            self.db.execute("SELECT json_array()")  # a run's lookups pass their keys as one JSON array
+        except sqlite3.OperationalError as e:
+            raise IndexFileError(target, f"this Python's SQLite {sqlite3.sqlite_version} lacks its JSON functions"
+                                         " (built in since SQLite 3.38)") from e
         if target != ":memory:":
             self.db.execute("PRAGMA journal_mode = WAL")
         self.db.executescript(self.SCHEMA)
@@ -192,7 +197,7 @@ class SQLiteStore:
                                                          "leads": (bytearray(), array("q"))}
         (n,) = self.db.execute("SELECT coalesce(max(n), 0) FROM docs").fetchone()
         replaced = array("q")
-        for chunk in _batches(entries, PUT_BATCH):
+        for chunk in batches(entries, PUT_BATCH):
             latest = {e.id: e for e in chunk}  # an id twice in a batch: the later entry replaces the earlier
             held = self.db.execute("SELECT id FROM docs WHERE id IN (SELECT value FROM json_each(?))",
                                    (json.dumps(list(latest)),)).fetchall()
@@ -280,7 +285,7 @@ def _retry_locked(step: Callable[[], object], attempts: int = 200) -> None:
 PUT_BATCH = 2048  # entries a statement when adding
 
 
-def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
     """``items`` in lists of ``size`` (the last one shorter)."""
     batch: list[T] = []
     for item in items:
@@ -410,7 +415,7 @@ class RedisStore:
 
     def add_all(self, entries: Iterable[Entry]) -> None:
         """Entries REDIS_BATCH to a transaction (each watches every band key it writes)."""
-        for chunk in _batches(entries, REDIS_BATCH):
+        for chunk in batches(entries, REDIS_BATCH):
             self._put_all(chunk)
 
     def candidates_many(self, probes: Sequence[Probe]) -> list[set[str]]:
