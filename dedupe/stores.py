@@ -189,39 +189,46 @@ class SQLiteStore:
 
     def put_many(self, entries: Iterable[Entry]) -> None:
         """Add entries (replacing any with the same id), streamed, ``PUT_BATCH`` rows a statement.
-        Their band and lead rows are kept in compact arrays and inserted sorted at the end, so a
+        Their band and lead rows are kept as one int64 a row and inserted sorted at the end, so a
         large batch appends to those B-trees instead of touching pages all over them. Run inside a
         write transaction: row numbers are given here, above every one in use, and never reused
         within a call (rows of an entry replaced within it are left out)."""
-        rows: dict[str, tuple[bytearray, array[int]]] = {"bands": (bytearray(), array("q")),
-                                                         "leads": (bytearray(), array("q"))}
-        (n,) = self.db.execute("SELECT coalesce(max(n), 0) FROM docs").fetchone()
+        (base,) = self.db.execute("SELECT coalesce(max(n), 0) FROM docs").fetchone()
+        n = base
+        rows: dict[str, list[np.ndarray]] = {"bands": [], "leads": []}  # (hash << 32 | n - base): 8 bytes a row
         replaced = array("q")
         for chunk in batches(entries, PUT_BATCH):
             latest = {e.id: e for e in chunk}  # an id twice in a batch: the later entry replaces the earlier
             held = self.db.execute("SELECT id FROM docs WHERE id IN (SELECT value FROM json_each(?))",
                                    (json.dumps(list(latest)),)).fetchall()
             replaced.extend(self._delete(doc_id) for (doc_id,) in held)
-            docs = []
+            docs: list[tuple[Any, ...]] = []
+            blobs: dict[str, list[bytes]] = {"bands": [], "leads": []}
             for entry in latest.values():
                 n += 1
                 bands, leads = _blob32(entry.bands), _blob32(entry.leads)
                 docs.append((n, entry.id, entry.date, entry.added, _signed(entry.body_key), entry.signature,
                              entry.paragraphs, bands, leads))
-                for table, blob in (("bands", bands), ("leads", leads)):
-                    hashes, owners = rows[table]
-                    hashes += blob
-                    owners.extend([n] * (len(blob) // 4))
+                blobs["bands"].append(bands)
+                blobs["leads"].append(leads)
             self.db.executemany("INSERT INTO docs (n, id, date, added, body_key, signature, paragraphs, bands, leads)"
                                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", docs)
-        for table, (hashes, owners) in rows.items():
-            h, o = np.frombuffer(hashes, "<i4").astype(np.int64), np.frombuffer(owners, np.int64)
-            order = np.lexsort((o, h))
-            if replaced:
-                order = order[~np.isin(o[order], np.frombuffer(replaced, np.int64))]
-            for at in range(0, len(order), 100_000):
-                part = order[at : at + 100_000]
-                self.db.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?, ?)", zip(h[part].tolist(), o[part].tolist()))
+            assert n - base < 1 << 32
+            for table, written in blobs.items():
+                owners = np.repeat(np.arange(n - len(written), n) + 1 - base, [len(b) // 4 for b in written])
+                rows[table].append((np.frombuffer(b"".join(written), "<i4").astype(np.int64) << 32) | owners)
+        gone = np.frombuffer(replaced, np.int64)
+        for table, parts in rows.items():
+            keys = np.concatenate(parts) if parts else np.empty(0, np.int64)
+            parts.clear()
+            keys.sort()  # by hash, then article
+            for at in range(0, len(keys), 100_000):
+                part = keys[at : at + 100_000]
+                h, owner = part >> 32, (part & 0xFFFFFFFF) + base
+                if len(gone):
+                    live = ~np.isin(owner, gone)
+                    h, owner = h[live], owner[live]
+                self.db.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?, ?)", zip(h.tolist(), owner.tolist()))
 
     def add_all(self, entries: Iterable[Entry]) -> None:
         """All the entries in one transaction: a run killed while adding leaves the index as it was."""
@@ -428,7 +435,12 @@ class RedisStore:
         return [{m.decode() for _ in range(len(b) + len(x)) for m in next(answers)} for b, x in probes]
 
     def get(self, ids: Iterable[str]) -> list[Entry]:
-        return _RedisView(self, self.r).get(ids)
+        """The entries of ``ids`` held, in one round trip (a pipeline of HGETALL)."""
+        ids = sorted(ids)
+        pipe = self.r.pipeline(transaction=False)
+        for doc_id in ids:
+            pipe.hgetall(self._k("doc", doc_id))
+        return [_redis_entry(doc_id, h) for doc_id, h in zip(ids, pipe.execute()) if h]
 
     def _put_all(self, chunk: list[Entry]) -> None:
         self.atomically([b for e in chunk for b in e.bands], lambda view: view.put_many(chunk))
@@ -456,14 +468,8 @@ class _RedisView:
         return found
 
     def get(self, ids: Iterable[str]) -> list[Entry]:
-        out = []
-        for doc_id in sorted(ids):
-            h = self.conn.hgetall(self.store._k("doc", doc_id))
-            if h:
-                date = h.get(b"date")
-                out.append(Entry(doc_id, float(date) if date else None, float(h[b"added"]), int(h[b"body_key"]),
-                                 h[b"signature"], h[b"paragraphs"], _ints(h[b"bands"]), _ints(h[b"leads"])))
-        return out
+        held = ((doc_id, self.conn.hgetall(self.store._k("doc", doc_id))) for doc_id in sorted(ids))
+        return [_redis_entry(doc_id, h) for doc_id, h in held if h]
 
     def put(self, entry: Entry) -> None:
         self.queued.append((entry, self.get([entry.id])))  # read now: after MULTI, reads are queued
@@ -491,6 +497,13 @@ class _RedisView:
             for x in e.leads:
                 pipe.sadd(k("lead", x), e.id)
             pipe.zadd(k("dates"), {e.id: e.date if e.date is not None else e.added})
+
+
+def _redis_entry(doc_id: str, h: dict[bytes, bytes]) -> Entry:
+    """An entry from its Redis hash."""
+    date = h.get(b"date")
+    return Entry(doc_id, float(date) if date else None, float(h[b"added"]), int(h[b"body_key"]),
+                 h[b"signature"], h[b"paragraphs"], _ints(h[b"bands"]), _ints(h[b"leads"]))
 
 
 def open_store(target: str) -> Store:
