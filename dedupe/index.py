@@ -119,7 +119,7 @@ class Index:
         leads = tuple(k for k, prose in zip(matching_keys, sentences) if prose and k)[:LEADS]
         paragraphs = np.array(keys, dtype="<u8")
         return Entry(
-            id=id,
+            id=_storable(id),
             date=date,
             added=time.time(),
             body_key=xxhash.xxh64_intdigest(paragraphs.tobytes()),
@@ -239,6 +239,12 @@ class Index:
         with self._failing():
             s: dict[str, Any] = self.store.stats()
         return IndexStats(self.store.target, s["articles"], s["oldest"], s["newest"], s["bytes"], self.store.settings())
+
+
+def _storable(id: str) -> str:
+    """The id as the index holds it: lone surrogates (a file name that is not UTF-8, a JSON escape) as
+    ``\\udcXX`` text, since SQLite and Redis take only UTF-8; the same id always maps the same way."""
+    return id.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _estimate(agree: float) -> float:

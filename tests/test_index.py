@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from dedupe import Options, SignatureOptions
+from dedupe import Options, RunOptions, SignatureOptions, run
 from dedupe.errors import IndexFileError
 from dedupe.index import Index
 
@@ -134,6 +134,33 @@ def test_queries_in_batches_answer_as_one_at_a_time(target, monkeypatch):
             [("doc2", "paragraphs"), ("doc3", "paragraphs")], [],
         ]
         assert list(index.query_entries([])) == []
+
+
+def test_ids_with_lone_surrogates_are_held_as_escapes(target):
+    # A file name that is not UTF-8 (read with surrogateescape) or a JSON id with a lone surrogate:
+    # SQLite and Redis take only UTF-8, so the index holds such an id as "\\udcXX" text.
+    odd = "caf\udce9/\ud800.txt"
+    with Index.open(target) as index:
+        assert not index.check(odd, as_text(*article(7))).duplicate
+        again = index.check(odd, as_text(*article(7)))
+        assert again.duplicate and again.duplicate_of == "caf\\udce9/\\ud800.txt"  # seen before, not an edit
+        assert [m.id for m in index.query(as_text(*article(7)))] == ["caf\\udce9/\\ud800.txt"]
+        assert index.stats().articles == 1
+
+
+def test_a_run_indexes_a_file_whose_name_is_not_utf8(tmp_path):
+    scrape = tmp_path / "scrape"
+    scrape.mkdir()
+    (scrape / "a.txt").write_text(as_text(*article(1)), encoding="utf-8")
+    with open(bytes(scrape) + b"/caf\xe9.txt", "wb") as f:
+        f.write(as_text(*article(2)).encode("utf-8"))
+    idx = tmp_path / "index.sqlite"
+    with Index.open(str(idx)) as index:
+        run(scrape, tmp_path / "out1", Options(run=RunOptions(jobs=1)), report=tmp_path / "r1.jsonl", index=index)
+        assert index.stats().articles == 2
+        second = run(scrape, tmp_path / "out2", Options(run=RunOptions(jobs=1)), report=tmp_path / "r2.jsonl",
+                     index=index)
+    assert second.kept == 0 and second.dropped == 2
 
 
 def test_other_settings_are_an_error_not_a_mismatch(target):
