@@ -202,8 +202,7 @@ class DaskEngine:
         if where != "client":
             count = sum(client.gather([client.submit(_rows, f) for f in found]))
         if where == "client" or (where == "auto" and count <= CLIENT_PAIRS):
-            arrays = [array for part in client.gather(found) for array in part]
-            return unseen_pairs(merge_pairs(EMPTY, np.concatenate(arrays)) if arrays else EMPTY, first)
+            return unseen_pairs(merge_pairs(*(array for part in client.gather(found) for array in part)), first)
         parts = max(parts, -(-count // PAIRS_A_PART))
         splits = [client.submit(tasks.split_pairs, f, parts) for f in found]
         seen = self._value(np.array(sorted(first), np.int64))

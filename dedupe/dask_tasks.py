@@ -122,7 +122,7 @@ def split_pairs(found: list[np.ndarray], parts: int) -> list[np.ndarray]:
 
 def unique_pairs(seen: np.ndarray, *found: np.ndarray) -> np.ndarray:
     """A part's candidate pairs once each, sorted, but for pairs of two articles an index holds."""
-    pairs = merge_pairs(EMPTY, np.concatenate(found)) if found else EMPTY
+    pairs = merge_pairs(*found)
     return pairs[~(np.isin(pairs[:, 0], seen) & np.isin(pairs[:, 1], seen))]
 
 

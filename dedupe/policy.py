@@ -137,9 +137,10 @@ def band_pairs(keys: np.ndarray, numbers: np.ndarray) -> np.ndarray:
     return np.column_stack([np.frombuffer(firsts, np.int64), np.frombuffer(seconds, np.int64)])
 
 
-def merge_pairs(pairs: np.ndarray, more: np.ndarray) -> np.ndarray:
-    """The rows of both, once each, sorted by (first, second) (run numbers below 2**31)."""
-    keys = np.union1d(pair_keys(pairs[:, 0], pairs[:, 1]), pair_keys(more[:, 0], more[:, 1]))
+def merge_pairs(*arrays: np.ndarray) -> np.ndarray:
+    """The rows of all the ``arrays`` (of pairs), once each, sorted by (first, second) (run numbers
+    below 2**31); one sort, however many arrays."""
+    keys = np.unique(np.concatenate([pair_keys(a[:, 0], a[:, 1]) for a in arrays] or [np.empty(0, np.int64)]))
     return np.column_stack([keys >> 32, keys & 0xFFFFFFFF])
 
 

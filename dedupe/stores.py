@@ -142,14 +142,7 @@ class SQLiteStore:
             return step(self)
 
     def candidates(self, bands: Iterable[int], leads: Iterable[int]) -> set[str]:
-        found: set[str] = set()
-        for table, keys in (("bands", bands), ("leads", leads)):
-            for key in keys:
-                rows = self.db.execute(
-                    f"SELECT docs.id FROM {table} JOIN docs USING (n) WHERE {table}.hash = ?", (_short(key),)
-                )
-                found.update(r[0] for r in rows)
-        return found
+        return self.candidates_many([(tuple(bands), tuple(leads))])[0]
 
     def candidates_many(self, probes: Sequence[Probe]) -> list[set[str]]:
         """``candidates`` of many entries, one statement a table: the keys go in as one JSON array
