@@ -157,7 +157,7 @@ class Corpus:
         bodies = Bodies(docs, self.texts, cut)
         known = Verdicts()
         if before is not None and before.table is not None:
-            touched = np.fromiter((not all(bodies.kept(n)) for n in range(len(docs))), bool, len(docs))
+            touched = bodies.touched()
             known = Verdicts(before.table[~(touched[before.table["i"]] | touched[before.table["j"]])])
 
         verifier = Verifier(bodies.shingles, bodies.words, self.dates, self.options.run, known)

@@ -227,7 +227,7 @@ class DaskEngine:
         todo, reused = candidates.parts, [None] * len(candidates.parts)
         if before is not None:
             bodies = Bodies(docs, self.texts, cut)
-            touched = self._value(np.array([not all(bodies.kept(n)) for n in range(len(docs))], bool))
+            touched = self._value(bodies.touched())
             halves = [client.submit(tasks.reuse, v, touched) for v in self._verdicts]
             reused = [client.submit(getitem, h, 0) for h in halves]
             todo = [client.submit(getitem, h, 1) for h in halves]

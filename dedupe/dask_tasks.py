@@ -23,7 +23,7 @@ from .policy import Bodies, Cut, Sink, _ranking, band_keys, band_pairs, merge_pa
 from .records import Problem
 from .remote import read_input
 from .runreport import similarity_bins
-from .spill import Buffers, DocInfo, SpillWriter
+from .spill import Buffers, DocInfo, SpillWriter, split_paragraphs
 
 Files = list[tuple[str, list[DocInfo | Problem]]]  # each input file's records, in path order
 Held = dict[int, tuple[DocInfo, bytes, bytes]]  # articles a task compares, by run number: record, shingles, output
@@ -175,8 +175,7 @@ class _HeldTexts:
         self.held = held
 
     def paragraphs(self, doc: DocInfo) -> list[np.ndarray]:
-        flat = np.frombuffer(self.held[doc.order][1], dtype="<u4")
-        return np.split(flat, np.cumsum(doc.shingle_sizes)[:-1]) if doc.shingle_sizes else []
+        return split_paragraphs(self.held[doc.order][1], doc.shingle_sizes)
 
     def output(self, doc: DocInfo) -> str:
         return self.held[doc.order][2].decode("utf-8", "surrogatepass")

@@ -72,6 +72,15 @@ def _boilerplate(docs: Sequence[DocInfo], keeper: Sequence[int], min_docs: int) 
     }
 
 
+def _within(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """Which of ``values`` are in ``sorted_set`` (sorted): ``np.isin`` by binary search."""
+    if not sorted_set.size:
+        return np.zeros(values.size, bool)
+    at = np.minimum(np.searchsorted(sorted_set, values), sorted_set.size - 1)
+    found: np.ndarray = sorted_set[at] == values
+    return found
+
+
 def _ranking(
     docs: Docs, policy: str, paragraphs: Callable[[int], list[np.ndarray]], first: Set[int] = frozenset()
 ) -> Callable[[list[int]], list[int]]:
@@ -99,14 +108,16 @@ def _ranking(
 
     def by_content(members: list[int]) -> list[int]:
         parts = {m: paragraphs(m) for m in members}
-        sets = {m: np.unique(np.concatenate(p)) if p else np.empty(0, np.uint32) for m, p in parts.items()}
-        values, counts = np.unique(np.concatenate(list(sets.values())), return_counts=True)
+        sets = {m: unique(np.concatenate(p)) if p else np.empty(0, np.uint32) for m, p in parts.items()}
+        every = np.sort(np.concatenate(list(sets.values())))
+        starts = np.flatnonzero(np.r_[every.size > 0, every[1:] != every[:-1]])
+        values, counts = every[starts], np.diff(np.r_[starts, every.size])
         story = max(2, (len(members) + 1) // 2)  # a shingle in this many copies is the story's
         score = {}
         for m in members:
             shared = counts[np.searchsorted(values, sets[m])] >= story
             prose = [a for a, is_prose in zip(parts[m], docs[m].sentences) if is_prose]
-            in_prose = np.isin(sets[m], np.concatenate(prose)) if prose else np.zeros(sets[m].size, bool)
+            in_prose = _within(sets[m], unique(np.concatenate(prose))) if prose else np.zeros(sets[m].size, bool)
             score[m] = int(shared.sum()) + 0.5 * int((~shared & in_prose).sum()) - int((~shared & ~in_prose).sum())
         return sorted(members, key=lambda i: (-score[i], date(i), docs[i].order))
 
@@ -198,20 +209,34 @@ class Bodies:
         self.docs, self.texts, self.cut = docs, texts, cut
         self.shingles = _cached(self._shingles)
 
-    def kept(self, i: int) -> list[bool]:
-        src = _source(self.docs[i].article.path)
-        return [(src, k) not in self.cut for k in self.docs[i].keys]
+    def touched(self) -> np.ndarray:
+        """Which articles (all of them, in run order) lose a paragraph to the cut."""
+        docs = self.docs
+        assert isinstance(docs, Sequence)
+        return np.fromiter((not all(self.kept(d)) for d in docs), bool, len(docs))
+
+    def kept(self, d: DocInfo) -> list[bool]:
+        """Per body paragraph of ``d``: whether the cut leaves it."""
+        if not self.cut:
+            return [True] * len(d.keys)
+        src = _source(d.article.path)
+        return [(src, k) not in self.cut for k in d.keys]
 
     def paragraphs(self, i: int) -> list[np.ndarray]:
-        return [a if keep else a[:0] for keep, a in zip(self.kept(i), self.texts.paragraphs(self.docs[i]))]
+        d = self.docs[i]
+        parts = self.texts.paragraphs(d)
+        kept = self.kept(d)
+        return parts if all(kept) else [a if keep else a[:0] for keep, a in zip(kept, parts)]
 
     def _shingles(self, i: int) -> np.ndarray:
         parts = self.paragraphs(i)
-        return unique(np.concatenate(parts)) if parts else np.empty(0, np.uint32)
+        if not parts:
+            return np.empty(0, np.uint32)
+        return unique(parts[0]) if len(parts) == 1 else unique(np.concatenate(parts))
 
     def words(self, i: int) -> list[list[str]]:
         d = self.docs[i]
-        paras = [p for keep, p in zip(self.kept(i), body_texts(d, self.texts.output(d))) if keep]
+        paras = [p for keep, p in zip(self.kept(d), body_texts(d, self.texts.output(d))) if keep]
         return [words(body_for_matching(n, p) or "") for n, p in enumerate(paras)]
 
 

@@ -19,6 +19,7 @@ from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
 from typing import Any, overload
 
 import numpy as np
@@ -144,6 +145,13 @@ class SpillWriter:
         self.outputs.close()
 
 
+def split_paragraphs(data: bytes, sizes: Sequence[int]) -> list[np.ndarray]:
+    """An article's spilled shingles (``data``) as one array a paragraph of ``sizes`` hashes (views, no copies)."""
+    flat = np.frombuffer(data, dtype="<u4")
+    ends = list(accumulate(sizes))
+    return [flat[start:end] for start, end in zip([0, *ends], ends)]
+
+
 def _pread(fd: int, size: int, at: int) -> bytes:
     if hasattr(os, "pread"):
         return os.pread(fd, size, at)
@@ -178,8 +186,7 @@ class Spill:
         return _pread(self._fd(doc.shard, suffix), size, at)
 
     def paragraphs(self, doc: DocInfo) -> list[np.ndarray]:
-        flat = np.frombuffer(self.shingle_bytes(doc), dtype="<u4")
-        return np.split(flat, np.cumsum(doc.shingle_sizes)[:-1]) if doc.shingle_sizes else []
+        return split_paragraphs(self.shingle_bytes(doc), doc.shingle_sizes)
 
     def shingle_bytes(self, doc: DocInfo) -> bytes:
         return self._read(doc, "u32", sum(doc.shingle_sizes) * 4, doc.shingle_at * 4)

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dedupe.cluster import REASONS, PairVerdict, Verdicts, cluster, templated, verdict_rows
-from dedupe.policy import band_keys, band_pairs, merge_pairs
+from dedupe.policy import _ranking, band_keys, band_pairs, merge_pairs
 
 from .conftest import FIXTURES
 
@@ -87,3 +87,35 @@ def test_band_pairs_are_each_bucket_s_members_paired():
     numbers = np.array([10, 11, 12, 13, 14, 15])
     assert sorted(map(tuple, band_pairs(band_keys(band), numbers).tolist())) == [
         (10, 12), (10, 14), (11, 15), (12, 14)]
+
+
+class _Doc:
+    def __init__(self, order: int, sentences: list[bool], date: float | None) -> None:
+        self.order, self.sentences, self.date = order, sentences, date
+
+
+_paragraph = st.lists(st.integers(0, 30), max_size=8).map(lambda v: np.array(sorted(set(v)), np.uint32))
+
+
+@given(st.lists(st.tuples(st.lists(st.tuples(_paragraph, st.booleans()), max_size=4),
+                          st.one_of(st.none(), st.sampled_from([1.0, 2.0]))), min_size=2, max_size=5))
+def test_content_ranking_scores_as_sets_would(members):
+    # An article's shingles: in at least half of the copies (the story) count 1, its own in a prose
+    # paragraph 0.5, the rest -1. A prose paragraph may have no shingles (cut as boilerplate).
+    docs = [_Doc(n, [prose for _, prose in paras], date) for n, (paras, date) in enumerate(members)]
+    parts = [[p for p, _ in paras] for paras, _ in members]
+    rank = _ranking(docs, "content", lambda m: parts[m])
+    sets = [set().union(*(p.tolist() for p in ps)) for ps in parts]
+    story = max(2, (len(members) + 1) // 2)
+
+    def score(m: int) -> float:
+        prose = set().union(*(p.tolist() for p, is_prose in zip(parts[m], docs[m].sentences) if is_prose))
+        shared = {s for s in sets[m] if sum(s in other for other in sets) >= story}
+        own = sets[m] - shared
+        return len(shared) + 0.5 * len(own & prose) - len(own - prose)
+
+    def date(m: int) -> float:
+        return docs[m].date if docs[m].date is not None else float("inf")
+
+    expected = sorted(range(len(members)), key=lambda m: (-score(m), date(m), m))
+    assert rank(list(range(len(members)))) == expected
