@@ -15,14 +15,9 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from itertools import chain
-
-import numpy as np
 
 from .clean import normalize_newlines, repair
 from .config import CleanOptions, Options
-from .minhash import FOLD, unique
-from .minhash import word_hashes as word_hashes32
 from .records import CleanResult, Finding, Paragraph
 from .segment import segment
 from .shingle import shingle_sets, text_key, tokens, word_hashes
@@ -34,7 +29,7 @@ SUBSET_RATIO = 0.9  # containment is for a copy at most this share of the other'
 TITLE_REPEAT_WORDS = 5  # a title line this long, repeated word for word, is a link or nav copy
 PREFIX_WORDS = 5  # ... that starts like it, or ends in an ellipsis (a pull quote from mid-paragraph stays)
 POSTING_CAP = 200  # a shingle in more paragraphs than this is too common to find candidates
-_SLACK = 2  # hash collisions a paragraph's n-gram counts may be off by (see _Article.may_repeat)
+_SLACK = 2  # paragraphs this close to _Article.may_repeat's bound are compared all the same
 
 _SITE_SUFFIX_RE = re.compile(r"\s+[|\-–—·]{1,2}\s+(?=[^|\-–—·]*$)")  # the last " | ", " - ", " – "...
 _ELLIPSIS = ("...", "…")
@@ -92,53 +87,34 @@ class _Article:
         near match (Jaccard ``t``) or containment (``c``) needs more: with ``S`` a paragraph's
         shingles and ``T`` its longest n-grams, the two share at least ``min(t, c)·|S| - (|S| -
         |T|)`` longest n-grams, so the paragraph that is matched (or contained) has at least that
-        many n-grams found elsewhere in the article. That count is taken for the whole article in
-        numpy (32-bit hashes; ``_SLACK`` covers their rare collisions). Paragraphs that pass,
-        and those that share a candidate key with one that passes, are returned.
+        many n-grams found elsewhere in the article. That count is taken on the words themselves
+        (sets of word tuples, no hashing). Paragraphs that pass, and those that share a
+        candidate key with one that passes, are returned.
         """
-        n = len(self.toks)
-        lengths = np.fromiter(map(len, self.toks), dtype=np.int64, count=n)
-        total = int(lengths.sum())
-        if n < 2 or total == 0:
+        if len(self.toks) < 2:
             return []
-        wh = word_hashes32(list(chain.from_iterable(self.toks)))
-        owner = np.repeat(np.arange(n, dtype=np.uint64), lengths)
-        ends = np.cumsum(lengths)
-        top_level = np.minimum(lengths, self.opts.shingle_size)
-        shingles = np.zeros(n, dtype=np.int64)  # |S|: distinct n-grams, n = 1..shingle_size
-        tops = []
-        acc = wh
-        for k in range(1, self.opts.shingle_size + 1):
-            if k > 1:
-                with np.errstate(over="ignore"):
-                    acc = acc[:-1] * np.uint32(FOLD) + wh[k - 1 :]
-            own = owner[: acc.size]
-            valid = np.arange(acc.size) + k <= ends[own.astype(np.int64)]
-            pairs = unique((own[valid] << np.uint64(32)) | acc[valid].astype(np.uint64))
-            owners = (pairs >> np.uint64(32)).astype(np.int64)
-            shingles += np.bincount(owners, minlength=n)
-            tops.append(pairs[top_level[owners] == k])
-        top = np.concatenate(tops)
-        owners = (top >> np.uint64(32)).astype(np.int64)
-        keys = top & np.uint64(0xFFFFFFFF)
-        order = np.argsort(keys, kind="stable")
-        ordered = keys[order]
-        new_key = np.empty(ordered.size, dtype=bool)
-        new_key[:1] = True
-        np.not_equal(ordered[1:], ordered[:-1], out=new_key[1:])
-        where = np.empty(keys.size, dtype=np.int64)
-        where[order] = np.cumsum(new_key) - 1  # each pair's key, numbered
-        counts = np.bincount(where)
-        shared = counts[where] > 1
-        found = np.bincount(owners[shared], minlength=n)  # its longest n-grams found in another paragraph
-        longest = np.bincount(owners, minlength=n)
-        need = min(self.opts.threshold, self.opts.containment) * shingles - (shingles - longest) - _SLACK
-        strong = (found > 0) & (found >= need)
-        if not strong.any():
-            return []
-        keys_of_strong = np.zeros(counts.size, dtype=bool)
-        keys_of_strong[where[strong[owners] & shared]] = True
-        return unique(owners[keys_of_strong[where]]).tolist()  # type: ignore[no-any-return]
+        size = self.opts.shingle_size
+        tops: list[set[object]] = []  # each paragraph's longest n-grams
+        sizes: list[tuple[int, int]] = []  # |S| and |T|
+        for t in self.toks:
+            total, top = 0, set()
+            for k in range(1, min(len(t), size) + 1):
+                top = set(t) if k == 1 else set(zip(*(t[m:] for m in range(k))))
+                total += len(top)
+            tops.append(top)
+            sizes.append((total, len(top)))
+        seen: set[object] = set()
+        shared: set[object] = set()  # n-grams of two or more paragraphs
+        for top in tops:
+            shared |= seen & top
+            seen |= top
+        rate = min(self.opts.threshold, self.opts.containment)
+        keys: set[object] = set()  # the shared n-grams of paragraphs that pass
+        for top, (s, t) in zip(tops, sizes):
+            found = top & shared
+            if found and len(found) >= rate * s - (s - t) - _SLACK:
+                keys |= found
+        return [i for i, top in enumerate(tops) if not keys.isdisjoint(top)] if keys else []
 
     def compare(self, i: int, j: int) -> _Match | None:
         """Exact, near or containment match of paragraph i against paragraph j, if any."""

@@ -6,8 +6,11 @@ Paragraphs below are from bbc-news-2225 articles/tech/019.txt (see fixtures/clea
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dedupe import CleanOptions, ConfigError, Options, clean_text
+from dedupe.document import _Article
 
 HEADLINE = "Intel unveils laser breakthrough"
 P1 = "Intel has unveiled research that could mean data is soon being moved around chips at the speed of light."
@@ -163,3 +166,41 @@ def test_bad_options_are_a_config_error():
 def test_empty_text_gives_empty_canonical_text():
     r = clean_text("")
     assert r.text == "" and r.paragraphs == () and r.headline is None
+
+
+_WORDS = " ".join((P1, P2, P3, P4)).split()
+
+
+@st.composite
+def _edited_paragraphs(draw):
+    """Paragraphs of real words, some copies of earlier ones with words cut, changed or added."""
+    paras: list[list[str]] = []
+    for _ in range(draw(st.integers(2, 7))):
+        if paras and draw(st.booleans()):
+            words = list(draw(st.sampled_from(paras)))
+            for _ in range(draw(st.integers(0, 3))):
+                at = draw(st.integers(0, len(words)))
+                edit = draw(st.sampled_from(["cut", "change", "add", "truncate"]))
+                if edit == "truncate":
+                    words = words[: max(1, at)] + ["..."]
+                elif edit == "cut" and at < len(words):
+                    del words[at]
+                else:
+                    words[at:at + (edit == "change")] = [draw(st.sampled_from(_WORDS))]
+        else:
+            start = draw(st.integers(0, len(_WORDS) - 1))
+            words = _WORDS[start : start + draw(st.integers(1, 40))]
+        paras.append(words)
+    return tuple(" ".join(w) for w in paras)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_edited_paragraphs())
+def test_every_paragraph_that_matches_another_is_a_candidate(paragraphs):
+    # may_repeat only spares the work of comparing: a paragraph it leaves out must match no other one
+    art = _Article(paragraphs, CleanOptions())
+    candidates = set(art.may_repeat())
+    for i in range(len(paragraphs)):
+        for j in range(len(paragraphs)):
+            if i != j and art.toks[i] and art.toks[j] and art.compare(i, j) is not None:
+                assert {i, j} <= candidates, (i, j, art.compare(i, j))
