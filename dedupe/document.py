@@ -96,10 +96,10 @@ class _Article:
         size = self.opts.shingle_size
         tops: list[set[object]] = []  # each paragraph's longest n-grams
         sizes: list[tuple[int, int]] = []  # |S| and |T|
-        for t in self.toks:
-            total, top = 0, set()
-            for k in range(1, min(len(t), size) + 1):
-                top = set(t) if k == 1 else set(zip(*(t[m:] for m in range(k))))
+        for toks in self.toks:
+            total, top = 0, set[object]()
+            for k in range(1, min(len(toks), size) + 1):
+                top = set(toks) if k == 1 else set(zip(*(toks[m:] for m in range(k))))
                 total += len(top)
             tops.append(top)
             sizes.append((total, len(top)))
@@ -110,9 +110,9 @@ class _Article:
             seen |= top
         rate = min(self.opts.threshold, self.opts.containment)
         keys: set[object] = set()  # the shared n-grams of paragraphs that pass
-        for top, (s, t) in zip(tops, sizes):
+        for top, (n_all, n_top) in zip(tops, sizes):
             found = top & shared
-            if found and len(found) >= rate * s - (s - t) - _SLACK:
+            if found and len(found) >= rate * n_all - (n_all - n_top) - _SLACK:
                 keys |= found
         return [i for i, top in enumerate(tops) if not keys.isdisjoint(top)] if keys else []
 
