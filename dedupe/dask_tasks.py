@@ -19,7 +19,7 @@ from .cluster import HELD, Drops, Verifier, settle, verdict_rows
 from .config import Options, RunOptions
 from .dask_components import EMPTY, by_part
 from .formats import read_articles
-from .policy import Bodies, Cut, Sink, _ranking, band_keys, band_pairs, merge_pairs, prepare_items, write_file
+from .policy import Bodies, Cut, Sink, _ranking, band_keys, band_pairs, merge_pairs, prepare_files, write_file
 from .records import Problem
 from .remote import read_input
 from .runreport import similarity_bins
@@ -51,12 +51,13 @@ class Chunk:
 
 
 def prepare_chunk(root: str, rels: list[str], options: Options) -> Chunk:
-    """Pass one on these input files, their text kept in memory (see :func:`dedupe.policy.prepare_items`)."""
+    """Pass one on these input files, their text kept in memory (see :func:`dedupe.policy.prepare_files`)."""
     spill = SpillWriter(None, "chunk")
-    files: Files = []
-    for rel in rels:
-        articles = read_input(root, rel, options.fields) if "://" in root else read_articles(root, rel, options.fields)
-        files.append((rel, prepare_items(articles, options, spill)))
+    read = read_input if "://" in root else read_articles
+    files: Files = [(rel, []) for rel in rels]
+    items = ((f, item) for f, rel in enumerate(rels) for item in read(root, rel, options.fields))
+    for f, record in prepare_files(items, options, spill):
+        files[f][1].append(record)
     return Chunk(files, *spill.buffers())
 
 

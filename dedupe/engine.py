@@ -38,7 +38,7 @@ from .policy import (
     LocalSink,
     _boilerplate,
     default_report_path,
-    prepare_items,
+    prepare_files,
     staging_folder,
     write_file,
     writing_done,
@@ -52,15 +52,18 @@ __all__ = ["RunSummary", "default_report_path", "run", "staging_folder"]
 _WRITER: SpillWriter | None = None  # this process's spill shard (each worker has its own)
 
 
-def _prepare_file(task: tuple[str, str, Options, str]) -> tuple[str, str, list[DocInfo | Problem]]:
-    """Read and prepare one input file; its articles' text goes to this process's spill shard."""
+def _prepare_files(task: tuple[str, list[str], Options, str]) -> list[tuple[str, str, list[DocInfo | Problem]]]:
+    """Read and prepare a few input files; their articles' text goes to this process's spill shard."""
     global _WRITER
-    root, rel, options, folder = task
+    root, rels, options, folder = task
     if _WRITER is None or _WRITER.folder != folder or _WRITER.pid != os.getpid():
         _WRITER = SpillWriter(folder, f"w{os.getpid()}")  # a new run, or a new worker
-    out = prepare_items(read_articles(root, rel, options.fields), options, _WRITER)
+    out: list[list[DocInfo | Problem]] = [[] for _ in rels]
+    items = ((f, item) for f, rel in enumerate(rels) for item in read_articles(root, rel, options.fields))
+    for f, record in prepare_files(items, options, _WRITER):
+        out[f].append(record)
     _WRITER.flush()  # a pool's workers end without flushing
-    return rel, _WRITER.name, out
+    return [(rel, _WRITER.name, records) for rel, records in zip(rels, out)]
 
 
 def _close_writer() -> None:
@@ -73,17 +76,19 @@ def _close_writer() -> None:
 def _prepared_files(
     root: str, rels: list[str], options: Options, jobs: int, folder: str
 ) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]:
-    tasks = ((root, rel, options, folder) for rel in rels)  # made as the pool takes them
+    # files go to the workers a few at a time: one pipe message per file costs the parent ~0.2 ms,
+    # which on two cores slows the workers it shares them with, and a worker prepares a batch's
+    # articles together (see prepare_files)
+    size = max(1, min(32, len(rels) // (8 * max(1, jobs))))
+    tasks = ((root, rels[k : k + size], options, folder) for k in range(0, len(rels), size))  # made as taken
     if jobs <= 1 or len(rels) <= 1:
-        yield from map(_prepare_file, tasks)
+        for task in tasks:
+            yield from _prepare_files(task)
         return
     ctx = multiprocessing.get_context("spawn" if os.name != "posix" else "fork")
-    # results come back in chunks: one pipe message per file costs the parent ~0.2 ms, which
-    # on two cores slows the workers it shares them with
-    chunk = max(1, min(32, len(rels) // (8 * jobs)))
     with ctx.Pool(jobs) as pool:
-        yield from pool.imap(_prepare_file, tasks, chunksize=chunk)
-
+        for batch in pool.imap(_prepare_files, tasks):
+            yield from batch
 
 
 PARALLEL_PAIRS = 1000  # fewer candidate pairs than this are verified in the main process

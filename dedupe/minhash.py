@@ -135,16 +135,40 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
     return out
 
 
+SIGN_ROWS = 1 << 14  # shingles permuted at a time: a (rows x num_perm) uint32 table, 8 MB at 128
+
+
 def signature(hashes: np.ndarray, opts: SignatureOptions) -> np.ndarray:
     """The MinHash signature (``num_perm`` uint32 values) of a set of 32-bit shingle hashes."""
-    a, b = permutations(opts.num_perm, opts.seed)
-    if hashes.size == 0:
-        return np.full(opts.num_perm, np.iinfo(_U32).max, dtype=_U32)
-    mixed = _fmix32(hashes.astype(_U32, copy=False)).reshape(-1, 1)  # array arithmetic wraps mod 2**32
-    values = np.multiply(mixed, a)
-    np.add(values, b, out=values)
-    sig: np.ndarray = values.min(axis=0)
+    sig: np.ndarray = signatures(hashes, np.array([hashes.size]), opts)[0]
     return sig
+
+
+def signatures(hashes: np.ndarray, counts: np.ndarray, opts: SignatureOptions) -> np.ndarray:
+    """The signatures of several sets at once (one row each): ``hashes`` holds the sets one after
+    another, ``counts`` how many hashes each has (a hash repeated within a set changes nothing).
+
+    Shingles are permuted ``SIGN_ROWS`` at a time, so memory stays bounded for a huge article, and
+    a batch of articles costs one pass of array calls instead of one per article.
+    """
+    a, b = permutations(opts.num_perm, opts.seed)
+    out = np.full((len(counts), opts.num_perm), np.iinfo(_U32).max, dtype=_U32)
+    ends = np.cumsum(counts).tolist()
+    hashes = hashes.astype(_U32, copy=False)
+    row = 0
+    for start in range(0, hashes.size, SIGN_ROWS):
+        stop = min(hashes.size, start + SIGN_ROWS)
+        mixed = _fmix32(hashes[start:stop]).reshape(-1, 1)  # array arithmetic wraps mod 2**32
+        values = np.multiply(mixed, a)
+        np.add(values, b, out=values)
+        at = start
+        while at < stop:  # each set's rows in this block (min over a slice: reduceat is far slower)
+            while ends[row] <= at:
+                row += 1
+            end = min(ends[row], stop)
+            np.minimum(out[row], values[at - start : end - start].min(axis=0), out=out[row])
+            at = end
+    return out
 
 
 def to_datasketch(sig: np.ndarray, opts: SignatureOptions):  # type: ignore[no-untyped-def]

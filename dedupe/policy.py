@@ -7,7 +7,7 @@ its own copy, so the engine cannot change a run's outputs or report.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterable, Mapping, Sequence, Set
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -20,7 +20,7 @@ from .errors import InputError
 from .formats import kind_of, write_json, write_jsonl
 from .io import write_text_atomic
 from .minhash import unique
-from .prepare import body_for_matching, prepare
+from .prepare import body_for_matching, prepare_many
 from .records import Article, Problem
 from .shingle import words
 from .spill import DocInfo, SpillWriter
@@ -180,20 +180,41 @@ def default_report_path(out_dir: str | Path) -> Path:
     return out.with_name(out.name + ".report.jsonl")
 
 
-def prepare_items(items: Iterable[Article | Problem], options: Options, spill: SpillWriter) -> list[DocInfo | Problem]:
-    """Pass one on one input file's articles: each prepared, its text to ``spill``, its record returned."""
-    out: list[DocInfo | Problem] = []
-    for item in items:
+PREPARE_ARTICLES = 32  # articles prepared together (shingles and signatures in one pass of array calls)...
+PREPARE_CHARS = 1 << 18  # ...or fewer, when their text is this long
+
+
+def prepare_files(
+    items: Iterable[tuple[int, Article | Problem]], options: Options, spill: SpillWriter
+) -> Iterator[tuple[int, DocInfo | Problem]]:
+    """Pass one on articles tagged with their input file's number, in order: each prepared (a few
+    dozen at a time, across files), its text to ``spill``, its record yielded with its tag."""
+    pending: list[tuple[int, Article | Problem]] = []
+    articles = chars = 0
+    for tagged in items:
+        pending.append(tagged)
+        if isinstance(tagged[1], Article):
+            articles, chars = articles + 1, chars + len(tagged[1].text)
+            if articles >= PREPARE_ARTICLES or chars >= PREPARE_CHARS:
+                yield from _prepared(pending, options, spill)
+                pending, articles, chars = [], 0, 0
+    yield from _prepared(pending, options, spill)
+
+
+def _prepared(
+    pending: list[tuple[int, Article | Problem]], options: Options, spill: SpillWriter
+) -> Iterator[tuple[int, DocInfo | Problem]]:
+    preps = iter(prepare_many([item for _, item in pending if isinstance(item, Article)], options))
+    for tag, item in pending:
         if isinstance(item, Problem):
-            out.append(item)
+            yield tag, item
             continue
-        prep = prepare(item, options)
+        prep = next(preps)
         if prep.output.strip():
-            out.append(spill.add(prep))
+            yield tag, spill.add(prep)
         else:  # zero-width characters, markup debris: nothing left to keep
             where = item.path if item.line is None else f"{item.path}:{item.line}"
-            out.append(Problem(where, "no paragraphs of text (skipped)"))
-    return out
+            yield tag, Problem(where, "no paragraphs of text (skipped)")
 
 
 def body_texts(doc: DocInfo, output: str) -> list[str]:

@@ -9,6 +9,7 @@ boilerplate), the headline key, which paragraphs read as prose, and a date.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy as np
 from .config import Options
 from .dates import parse_date
 from .document import clean_tokens
-from .minhash import paragraph_shingles, signature, unique
+from .minhash import paragraph_shingles, signatures
 from .records import Article
 from .shingle import text_key, tokens
 
@@ -63,6 +64,32 @@ def body_for_matching(i: int, text: str) -> str | None:
 
 def prepare(article: Article, options: Options) -> Prepared:
     """Clean one article and compute what the corpus run needs of it."""
+    return prepare_many([article], options)[0]
+
+
+def prepare_many(articles: Sequence[Article], options: Options) -> list[Prepared]:
+    """:func:`prepare` of each article; their shingles and signatures computed for all at once
+    (one pass of array calls for a batch, not one per article)."""
+    cleaned = [_clean(article, options) for article in articles]
+    paragraphs = [toks for _, compared in cleaned for toks in compared]
+    shingles, sizes = paragraph_shingles(paragraphs, options.signature.shingle_words)
+    bounds = np.cumsum([0] + [len(compared) for _, compared in cleaned])  # each article's first paragraph
+    per_article = np.diff(np.r_[0, np.cumsum(sizes)][bounds])  # how many shingles each article has
+    signed = signatures(shingles, per_article, options.signature)
+    out, at = [], 0
+    for (prep, _), first, last, count, sig in zip(cleaned, bounds, bounds[1:], per_article.tolist(), signed):
+        shingle_sizes = tuple(sizes[first:last].tolist())
+        out.append(replace(prep, shingles=shingles[at : at + count], shingle_sizes=shingle_sizes, signature=sig))
+        at += count
+    return out
+
+
+_UNSIGNED = np.empty(0, np.uint32)
+
+
+def _clean(article: Article, options: Options) -> tuple[Prepared, list[list[str]]]:
+    """The article prepared but for its shingles and signature, and the tokens they are made of
+    (per body paragraph)."""
     has_title = bool(article.title and article.title.strip())
     source = f"{article.title}\n\n{article.text}" if has_title else article.text
     clean = options.clean if not has_title else options.with_clean(headline="first").clean
@@ -89,7 +116,6 @@ def prepare(article: Article, options: Options) -> Prepared:
             match_key = text_key(match_toks) if match_toks else 0
         matching_keys.append(match_key)
         compared.append(match_toks)
-    shingles, sizes = paragraph_shingles(compared, options.signature.shingle_words)
     headline_toks = tokens(result.headline) if result.headline else []
     return Prepared(
         article=replace(article, text=""),
@@ -97,13 +123,13 @@ def prepare(article: Article, options: Options) -> Prepared:
         headline=article.title if has_title else result.headline,
         headline_line=headline_line,
         findings=tuple(f.to_dict() for f in result.findings),
-        shingles=shingles,
-        shingle_sizes=tuple(sizes.tolist()),
+        shingles=_UNSIGNED,
+        shingle_sizes=(),
         paragraph_keys=tuple(keys),
         matching_keys=tuple(matching_keys),
-        signature=signature(unique(shingles), options.signature),
+        signature=_UNSIGNED,
         headline_key=text_key(headline_toks) if len(headline_toks) >= 3 else None,
         sentences=tuple(sentences),
         date=parse_date(article.date) or parse_date(source[:1000]),
         bytes_in=len(article.text.encode("utf-8")) + len((article.title or "").encode("utf-8")),
-    )
+    ), compared

@@ -9,8 +9,11 @@ from datasketch import LeanMinHash, MinHash, MinHashLSH
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dedupe.config import SignatureOptions
+from dedupe import minhash
+from dedupe.config import Options, SignatureOptions
 from dedupe.minhash import FOLD, lsh_params, paragraph_shingles, shingle_hash, shingle_hashes, signature, to_datasketch
+from dedupe.prepare import prepare, prepare_many
+from dedupe.records import Article
 from dedupe.shingle import tokens
 
 from .conftest import FIXTURES
@@ -33,6 +36,21 @@ def test_signature_equals_datasketch_minhash(num_perm, seed, words):
     ours = signature(shingle_hashes(toks, words), opts)
     assert ours.dtype == np.uint32
     assert np.array_equal(ours, reference(toks, words, num_perm, seed))
+
+
+def test_signatures_of_a_batch_are_each_set_s_own(monkeypatch):
+    # several articles' shingles signed in one pass, some empty, one spanning several blocks of rows
+    monkeypatch.setattr(minhash, "SIGN_ROWS", 50)
+    paragraphs = [toks for toks in map(tokens, TEXT.split("\n\n")) if len(toks) >= 5]
+    sets = [shingle_hashes(p, 5) for p in paragraphs[:3]] + [np.empty(0, np.uint32)]
+    sets += [shingle_hashes(tokens(TEXT), 5), np.empty(0, np.uint32)]
+    assert sets[4].size > 2 * 50
+    opts = SignatureOptions()
+    batch = minhash.signatures(np.concatenate(sets), np.array([s.size for s in sets]), opts)
+    assert batch.shape == (len(sets), opts.num_perm)
+    for row, words in zip(batch, [*paragraphs[:3], [], tokens(TEXT), []]):
+        expected = reference(words, 5, opts.num_perm, opts.seed) if words else np.full(opts.num_perm, 2**32 - 1)
+        assert np.array_equal(row, expected)
 
 
 def test_signature_works_in_datasketch_lsh():
@@ -105,3 +123,24 @@ def test_a_run_does_not_import_scipy(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
     assert any((tmp_path / "out").iterdir())
+
+
+def test_articles_prepared_together_are_as_prepared_alone():
+    # a batch's shingles and signatures are split back to the right articles, empty ones included
+    seed = (FIXTURES / "seed" / "kursk-article.txt").read_text(encoding="utf-8")
+    articles = [
+        Article("a", "a.txt", "Headline alone"),
+        Article("b", "b.txt", seed),
+        Article("c", "c.txt", ""),
+        Article("d", "d.json", TEXT, title="A title"),
+        Article("e", "e.txt", "\u200b"),
+    ]
+    together = prepare_many(articles, Options())
+    for article, batch in zip(articles, together, strict=True):
+        alone = prepare(article, Options())
+        assert batch.shingles.tolist() == alone.shingles.tolist()
+        assert np.array_equal(batch.signature, alone.signature)
+        assert (batch.shingle_sizes, batch.output, batch.matching_keys) == (alone.shingle_sizes, alone.output,
+                                                                           alone.matching_keys)
+        assert np.array_equal(batch.signature, signature(batch.shingles, SignatureOptions()))
+    assert [len(p.shingle_sizes) > 0 for p in together] == [False, True, False, True, False]
