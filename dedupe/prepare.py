@@ -56,10 +56,16 @@ class Prepared:
 
 
 def body_for_matching(i: int, text: str) -> str | None:
-    """The paragraph as compared across articles: dateline cut, credit lines left out."""
+    """The paragraph as compared across articles: dateline cut (two, when a second agency put its
+    own before the first: "LONDON (AP) - LOS ANGELES (Reuters) - ..."), credit lines left out."""
     if len(text) < 200 and _CREDIT_RE.search(text):
         return None
-    return _DATELINE_RE.sub("", text, count=1) if i == 0 else text
+    if i == 0:
+        for _ in range(2):
+            text, cut = _DATELINE_RE.subn("", text, count=1)
+            if not cut:
+                break
+    return text
 
 
 def prepare(article: Article, options: Options) -> Prepared:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from dedupe import CleanOptions, ConfigError, Options, clean_text
 from dedupe.document import _Article
+from dedupe.prepare import body_for_matching
 
 HEADLINE = "Intel unveils laser breakthrough"
 P1 = "Intel has unveiled research that could mean data is soon being moved around chips at the speed of light."
@@ -204,3 +205,11 @@ def test_every_paragraph_that_matches_another_is_a_candidate(paragraphs):
         for j in range(len(paragraphs)):
             if i != j and art.toks[i] and art.toks[j] and art.compare(i, j) is not None:
                 assert {i, j} <= candidates, (i, j, art.compare(i, j))
+
+
+def test_a_stacked_dateline_is_cut_like_a_single_one():
+    # a wire story re-sent by a second agency, which put its own dateline before the first one
+    story = "To LeBron James, triple-doubles are not a goal."
+    assert body_for_matching(0, "LONDON (AP) - LOS ANGELES (AP) — " + story) == story
+    assert body_for_matching(0, "LOS ANGELES (AP) — " + story) == story
+    assert body_for_matching(1, "LOS ANGELES (AP) — " + story) == "LOS ANGELES (AP) — " + story  # first paragraph only
