@@ -9,6 +9,7 @@ indented line. ``auto`` picks ``wrapped`` only when the line lengths say so.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -75,7 +76,9 @@ def looks_wrapped(blocks: list[list[str]]) -> bool:
     if len(pairs) < 3:
         return False
     lengths = sorted(len(line) for line, _ in pairs)
-    width = lengths[int(0.9 * (len(lengths) - 1))]  # robust to a stray long line (a URL)
+    # the 90th percentile, robust to a stray long line (a URL) among ten or more; below that, the
+    # longest (a wire copy of a few short paragraphs: a dateline put before its first line)
+    width = lengths[math.ceil(0.9 * (len(lengths) - 1))]
     if not 40 <= width <= 100 or lengths[-1] > 100 and sum(n > 100 for n in lengths) > len(lengths) / 10:
         return False
     greedy = sum(1 for line, word in pairs if _full(line, word, width))

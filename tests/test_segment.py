@@ -39,6 +39,20 @@ def test_hard_wrapped_with_indented_starts_is_detected_and_unwrapped(width):
     assert list(s.paragraphs) == PARAS
 
 
+def test_a_few_short_wrapped_paragraphs_with_a_dateline_before_the_first_are_wrapped():
+    # four line breaks only, and the longest is the first line (the dateline): still a wrapper's
+    paras = [
+        "LONDON (AFP) - © 2019 Associated Press. All Rights Reserved. This material may not be published, "
+        "broadcast, rewritten, or redistributed.",
+        "WASHINGTON (AP) — New uncertainty hangs over the Democratic presidential primary as 10 candidates "
+        "meet on the debate stage once again.",
+        "Prof. Carlos: Estou aqui ao lado do Eugênio Tadeu, que já é de casa.",
+        "Reporting by Jane Doe; Editing by John Roe",
+    ]
+    s = segment("Hollywood to sue net film pirates\n\n" + wrap(paras))
+    assert s.layout == "wrapped" and list(s.paragraphs) == ["Hollywood to sue net film pirates", *paras]
+
+
 def test_hard_wrapped_blocks_without_indent():
     body = "\n\n".join(textwrap.fill(p, 68) for p in PARAS[1:])
     s = segment(PARAS[0] + "\n\n" + body)
