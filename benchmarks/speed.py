@@ -331,10 +331,11 @@ def measure(cmd: list[str], workdir: Path, tag: str) -> dict[str, Any]:
     ``peak_rss_mb`` is the rusage ru_maxrss that os.wait4 returns for this one child: the largest
     single process among it and the children it reaped. (RUSAGE_CHILDREN's ru_maxrss is the largest
     of *all* children so far, so after a big contender it would hide a smaller one's peak.) For a
-    command with worker processes, ``tree_pss_mb`` is the peak of their summed PSS, sampled every 0.5 s;
+    command with worker processes, ``tree_pss_mb`` is the peak of their summed PSS;
     ``client_peak_rss_mb`` is the command's own peak RSS (VmHWM; with a LocalCluster its process also
     holds the scheduler and the nannies) and ``worker_peak_rss_mb`` the largest peak RSS of its
-    child processes (the worker processes), both sampled every 0.5 s.
+    child processes (the worker processes), both sampled every 0.5 s at first, every 5 s after
+    five minutes (the kernel keeps each process's peak RSS; only the PSS sum can miss a short peak).
     """
     out_path, err_path = workdir / f"{tag}.stdout", workdir / f"{tag}.stderr"
     peak_tree = [0]
@@ -345,7 +346,9 @@ def measure(cmd: list[str], workdir: Path, tag: str) -> dict[str, Any]:
         done = threading.Event()
 
         def sample() -> None:
-            while not done.wait(0.5):
+            # PSS costs the kernel a walk of each process's pages: every 0.5 s for the first half
+            # minute, then less often (up to every 5 s), so a long run is not slowed by its measuring
+            while not done.wait(min(5.0, max(0.5, (time.perf_counter() - t0) / 60))):
                 peak_tree[0] = max(peak_tree[0], _tree_pss_kb(proc.pid))
                 _tree_hwm_kb(proc.pid, peaks)
 
