@@ -148,8 +148,8 @@ def signatures(hashes: np.ndarray, counts: np.ndarray, opts: SignatureOptions) -
     """The signatures of several sets at once (one row each): ``hashes`` holds the sets one after
     another, ``counts`` how many hashes each has (a hash repeated within a set changes nothing).
 
-    Shingles are permuted ``SIGN_ROWS`` at a time, so memory stays bounded for a huge article, and
-    a batch of articles costs one pass of array calls instead of one per article.
+    Shingles are permuted ``SIGN_ROWS`` at a time, a batch of articles together (one pass of array
+    calls, each set's minimum then taken over its slice), so memory stays bounded for a huge article.
     """
     a, b = permutations(opts.num_perm, opts.seed)
     out = np.full((len(counts), opts.num_perm), np.iinfo(_U32).max, dtype=_U32)
