@@ -88,7 +88,7 @@ class _Article:
         shingles and ``T`` its longest n-grams, the two share at least ``min(t, c)·|S| - (|S| -
         |T|)`` longest n-grams, so the paragraph that is matched (or contained) has at least that
         many n-grams found elsewhere in the article. That count is taken on the words themselves
-        (sets of word tuples, no hashing). Paragraphs that pass, and those that share a
+        (sets of word tuples, no xxhash or numpy). Paragraphs that pass, and those that share a
         candidate key with one that passes, are returned.
         """
         if len(self.toks) < 2:
