@@ -54,10 +54,7 @@ def prepare_chunk(root: str, rels: list[str], options: Options) -> Chunk:
     """Pass one on these input files, their text kept in memory (see :func:`dedupe.policy.prepare_files`)."""
     spill = SpillWriter(None, "chunk")
     read = read_input if "://" in root else read_articles
-    files: Files = [(rel, []) for rel in rels]
-    items = ((f, item) for f, rel in enumerate(rels) for item in read(root, rel, options.fields))
-    for f, record in prepare_files(items, options, spill):
-        files[f][1].append(record)
+    files = prepare_files(rels, lambda rel: read(root, rel, options.fields), options, spill)
     return Chunk(files, *spill.buffers())
 
 

@@ -58,12 +58,9 @@ def _prepare_files(task: tuple[str, list[str], Options, str]) -> list[tuple[str,
     root, rels, options, folder = task
     if _WRITER is None or _WRITER.folder != folder or _WRITER.pid != os.getpid():
         _WRITER = SpillWriter(folder, f"w{os.getpid()}")  # a new run, or a new worker
-    out: list[list[DocInfo | Problem]] = [[] for _ in rels]
-    items = ((f, item) for f, rel in enumerate(rels) for item in read_articles(root, rel, options.fields))
-    for f, record in prepare_files(items, options, _WRITER):
-        out[f].append(record)
+    files = prepare_files(rels, lambda rel: read_articles(root, rel, options.fields), options, _WRITER)
     _WRITER.flush()  # a pool's workers end without flushing
-    return [(rel, _WRITER.name, records) for rel, records in zip(rels, out)]
+    return [(rel, _WRITER.name, records) for rel, records in files]
 
 
 def _close_writer() -> None:

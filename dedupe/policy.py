@@ -185,20 +185,29 @@ PREPARE_CHARS = 1 << 18  # ...or fewer, when their text is this long
 
 
 def prepare_files(
-    items: Iterable[tuple[int, Article | Problem]], options: Options, spill: SpillWriter
-) -> Iterator[tuple[int, DocInfo | Problem]]:
-    """Pass one on articles tagged with their input file's number, in order: each prepared (a few
-    dozen at a time, across files), its text to ``spill``, its record yielded with its tag."""
-    pending: list[tuple[int, Article | Problem]] = []
+    rels: Sequence[str], read: Callable[[str], Iterable[Article | Problem]], options: Options, spill: SpillWriter
+) -> list[tuple[str, list[DocInfo | Problem]]]:
+    """Pass one on input files (``read(rel)`` gives a file's articles): each article prepared (a few
+    dozen at a time, across files), its text to ``spill``; each file's records, in order."""
+    out: list[tuple[str, list[DocInfo | Problem]]] = [(rel, []) for rel in rels]
+    pending: list[tuple[int, Article | Problem]] = []  # (file, item) not yet prepared
+
+    def flush() -> None:
+        for f, record in _prepared(pending, options, spill):
+            out[f][1].append(record)
+        pending.clear()
+
     articles = chars = 0
-    for tagged in items:
-        pending.append(tagged)
-        if isinstance(tagged[1], Article):
-            articles, chars = articles + 1, chars + len(tagged[1].text)
-            if articles >= PREPARE_ARTICLES or chars >= PREPARE_CHARS:
-                yield from _prepared(pending, options, spill)
-                pending, articles, chars = [], 0, 0
-    yield from _prepared(pending, options, spill)
+    for f, rel in enumerate(rels):
+        for item in read(rel):
+            pending.append((f, item))
+            if isinstance(item, Article):
+                articles, chars = articles + 1, chars + len(item.text)
+                if articles >= PREPARE_ARTICLES or chars >= PREPARE_CHARS:
+                    flush()
+                    articles = chars = 0
+    flush()
+    return out
 
 
 def _prepared(

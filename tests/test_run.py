@@ -234,3 +234,39 @@ def test_forked_verification_and_writing_give_the_same_run(tmp_path, monkeypatch
         results.append((outputs(tmp_path / f"out{jobs}"), findings(tmp_path / f"r{jobs}.jsonl")))
     assert results[0] == results[1] and len(results[0][0]) == 12
     assert {name for name, jobs, tasks in forked if jobs == 2 and tasks > 1} == {"_verify_pairs", "_write_files"}
+
+
+def test_files_prepared_in_batches_give_each_file_its_own_records(tmp_path, monkeypatch):
+    # pass one prepares a few dozen articles together, across files and within a JSON Lines file;
+    # however the batches fall, each file gets the records (and spill) it gets prepared alone
+    from dedupe import policy
+    from dedupe.formats import read_articles
+    from dedupe.spill import DocInfo, SpillWriter, _pack
+
+    root = FIXTURES / "sample"
+    texts = [(p.relative_to(root).as_posix(), p.read_text(encoding="utf-8")) for p in sorted(root.rglob("*.txt"))]
+    lines = [json.dumps({"id": f"r{n}", "text": text}) for n, (_, text) in enumerate(texts)]
+    lines[2:2] = ["{not json", json.dumps({"id": "empty", "text": "\u200b"})]
+    (tmp_path / "feed.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for rel, text in texts:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text, encoding="utf-8")
+    rels = ["feed.jsonl", *(rel for rel, _ in texts)]
+    options = Options()
+
+    def prepared(batch: int) -> list[tuple[str, list[bytes | str]]]:
+        monkeypatch.setattr(policy, "PREPARE_ARTICLES", batch)
+        spill = SpillWriter(None, "t")
+        files = policy.prepare_files(rels, lambda rel: read_articles(str(tmp_path), rel, options.fields), options, spill)
+        return [(rel, [(r.article.path, _pack(r)) if isinstance(r, DocInfo) else r.reason for r in records])
+                for rel, records in files] + [("spill", list(spill.buffers()))]
+
+    one_at_a_time = prepared(1)
+    assert [rel for rel, _ in one_at_a_time[:-1]] == rels
+    feed = one_at_a_time[0][1]
+    assert len(feed) == len(lines) and sum(isinstance(r, str) for r in feed) == 2  # the bad line, the empty text
+    for rel, records in one_at_a_time[:-1]:
+        assert {r[0] for r in records if not isinstance(r, str)} == {rel}
+    assert [len(records) for _, records in one_at_a_time[1:-1]] == [1] * len(texts)
+    for batch in (2, 3, 100):
+        assert prepared(batch) == one_at_a_time
