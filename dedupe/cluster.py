@@ -101,7 +101,7 @@ class PairVerdict:
 REASONS = ("exact", "near_duplicate", "contained", "different", "no_body", "look_alike", "outside_window")
 REASON_CODES = {r: n for n, r in enumerate(REASONS)}
 HELD = (REASONS.index("look_alike"), REASONS.index("outside_window"))  # pairs held apart: the report names each
-VERDICTS = np.dtype([("i", "<i8"), ("j", "<i8"), ("duplicate", "?"), ("similarity", "<f8"), ("reason", "u1")])
+VERDICTS = np.dtype([("i", "<i4"), ("j", "<i4"), ("duplicate", "?"), ("similarity", "<f8"), ("reason", "u1")])
 
 
 def verdict(row: np.void) -> PairVerdict:
@@ -110,7 +110,7 @@ def verdict(row: np.void) -> PairVerdict:
 
 
 def verdict_rows(verdicts: Iterable[tuple[int, int, PairVerdict]]) -> np.ndarray:
-    """Verdicts as a :data:`VERDICTS` table (26 bytes a pair, where a dict of them takes about 250)."""
+    """Verdicts as a :data:`VERDICTS` table (18 bytes a pair, where a dict of them takes about 250)."""
     return np.array([(i, j, v.duplicate, v.similarity, REASON_CODES[v.reason]) for i, j, v in verdicts], VERDICTS)
 
 
@@ -120,7 +120,8 @@ def pair_keys(i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 
 class Verdicts(Mapping[tuple[int, int], PairVerdict]):
-    """Verdicts by pair, held as one :data:`VERDICTS` table sorted by pair."""
+    """Verdicts by pair, held as one :data:`VERDICTS` table sorted by pair (and, for a table some of
+    whose rows no longer hold, which rows do)."""
 
     def __init__(self, *tables: np.ndarray) -> None:
         """The verdicts of ``tables`` (of distinct pairs). A sorted table is taken as it is; several
@@ -138,11 +139,21 @@ class Verdicts(Mapping[tuple[int, int], PairVerdict]):
                 t, k = np.insert(table, at, t), np.insert(keys, at, k)
             table, keys = t, k
         self.table, self.sorted_keys = table, keys
+        self.holding: np.ndarray | None = None
+
+    @classmethod
+    def of_sorted(cls, table: np.ndarray, keys: np.ndarray, holding: np.ndarray | None = None) -> Verdicts:
+        """The rows of a table sorted by pair (``keys`` its :func:`pair_keys`) where ``holding`` is
+        True (all when None), without copying it."""
+        v = cls()
+        v.table, v.sorted_keys, v.holding = table, keys, holding
+        return v
 
     def _at(self, pair: tuple[int, int]) -> int:
         key = (pair[0] << 32) | pair[1]
         k = int(np.searchsorted(self.sorted_keys, key))
-        return k if k < len(self.sorted_keys) and self.sorted_keys[k] == key else -1
+        found = k < len(self.sorted_keys) and self.sorted_keys[k] == key
+        return k if found and (self.holding is None or self.holding[k]) else -1
 
     def get(self, pair: tuple[int, int], default: PairVerdict | None = None) -> PairVerdict | None:  # type: ignore[override]
         k = self._at(pair)
@@ -155,14 +166,11 @@ class Verdicts(Mapping[tuple[int, int], PairVerdict]):
         return verdict(self.table[k])
 
     def __len__(self) -> int:
-        return len(self.table)
+        return len(self.table) if self.holding is None else int(self.holding.sum())
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        return iter(zip(self.table["i"].tolist(), self.table["j"].tolist()))
-
-    def holds(self, pairs: np.ndarray) -> np.ndarray:
-        """Which of the ``pairs`` (rows of two run numbers) have a verdict here."""
-        return np.isin(pair_keys(pairs[:, 0], pairs[:, 1]), self.sorted_keys)
+        rows = self.table if self.holding is None else self.table[self.holding]
+        return iter(zip(rows["i"].tolist(), rows["j"].tolist()))
 
 
 class Verifier:

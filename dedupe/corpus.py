@@ -10,12 +10,12 @@ from __future__ import annotations
 import tempfile
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
-from .cluster import Clustering, Drops, PairVerdict, Verdicts, Verifier, cluster
+from .cluster import Clustering, Drops, PairVerdict, Verdicts, Verifier, cluster, pair_keys
 from .config import Options
 from .index import Index
 from .minhash import lsh_params
@@ -40,7 +40,7 @@ def _candidates(corpus: Corpus, options: Options, first: frozenset[int]) -> np.n
     the buckets are found by sorting each band's values: no per-article Python objects, and
     memory of one band's columns at a time (:func:`dedupe.policy.band_pairs`).
     """
-    pairs = np.empty((0, 2), np.int64)
+    pairs = np.empty((0, 2), np.int32)
     if len(corpus.docs) < 2:
         return pairs
     sig = options.signature
@@ -155,17 +155,31 @@ class Corpus:
         """
         docs = self.docs
         bodies = Bodies(docs, self.texts, cut)
+        keys = pair_keys(candidates[:, 0], candidates[:, 1])  # sorted: row k of a round's table is pair k
+        table, todo, stale = None, candidates, None
         known = Verdicts()
         if before is not None and before.table is not None:
+            assert len(before.table) == len(candidates)  # the same candidates, one verdict each
             touched = bodies.touched()
-            known = Verdicts(before.table[~(touched[before.table["i"]] | touched[before.table["j"]])])
+            stale = touched[candidates[:, 0]] | touched[candidates[:, 1]]
+            table, todo = before.table.copy(), candidates[stale]  # this round's table: stale rows replaced
+            known = Verdicts.of_sorted(table, keys, ~stale)
 
         verifier = Verifier(bodies.shingles, bodies.words, self.dates, self.options.run, known)
-        todo = candidates[~known.holds(candidates)] if len(known) else candidates
         rank = _ranking(docs, self.options.run.keep, bodies.paragraphs, first)
-        verifier.known = known = Verdicts(known.table, self.work.verify(todo, cut, verifier))
-        # known holds verdicts of candidates only, each once: as many as the candidates means all of them
-        every = known.table if len(known) == len(candidates) else None
+        found = Verdicts(self.work.verify(todo, cut, verifier))
+        every = None  # the verdict of every candidate, when the work found all it had to
+        if len(found) == len(todo) and np.array_equal(found.sorted_keys, keys if stale is None else keys[stale]):
+            if table is None:
+                every = found.table
+            else:
+                table[stale] = found.table
+                every = table
+            verifier.known = known = Verdicts.of_sorted(every, keys)
+        elif len(found):  # some verified by the work: with those the earlier round left
+            verifier.known = known = Verdicts(known.table[known.holding] if known.holding is not None else known.table,
+                                              found.table)
+        del keys, todo, found
         return cluster(len(docs), candidates, verifier, rank,
                        lambda components: self.work.settle(components, cut, known, verifier, rank, first), every)
 
@@ -176,9 +190,9 @@ class Engine(Protocol):
     texts: RunTexts
     work: Work
 
-    def inputs(self, problems: list[Problem]) -> list[str]: ...
+    def inputs(self, problems: list[Problem]) -> Sequence[str]: ...
 
-    def prepared(self, rels: list[str]) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]: ...
+    def prepared(self, rels: Sequence[str]) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]: ...
 
     def candidates(self, corpus: Corpus, first: frozenset[int]) -> Any:
         """The candidate pairs (see :func:`_candidates`): an array, or where the engine keeps them."""

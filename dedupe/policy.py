@@ -49,7 +49,7 @@ def _boilerplate(docs: Sequence[DocInfo], keeper: Sequence[int], min_docs: int) 
     closing line is not boilerplate because ten sites carried the story.
     """
     sources: dict[str, int] = {}
-    src, key, story = array("q"), array("Q"), array("q")  # one row per edge paragraph, compact
+    src, key, story = array("i"), array("Q"), array("i")  # one row per edge paragraph: 16 bytes
     for n, d in enumerate(docs):
         s = sources.setdefault(_source(d.article.path), len(sources))
         for i in d.edge:
@@ -58,7 +58,17 @@ def _boilerplate(docs: Sequence[DocInfo], keeper: Sequence[int], min_docs: int) 
             story.append(keeper[n])
     if not src:
         return {}
-    srcs, keys, stories = (np.frombuffer(a, t) for a, t in ((src, np.int64), (key, np.uint64), (story, np.int64)))
+    srcs, keys, stories = (np.frombuffer(a, t) for a, t in ((src, np.intc), (key, np.uint64), (story, np.intc)))
+    # only a paragraph at the edge of min_docs articles can be; most are one article's own, so the
+    # rows are sorted by story only for the few paragraphs found that often
+    ordered = np.sort(keys)
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    often = ordered[starts[np.diff(np.r_[starts, ordered.size]) >= min_docs]]
+    del ordered, starts
+    rows = _within(keys, often)
+    if not rows.any():
+        return {}
+    srcs, keys, stories = srcs[rows], keys[rows], stories[rows]
     order = np.lexsort((stories, keys, srcs))
     srcs, keys, stories = srcs[order], keys[order], stories[order]
     group = np.r_[True, (srcs[1:] != srcs[:-1]) | (keys[1:] != keys[:-1])]  # a new (source, paragraph)
@@ -149,10 +159,12 @@ def band_pairs(keys: np.ndarray, numbers: np.ndarray) -> np.ndarray:
 
 
 def merge_pairs(*arrays: np.ndarray) -> np.ndarray:
-    """The rows of all the ``arrays`` (of pairs), once each, sorted by (first, second) (run numbers
-    below 2**31); one sort, however many arrays."""
+    """The rows of all the ``arrays`` (of pairs), once each, sorted by (first, second), as int32 (run
+    numbers below 2**31); one sort, however many arrays."""
     keys = np.unique(np.concatenate([pair_keys(a[:, 0], a[:, 1]) for a in arrays] or [np.empty(0, np.int64)]))
-    return np.column_stack([keys >> 32, keys & 0xFFFFFFFF])
+    rows = np.empty((len(keys), 2), np.int32)  # 8 bytes a pair: at a million articles, millions of pairs
+    rows[:, 0], rows[:, 1] = keys >> 32, keys & 0xFFFFFFFF
+    return rows
 
 
 def band_keys(block: np.ndarray) -> np.ndarray:

@@ -10,11 +10,18 @@ makes look contained in the others.
 from __future__ import annotations
 
 import json
+from array import array
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dedupe import Options, RunOptions, run
+from dedupe.policy import _boilerplate
+from dedupe.records import Article
+from dedupe.spill import DocInfo
 
 from .conftest import FIXTURES
 
@@ -68,3 +75,58 @@ def test_kept_boilerplate_makes_the_short_stories_look_like_copies(scrape, tmp_p
     summary = run(scrape, tmp_path / "out", options, report=tmp_path / "r.jsonl")
     dropped = {x["doc"] for x in _lines(tmp_path / "r.jsonl") if x["kind"] == "duplicate_document"}
     assert summary.kept == 6 and dropped == {f"site/{name}.txt" for name in SHORT}
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_second_round_reuses_verdicts_as_a_fresh_round_would_find_them(tmp_path, monkeypatch, jobs):
+    # the second round keeps the first round's verdicts of pairs the cut leaves alone and verifies the
+    # rest again (in forked workers with two jobs, here as the clusters ask with one): it must give
+    # what verifying every pair again would
+    import dedupe.engine as engine
+
+    monkeypatch.setattr(engine, "PARALLEL_PAIRS", 0)
+    root = make_scrape(tmp_path / "scrape")
+    (root / "wire").mkdir()
+    for k in range(2):  # a pair the cut leaves alone
+        (root / "wire" / f"{k}.txt").write_text("\n\n".join(_paragraphs("business-120")) + "\n", "utf-8")
+    (root / "wire" / "copy.txt").write_text("\n\n".join(_paragraphs(LONG[0])) + "\n", "utf-8")  # a touched one
+    rounds = []
+    real = engine._Local.clustering
+
+    def spy(self, corpus, candidates, cut, before, first):
+        result = real(self, corpus, candidates, cut, before, first)
+        if before is not None:
+            rounds.append((before, result, corpus.clustering(candidates, cut, None, first)))
+        return result
+
+    monkeypatch.setattr(engine._Local, "clustering", spy)
+    run(root, tmp_path / "out", Options(run=RunOptions(jobs=jobs)), report=tmp_path / "r.jsonl")
+    [(before, result, fresh)] = rounds
+    assert result.table.tobytes() == fresh.table.tobytes()
+    assert list(result.keeper) == list(fresh.keeper) and result.verdicts == fresh.verdicts
+    changed = before.table["reason"] != result.table["reason"]
+    assert changed.any() and (~changed & result.table["duplicate"]).any()  # verdicts redone and kept
+
+
+class _Doc:
+    """What the boilerplate count reads of an article: its path, paragraph keys and edge paragraphs."""
+
+    edge = DocInfo.edge
+
+    def __init__(self, path: str, keys: list[int]) -> None:
+        self.article = Article(path, path, "")
+        self.keys = array("Q", keys)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["a/x.txt", "b/y.txt", "top.txt"]),
+                          st.lists(st.integers(0, 12) | st.integers(0, 2**64 - 1), max_size=9)), max_size=30),
+       st.data(), st.integers(1, 4))
+def test_boilerplate_counts_the_stories_each_edge_paragraph_of_a_source_closes(articles, data, min_docs):
+    docs = [_Doc(path, keys) for path, keys in articles]
+    keeper = [data.draw(st.integers(0, n)) for n in range(len(docs))]  # copies point at an earlier article
+    stories: dict[tuple[str, int], set[int]] = defaultdict(set)
+    for n, d in enumerate(docs):
+        for i in d.edge:
+            stories[(d.article.path.split("/")[0] if "/" in d.article.path else "", d.keys[i])].add(keeper[n])
+    expected = {k: len(v) for k, v in stories.items() if len(v) >= min_docs}
+    assert _boilerplate(docs, keeper, min_docs) == expected

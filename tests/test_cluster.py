@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dedupe.cluster import REASONS, PairVerdict, Verdicts, cluster, templated, verdict_rows
+from dedupe.cluster import REASONS, PairVerdict, Verdicts, cluster, pair_keys, templated, verdict_rows
 from dedupe.policy import _ranking, band_keys, band_pairs, merge_pairs
 
 from .conftest import FIXTURES
@@ -78,8 +78,23 @@ def test_verdict_tables_answer_as_a_dict_would(known, asked):
     assert list(table) == sorted(known)  # one table sorted by pair
     for pair in [*known, *asked]:
         assert table.get(pair) == known.get(pair)
-    rows = np.array(asked, np.int64).reshape(-1, 2)
-    assert table.holds(rows).tolist() == [p in known for p in asked]
+    assert [p in table for p in asked] == [p in known for p in asked]
+
+
+@given(st.dictionaries(st.tuples(st.integers(0, 2**31 - 1), st.integers(0, 2**31 - 1)),
+                       st.builds(PairVerdict, st.booleans(), st.floats(0, 1), st.sampled_from(REASONS)), max_size=30),
+       st.data())
+def test_a_sorted_table_answers_only_for_the_rows_that_still_hold(known, data):
+    # a second round's verdicts: the first round's table, the rows of articles the cut touched left out
+    pairs = sorted(known)
+    holding = np.array(data.draw(st.lists(st.booleans(), min_size=len(pairs), max_size=len(pairs))), bool)
+    table = verdict_rows((i, j, known[i, j]) for i, j in pairs)
+    rows = np.array(pairs, np.int64).reshape(-1, 2)
+    verdicts = Verdicts.of_sorted(table, pair_keys(rows[:, 0], rows[:, 1]), holding)
+    still = {p: known[p] for p, h in zip(pairs, holding.tolist()) if h}
+    assert len(verdicts) == len(still) and dict(verdicts.items()) == still
+    for pair in pairs:
+        assert verdicts.get(pair) == still.get(pair)
 
 
 def test_band_pairs_are_each_bucket_s_members_paired():
