@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import getitem
 from pathlib import Path
@@ -48,7 +48,7 @@ from .dask_components import EMPTY
 from .dask_components import components as cluster_components
 from .dask_tasks import Box
 from .errors import ConfigError
-from .formats import list_inputs
+from .formats import Paths, list_inputs
 from .io import clear_staging
 from .minhash import lsh_params
 from .policy import Bodies, Cut, LocalSink, Sink, default_report_path, merge_pairs, staging_folder, writing_done
@@ -156,11 +156,11 @@ class DaskEngine:
         self.work: Work = self
         self._verdicts: list[Any] = []  # with pairs on the cluster: the last round's verdicts, a part each
 
-    def inputs(self, problems: list[Problem]) -> list[str]:
-        return self.remote.list_urls(self.root, problems) if self.remote.is_url(self.root) else \
-            list_inputs(self.root, problems)
+    def inputs(self, problems: list[Problem]) -> Sequence[str]:
+        return Paths(self.remote.list_urls(self.root, problems) if self.remote.is_url(self.root) else
+                     list_inputs(self.root, problems))
 
-    def prepared(self, rels: list[str]) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]:
+    def prepared(self, rels: Sequence[str]) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]:
         """Pass one: each file's (path, chunk, records), in path order."""
         client = self.client
         groups = [rels[at : at + FILES_A_TASK] for at in range(0, len(rels), FILES_A_TASK)]

@@ -16,6 +16,7 @@ listing order.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import tempfile
@@ -30,7 +31,7 @@ from .cluster import VERDICTS, Clustering, Drops, PairVerdict, Verifier, settle,
 from .config import Options
 from .corpus import Corpus, Engine, RunTexts, Work, _candidates, _seen_before
 from .errors import ConfigError, IndexFileError
-from .formats import list_inputs, read_articles
+from .formats import Paths, list_inputs, read_articles
 from .index import Index
 from .io import atomic_writer, clear_staging, clear_temps
 from .policy import (
@@ -52,7 +53,7 @@ __all__ = ["RunSummary", "default_report_path", "run", "staging_folder"]
 _WRITER: SpillWriter | None = None  # this process's spill shard (each worker has its own)
 
 
-def _prepare_files(task: tuple[str, list[str], Options, str]) -> list[tuple[str, str, list[DocInfo | Problem]]]:
+def _prepare_files(task: tuple[str, Sequence[str], Options, str]) -> list[tuple[str, str, list[DocInfo | Problem]]]:
     """Read and prepare a few input files; their articles' text goes to this process's spill shard."""
     global _WRITER
     root, rels, options, folder = task
@@ -71,7 +72,7 @@ def _close_writer() -> None:
 
 
 def _prepared_files(
-    root: str, rels: list[str], options: Options, jobs: int, folder: str
+    root: str, rels: Sequence[str], options: Options, jobs: int, folder: str
 ) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]:
     # files go to the workers a few at a time: one pipe message per file costs the parent ~0.2 ms,
     # which on two cores slows the workers it shares them with, and a worker prepares a batch's
@@ -86,6 +87,23 @@ def _prepared_files(
     with ctx.Pool(jobs) as pool:
         for batch in pool.imap(_prepare_files, tasks):
             yield from batch
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim  # glibc
+        return trim
+    except (OSError, AttributeError, TypeError):
+        return None
+
+
+_TRIM = _malloc_trim()
+
+
+def give_back_memory() -> bool:
+    """Hand the heap pages a step's freed arrays left behind back to the OS, where the C library can
+    (glibc keeps them mapped: about 200 MB of them after the candidates of a million articles)."""
+    return _TRIM is not None and bool(_TRIM(0))
 
 
 PARALLEL_PAIRS = 1000  # fewer candidate pairs than this are verified in the main process
@@ -176,10 +194,10 @@ class _Local:
         self._spill = self.texts = Spill(self._tmp.name)
         self.work: Work = _LocalWork(jobs)
 
-    def inputs(self, problems: list[Problem]) -> list[str]:
-        return list_inputs(self.root, problems)
+    def inputs(self, problems: list[Problem]) -> Sequence[str]:
+        return Paths(list_inputs(self.root, problems))
 
-    def prepared(self, rels: list[str]) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]:
+    def prepared(self, rels: Sequence[str]) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]:
         return _prepared_files(self.root, rels, self.options, self.jobs, self._tmp.name)
 
     def candidates(self, corpus: Corpus, first: frozenset[int]) -> np.ndarray:
@@ -264,7 +282,7 @@ def run(
 
 
 def _run(
-    engine: Engine, corpus: Corpus, rels: list[str], problems: list[Problem], options: Options, rep: Any,
+    engine: Engine, corpus: Corpus, rels: Sequence[str], problems: list[Problem], options: Options, rep: Any,
     progress: Callable[[int, int], None] | None, index: Index | None, report_path: Path,
 ) -> tuple[RunSummary, Clustering, dict[int, Match]]:
     """The run's steps up to its report's last line, on either engine."""
@@ -276,6 +294,7 @@ def _run(
                 corpus.add(item, shard)
         if progress:
             progress(1, len(rels))
+    give_back_memory()
     docs = corpus.docs
     docs.name()
     for d in docs:
@@ -289,11 +308,16 @@ def _run(
     seen = _seen_before(corpus, index) if index is not None else {}
     first = frozenset(seen)
     candidates = engine.candidates(corpus, first)
+    give_back_memory()
     result = engine.clustering(corpus, candidates, {}, None, first)
+    give_back_memory()
     boiler = _boilerplate(docs, result.keeper, options.run.boilerplate_min_docs)
     cut = boiler if options.run.boilerplate else {}
     if cut:
+        give_back_memory()
         result = engine.clustering(corpus, candidates, cut, result, first)
+    del candidates
+    give_back_memory()
 
     names = Names(docs)
     for finding in _doc_findings(docs, result, seen, boiler, options.run.boilerplate, corpus.body_texts):

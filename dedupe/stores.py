@@ -212,8 +212,11 @@ class SQLiteStore:
                 rows[table].append((np.frombuffer(b"".join(written), "<i4").astype(np.int64) << 32) | owners)
         gone = np.frombuffer(replaced, np.int64)
         for table, parts in rows.items():
-            keys = np.concatenate(parts) if parts else np.empty(0, np.int64)
-            parts.clear()
+            keys = np.empty(sum(map(len, parts)), np.int64)
+            at = 0
+            for part in _popped(parts):  # each batch's rows freed once copied: one copy of them in memory
+                keys[at : at + len(part)] = part
+                at += len(part)
             keys.sort()  # by hash, then article
             for at in range(0, len(keys), 100_000):
                 part = keys[at : at + 100_000]
@@ -268,6 +271,13 @@ class _Immediate:
 
     def __exit__(self, kind: object, *_: object) -> None:
         self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _popped(items: list[T]) -> Iterator[T]:
+    """The items of a list, first to last, each removed from it as it is given."""
+    items.reverse()
+    while items:
+        yield items.pop()
 
 
 def _retry_locked(step: Callable[[], object], attempts: int = 200) -> None:

@@ -1,0 +1,45 @@
+"""What a long run does to stay small: freed heap pages go back to the OS between its steps, and
+its listing is held compactly."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dedupe.engine import _TRIM, give_back_memory
+from dedupe.formats import Paths
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or _TRIM is None, reason="glibc's malloc_trim")
+def test_freed_heap_pages_go_back_to_the_os():
+    # what a step's temporaries leave: most of 60 MB of heap freed, a few blocks still in use
+    # scattered through it, so the heap cannot shrink from its top
+    blocks = [bytes(1000) + bytes([k % 256]) for k in range(60_000)]
+    kept = blocks[::50]
+    del blocks
+    before = _rss_mb()
+    assert give_back_memory()
+    assert before - _rss_mb() > 30
+    assert len(kept) == 1200
+
+
+@given(st.lists(st.text(st.characters(exclude_categories=())), max_size=40), st.data())
+def test_a_compact_listing_reads_as_the_list_it_holds(paths, data):
+    # lone surrogates included: the names of files that are not UTF-8, as Python lists them
+    listing = Paths(paths)
+    assert len(listing) == len(paths) and list(listing) == paths
+    start, stop = data.draw(st.integers(-50, 50)), data.draw(st.integers(-50, 50))
+    assert listing[start:stop] == paths[start:stop]
+    if paths:
+        k = data.draw(st.integers(-len(paths), len(paths) - 1))
+        assert listing[k] == paths[k]
+    with pytest.raises(IndexError):
+        listing[len(paths)]
