@@ -19,7 +19,7 @@ from .cluster import Clustering, Drops, PairVerdict, Verdicts, Verifier, cluster
 from .config import Options
 from .index import Index
 from .minhash import lsh_params
-from .policy import Bodies, Cut, Texts, _ranking, band_keys, band_pairs, body_texts, merge_pairs
+from .policy import Bodies, Cut, Texts, _ranking, add_pairs, band_keys, band_pairs, body_texts, pair_rows
 from .records import Match, Problem
 from .spill import DocInfo, DocTable, Signatures
 
@@ -40,15 +40,15 @@ def _candidates(corpus: Corpus, options: Options, first: frozenset[int]) -> np.n
     the buckets are found by sorting each band's values: no per-article Python objects, and
     memory of one band's columns at a time (:func:`dedupe.policy.band_pairs`).
     """
-    pairs = np.empty((0, 2), np.int32)
+    keys = np.empty(0, np.int64)
     if len(corpus.docs) < 2:
-        return pairs
+        return pair_rows(keys)
     sig = options.signature
     bands, rows = lsh_params(sig.lsh_threshold, sig.num_perm)
     numbers = np.arange(len(corpus.docs))
     for b in range(bands):
-        pairs = merge_pairs(pairs, band_pairs(band_keys(corpus.signature_columns(b * rows, (b + 1) * rows)), numbers))
-    return unseen_pairs(pairs, first)
+        keys = add_pairs(keys, band_pairs(band_keys(corpus.signature_columns(b * rows, (b + 1) * rows)), numbers))
+    return unseen_pairs(pair_rows(keys), first)
 
 
 def unseen_pairs(pairs: np.ndarray, first: frozenset[int]) -> np.ndarray:

@@ -19,7 +19,20 @@ from .cluster import HELD, Drops, Verifier, settle, verdict_rows
 from .config import Options, RunOptions
 from .dask_components import EMPTY, by_part
 from .formats import read_articles
-from .policy import Bodies, Cut, Sink, _ranking, band_keys, band_pairs, merge_pairs, prepare_files, write_file
+from .minhash import unique
+from .policy import (
+    Bodies,
+    Cut,
+    Sink,
+    _ranking,
+    add_pairs,
+    band_keys,
+    band_pairs,
+    merge_pairs,
+    pair_rows,
+    prepare_files,
+    write_file,
+)
 from .records import Problem
 from .remote import read_input
 from .runreport import similarity_bins
@@ -106,11 +119,11 @@ def band_pieces(chunk: Chunk, offset: int, bands: int, rows: int, parts: int) ->
 def bucket_pairs(group: tuple[int, list[Any]]) -> np.ndarray:
     """One part of the shuffle: the candidate pairs of its buckets, band by band (as locally)."""
     table = np.concatenate([rows for _, rows in group[1]])
-    pairs = EMPTY
-    for b in np.unique(table["band"]):
+    keys = np.empty(0, np.int64)
+    for b in unique(table["band"]):
         here = table[table["band"] == b]
-        pairs = merge_pairs(pairs, band_pairs(band_keys(here["rows"]), here["number"]))
-    return pairs
+        keys = add_pairs(keys, band_pairs(band_keys(here["rows"]), here["number"]))
+    return pair_rows(keys)
 
 
 def split_pairs(found: list[np.ndarray], parts: int) -> list[np.ndarray]:

@@ -36,7 +36,9 @@ _WORDS = _WordHashes()
 
 
 def unique(values: np.ndarray) -> np.ndarray:
-    """Sorted distinct values: ``np.unique`` for the small arrays of one article, several times faster."""
+    """Sorted distinct values, as ``np.unique`` gives them: several times faster for one article's
+    shingles, and some 70 times for millions of pair keys (numpy 2.4's ``np.unique`` of integers
+    takes 4.8 s for 4 million, a sort 0.07 s)."""
     out = np.sort(values)
     if out.size > 1:
         keep = np.empty(out.size, dtype=bool)

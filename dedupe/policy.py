@@ -142,29 +142,55 @@ def band_pairs(keys: np.ndarray, numbers: np.ndarray) -> np.ndarray:
 
     ``keys`` holds each article's band (its rows as one void value), ``numbers`` the articles'
     run numbers. A bucket larger than ``BUCKET_PAIRS`` pairs each member with its first
-    ``BUCKET_PAIRS`` neighbours only (enough to join a cluster; verification decides).
+    ``BUCKET_PAIRS`` neighbours only (enough to join a cluster; verification decides). In numpy:
+    the members of buckets of two or more, in order, paired with the member ``d`` places on for
+    each ``d`` up to ``BUCKET_PAIRS`` (no Python loop a pair).
     """
+    if len(keys) < 2:
+        return np.empty((0, 2), np.int64)
     order = np.argsort(keys, kind="stable")
     ordered = keys[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    ends = np.r_[starts[1:], len(order)]
-    firsts, seconds = array("q"), array("q")
-    for start, end in zip(starts[ends - starts > 1], ends[ends - starts > 1]):
-        members = sorted(numbers[order[start:end]].tolist())
-        for x, a in enumerate(members):
-            for c in members[x + 1 : x + 1 + BUCKET_PAIRS]:
-                firsts.append(a)
-                seconds.append(c)
-    return np.column_stack([np.frombuffer(firsts, np.int64), np.frombuffer(seconds, np.int64)])
+    new = np.r_[True, ordered[1:] != ordered[:-1]]
+    bucket = np.cumsum(new)  # each sorted article's bucket
+    shared = np.diff(np.r_[np.flatnonzero(new), len(order)]) > 1
+    members = shared[bucket - 1]
+    bucket, number = bucket[members], numbers[order[members]]
+    by = np.lexsort((number, bucket))  # each bucket's members in run order
+    bucket, number = bucket[by], number[by]
+    firsts, seconds = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+    for d in range(1, min(BUCKET_PAIRS, len(bucket) - 1) + 1):
+        same = bucket[d:] == bucket[:-d]
+        if not same.any():
+            break  # no bucket has more than d members
+        firsts.append(number[:-d][same])
+        seconds.append(number[d:][same])
+    return np.column_stack([np.concatenate(firsts), np.concatenate(seconds)]).astype(np.int64, copy=False)
+
+
+def add_pairs(keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Sorted pair keys (:func:`dedupe.cluster.pair_keys`) with those of ``rows`` (of pairs) added,
+    once each: the new ones merged in (a stable sort of two sorted runs is one merge pass), not
+    everything sorted again."""
+    new = unique(pair_keys(rows[:, 0], rows[:, 1]))
+    new = new[~_within(new, keys)]
+    if not new.size:
+        return keys
+    merged = np.concatenate([keys, new])
+    merged.sort(kind="stable")
+    return merged
+
+
+def pair_rows(keys: np.ndarray) -> np.ndarray:
+    """Pair keys as rows of two int32 run numbers (8 bytes a pair: a million articles give millions)."""
+    rows = np.empty((len(keys), 2), np.int32)
+    rows[:, 0], rows[:, 1] = keys >> 32, keys & 0xFFFFFFFF
+    return rows
 
 
 def merge_pairs(*arrays: np.ndarray) -> np.ndarray:
     """The rows of all the ``arrays`` (of pairs), once each, sorted by (first, second), as int32 (run
     numbers below 2**31); one sort, however many arrays."""
-    keys = np.unique(np.concatenate([pair_keys(a[:, 0], a[:, 1]) for a in arrays] or [np.empty(0, np.int64)]))
-    rows = np.empty((len(keys), 2), np.int32)  # 8 bytes a pair: at a million articles, millions of pairs
-    rows[:, 0], rows[:, 1] = keys >> 32, keys & 0xFFFFFFFF
-    return rows
+    return pair_rows(unique(np.concatenate([pair_keys(a[:, 0], a[:, 1]) for a in arrays] or [np.empty(0, np.int64)])))
 
 
 def band_keys(block: np.ndarray) -> np.ndarray:

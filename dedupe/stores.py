@@ -12,15 +12,17 @@ from __future__ import annotations
 import json
 import sqlite3
 import struct
+import tempfile
 import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import IO, Any, Protocol, TypeVar
 
 import numpy as np
 
 from .errors import IndexFileError
+from .minhash import unique
 
 T = TypeVar("T")
 
@@ -156,7 +158,7 @@ class SQLiteStore:
             hits: dict[int, list[str]] = {}
             rows = self.db.execute(
                 f"SELECT {table}.hash, docs.id FROM json_each(?) AS probe JOIN {table} ON {table}.hash = probe.value"
-                f" JOIN docs USING (n)", (json.dumps(np.unique(keys).tolist()),))
+                f" JOIN docs USING (n)", (json.dumps(unique(keys).tolist()),))
             for key, doc_id in rows:
                 hits.setdefault(key, []).append(doc_id)
             if hits:
@@ -182,13 +184,14 @@ class SQLiteStore:
 
     def put_many(self, entries: Iterable[Entry]) -> None:
         """Add entries (replacing any with the same id), streamed, ``PUT_BATCH`` rows a statement.
-        Their band and lead rows are kept as one int64 a row and inserted sorted at the end, so a
-        large batch appends to those B-trees instead of touching pages all over them. Run inside a
-        write transaction: row numbers are given here, above every one in use, and never reused
-        within a call (rows of an entry replaced within it are left out)."""
+        Their band and lead rows are kept as one int64 a row (in temporary files past a million of
+        them, see :class:`SortedSpool`) and inserted sorted at the end, so a large batch appends to
+        those B-trees instead of touching pages all over them. Run inside a write transaction: row
+        numbers are given here, above every one in use, and never reused within a call (rows of an
+        entry replaced within it are left out)."""
         (base,) = self.db.execute("SELECT coalesce(max(n), 0) FROM docs").fetchone()
         n = base
-        rows: dict[str, list[np.ndarray]] = {"bands": [], "leads": []}  # (hash << 32 | n - base): 8 bytes a row
+        rows = {"bands": SortedSpool(), "leads": SortedSpool()}  # (hash << 32 | n - base): 8 bytes a row
         replaced = array("q")
         for chunk in batches(entries, PUT_BATCH):
             latest = {e.id: e for e in chunk}  # an id twice in a batch: the later entry replaces the earlier
@@ -209,22 +212,18 @@ class SQLiteStore:
             assert n - base < 1 << 32
             for table, written in blobs.items():
                 owners = np.repeat(np.arange(n - len(written), n) + 1 - base, [len(b) // 4 for b in written])
-                rows[table].append((np.frombuffer(b"".join(written), "<i4").astype(np.int64) << 32) | owners)
+                rows[table].add((np.frombuffer(b"".join(written), "<i4").astype(np.int64) << 32) | owners)
         gone = np.frombuffer(replaced, np.int64)
-        for table, parts in rows.items():
-            keys = np.empty(sum(map(len, parts)), np.int64)
-            at = 0
-            for part in _popped(parts):  # each batch's rows freed once copied: one copy of them in memory
-                keys[at : at + len(part)] = part
-                at += len(part)
-            keys.sort()  # by hash, then article
-            for at in range(0, len(keys), 100_000):
-                part = keys[at : at + 100_000]
-                h, owner = part >> 32, (part & 0xFFFFFFFF) + base
-                if len(gone):
-                    live = ~np.isin(owner, gone)
-                    h, owner = h[live], owner[live]
-                self.db.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?, ?)", zip(h.tolist(), owner.tolist()))
+        for table, spool in rows.items():
+            for keys in spool.sorted_parts():  # by hash, then article
+                for at in range(0, len(keys), 100_000):
+                    part = keys[at : at + 100_000]
+                    h, owner = part >> 32, (part & 0xFFFFFFFF) + base
+                    if len(gone):
+                        live = ~np.isin(owner, gone)
+                        h, owner = h[live], owner[live]
+                    self.db.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?, ?)",
+                                        zip(h.tolist(), owner.tolist()))
 
     def add_all(self, entries: Iterable[Entry]) -> None:
         """All the entries in one transaction: a run killed while adding leaves the index as it was."""
@@ -273,11 +272,62 @@ class _Immediate:
         self.db.execute("COMMIT" if kind is None else "ROLLBACK")
 
 
-def _popped(items: list[T]) -> Iterator[T]:
-    """The items of a list, first to last, each removed from it as it is given."""
-    items.reverse()
-    while items:
-        yield items.pop()
+class SortedSpool:
+    """int64 values added in any order and read back sorted, a part at a time: past ``HELD`` of
+    them, they go to ``PARTS`` temporary files by their top bits (a part's values all below the
+    next part's), so memory holds a part of them, not all (the first fill of an index from a run of
+    a million articles adds some 25 million band rows: 200 MB)."""
+
+    HELD = 1 << 20
+    PARTS = 16
+
+    def __init__(self) -> None:
+        self._held: list[np.ndarray] = []
+        self._count = 0
+        self._files: list[IO[bytes]] = []
+
+    def add(self, values: np.ndarray) -> None:
+        self._held.append(values.astype(np.int64, copy=False))
+        self._count += len(values)
+        if self._count >= self.HELD:
+            self._spill()
+
+    def _taken(self) -> np.ndarray:
+        values = np.concatenate(self._held) if self._held else np.empty(0, np.int64)
+        self._held, self._count = [], 0
+        return values
+
+    def _spill(self) -> None:
+        if not self._files:
+            self._files = [tempfile.TemporaryFile() for _ in range(self.PARTS)]  # noqa: SIM115
+        values = self._taken()
+        part = (values >> 60) + 8  # the top four bits, sign first: 0 to 15 in the values' order
+        order = np.argsort(part, kind="stable")
+        values, part = values[order], part[order]
+        bounds = np.searchsorted(part, np.arange(self.PARTS + 1))
+        for p, f in enumerate(self._files):
+            f.write(values[bounds[p] : bounds[p + 1]].tobytes())
+
+    def sorted_parts(self) -> Iterator[np.ndarray]:
+        """The values, sorted, in parts (all of them at once when they stayed in memory); the
+        temporary files are closed as they are read."""
+        if not self._files:
+            values = self._taken()
+            values.sort()
+            yield values
+            return
+        self._spill()
+        files, self._files = self._files, []
+        try:
+            for f in files:
+                f.seek(0)
+                values = np.fromfile(f, np.int64)
+                f.close()
+                values.sort()
+                yield values
+        finally:
+            for f in files:
+                f.close()
 
 
 def _retry_locked(step: Callable[[], object], attempts: int = 200) -> None:

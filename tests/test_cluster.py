@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dedupe import policy
 from dedupe.cluster import REASONS, PairVerdict, Verdicts, cluster, pair_keys, templated, verdict_rows
-from dedupe.policy import _ranking, band_keys, band_pairs, merge_pairs
+from dedupe.policy import _ranking, add_pairs, band_keys, band_pairs, merge_pairs, pair_rows
 
 from .conftest import FIXTURES
 
@@ -134,3 +137,27 @@ def test_content_ranking_scores_as_sets_would(members):
 
     expected = sorted(range(len(members)), key=lambda m: (-score(m), date(m), m))
     assert rank(list(range(len(members)))) == expected
+
+
+@given(st.lists(st.integers(0, 6), max_size=80), st.integers(1, 5), st.randoms(use_true_random=False))
+def test_band_pairs_pair_each_member_with_the_next_ones_of_its_bucket(values, cap, rnd):
+    # as a loop over each bucket's members in run order would: each with the next ``cap`` of them
+    numbers = list(range(1000, 1000 + len(values)))
+    rnd.shuffle(numbers)  # a Dask part's articles come in any order
+    buckets: dict[int, list[int]] = {}
+    for v, n in zip(values, numbers):
+        buckets.setdefault(v, []).append(n)
+    expected = sorted((a, c) for members in buckets.values() for x, a in enumerate(sorted(members))
+                      for c in sorted(members)[x + 1 : x + 1 + cap])
+    band = np.array([[v, v * 7] for v in values], np.uint32).reshape(-1, 2)
+    with mock.patch.object(policy, "BUCKET_PAIRS", cap):
+        found = band_pairs(band_keys(band), np.array(numbers, np.int64))
+    assert sorted(map(tuple, found.tolist())) == expected
+
+
+@given(st.lists(pair_lists, max_size=5))
+def test_pairs_added_band_by_band_are_the_sorted_union(bands):
+    keys = np.empty(0, np.int64)
+    for pairs in bands:
+        keys = add_pairs(keys, np.array(pairs, np.int64).reshape(-1, 2))
+    assert pair_rows(keys).tolist() == [list(p) for p in sorted({p for pairs in bands for p in pairs})]

@@ -93,6 +93,7 @@ def test_an_id_added_twice_in_one_call_keeps_the_later_entry_and_no_stray_rows(t
     import dedupe.stores
 
     monkeypatch.setattr(dedupe.stores, "PUT_BATCH", 2)  # replaced within a batch and across batches
+    monkeypatch.setattr(dedupe.stores.SortedSpool, "HELD", 60)  # band rows through temporary files
     path = tmp_path / "index.sqlite"
     with Index.open(str(path)) as index:
         index.add_entries([index._prepare("old", as_text(*article(6)), None, None)])

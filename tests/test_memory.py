@@ -4,13 +4,16 @@ its listing is held compactly."""
 from __future__ import annotations
 
 import sys
+from unittest import mock
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from dedupe.engine import _TRIM, give_back_memory
 from dedupe.formats import Paths
+from dedupe.stores import SortedSpool
 
 
 def _rss_mb() -> float:
@@ -43,3 +46,16 @@ def test_a_compact_listing_reads_as_the_list_it_holds(paths, data):
         assert listing[k] == paths[k]
     with pytest.raises(IndexError):
         listing[len(paths)]
+
+
+@given(st.lists(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=30), max_size=8), st.integers(1, 40))
+def test_spooled_values_come_back_sorted_part_by_part(batches, held):
+    # an index's band rows: past HELD of them in temporary files, read back one sorted part at a time
+    with mock.patch.object(SortedSpool, "HELD", held):
+        spool = SortedSpool()
+        for values in batches:
+            spool.add(np.array(values, np.int64))
+        parts = list(spool.sorted_parts())
+    assert np.concatenate(parts).tolist() == sorted(v for values in batches for v in values)
+    if sum(map(len, batches)) >= held:
+        assert len(parts) == SortedSpool.PARTS  # not all in memory at once
