@@ -42,6 +42,9 @@ def _source(path: str) -> str:
     return path.split("/", 1)[0] if "/" in path else ""
 
 
+BLOCK = 1 << 20  # rows looked up at a time
+
+
 def _boilerplate(docs: Sequence[DocInfo], keeper: Sequence[int], min_docs: int) -> dict[tuple[str, int], int]:
     """Paragraphs that open or close at least ``min_docs`` different stories of one source.
 
@@ -61,11 +64,13 @@ def _boilerplate(docs: Sequence[DocInfo], keeper: Sequence[int], min_docs: int) 
     srcs, keys, stories = (np.frombuffer(a, t) for a, t in ((src, np.intc), (key, np.uint64), (story, np.intc)))
     # only a paragraph at the edge of min_docs articles can be; most are one article's own, so the
     # rows are sorted by story only for the few paragraphs found that often
+    m = max(1, min_docs)
+    if len(keys) < m:
+        return {}
     ordered = np.sort(keys)
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    often = ordered[starts[np.diff(np.r_[starts, ordered.size]) >= min_docs]]
-    del ordered, starts
-    rows = _within(keys, often)
+    often = unique(ordered[: ordered.size - m + 1][ordered[m - 1 :] == ordered[: ordered.size - m + 1]])
+    del ordered  # (no array of a row's run or place: a million articles have millions of edge paragraphs)
+    rows = np.concatenate([_within(keys[k : k + BLOCK], often) for k in range(0, len(keys), BLOCK)])
     if not rows.any():
         return {}
     srcs, keys, stories = srcs[rows], keys[rows], stories[rows]
