@@ -12,14 +12,15 @@ import json
 import os
 import zlib
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, BinaryIO, overload
+from typing import IO, Any, BinaryIO
 
 from .config import FieldOptions
 from .errors import InputError
 from .io import atomic_writer, decode, read_file, regular_file_problem
 from .records import Article, Problem
+from .sequences import Packed
 
 TEXT_SUFFIXES = (".txt", ".md")
 # A .jsonl.gz that inflates past GZIP_RATIO times its size plus GZIP_ALLOWANCE is a decompression
@@ -73,7 +74,7 @@ def list_inputs(root: str | Path, problems: list[Problem] | None = None) -> list
     return sorted(found)
 
 
-class Paths(Sequence[str]):
+class Paths(Packed[str]):
     """A listing held as one UTF-8 string and where each path ends: about 30 bytes a path where a
     list of them takes 90 (a run holds its listing to the end; a scrape may have millions of files)."""
 
@@ -87,19 +88,7 @@ class Paths(Sequence[str]):
     def __len__(self) -> int:
         return len(self._ends)
 
-    @overload
-    def __getitem__(self, i: int) -> str: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[str]: ...
-
-    def __getitem__(self, i: int | slice) -> str | list[str]:
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
+    def _item(self, i: int) -> str:
         start = self._ends[i - 1] if i else 0
         return self._text[start : self._ends[i]].decode("utf-8", "surrogatepass")
 

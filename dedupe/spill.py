@@ -20,13 +20,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 import xxhash
 
 from .prepare import Prepared
 from .records import Article
+from .sequences import Packed
 
 EDGE = 3  # paragraphs at each end of an article that can be site boilerplate
 
@@ -223,7 +224,7 @@ class Buffers(Spill):
 RECORDS_CACHED = 16384  # records kept decoded by each process (about 1 KB each)
 
 
-class DocTable(Sequence[DocInfo]):
+class DocTable(Packed[DocInfo]):
     """A run's article records in a file of ``folder``, in run order: memory holds each record's
     place (8 bytes) and a bounded cache of decoded records, so it does not grow with the records.
 
@@ -249,19 +250,7 @@ class DocTable(Sequence[DocInfo]):
     def __len__(self) -> int:
         return len(self._at) - 1
 
-    @overload
-    def __getitem__(self, i: int) -> DocInfo: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[DocInfo]: ...
-
-    def __getitem__(self, i: int | slice) -> DocInfo | list[DocInfo]:
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
+    def _item(self, i: int) -> DocInfo:
         return self._get(i)
 
     def _read(self, i: int) -> DocInfo:
