@@ -3,6 +3,7 @@ an item only when it is asked for: a run's listing and its article records."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
 from typing import TypeVar, overload
 
@@ -13,11 +14,8 @@ class Packed(Sequence[T]):
     """A sequence by position: a subclass gives ``__len__`` and ``_item(i)`` for ``0 <= i < len``;
     this gives indexing from the end, slices (as lists) and ``IndexError``."""
 
-    def __len__(self) -> int:
-        raise NotImplementedError
-
-    def _item(self, i: int) -> T:
-        raise NotImplementedError
+    @abstractmethod
+    def _item(self, i: int) -> T: ...
 
     @overload
     def __getitem__(self, i: int) -> T: ...
