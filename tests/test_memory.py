@@ -1,5 +1,5 @@
-"""What a long run does to stay small: freed heap pages go back to the OS between its steps, and
-its listing is held compactly."""
+"""What a long run does to stay small: freed heap pages go back to the OS between its steps, its
+listing is held compactly, and an index add spools its band rows to files."""
 
 from __future__ import annotations
 
