@@ -52,6 +52,16 @@ def _ends_in_ellipsis(text: str) -> bool:
     return text.rstrip(_AFTER_ELLIPSIS).endswith(_ELLIPSIS)
 
 
+def _ngrams(toks: list[str], k: int) -> set[object]:
+    """The distinct word k-grams of a paragraph (words themselves for k = 1)."""
+    return set(toks) if k == 1 else set(zip(*(toks[m:] for m in range(k))))
+
+
+def _top_ngrams(toks: list[str], size: int) -> set[object]:
+    """Its longest n-grams: ``size``-grams, or the whole paragraph when it is shorter."""
+    return _ngrams(toks, min(len(toks), size)) if toks else set()
+
+
 class _Article:
     """Per-article working state: tokens, keys and shingles of each paragraph."""
 
@@ -94,25 +104,28 @@ class _Article:
         if len(self.toks) < 2:
             return []
         size = self.opts.shingle_size
-        tops: list[set[object]] = []  # each paragraph's longest n-grams
-        sizes: list[tuple[int, int]] = []  # |S| and |T|
-        for toks in self.toks:
-            total, top = 0, set[object]()
-            for k in range(1, min(len(toks), size) + 1):
-                top = set(toks) if k == 1 else set(zip(*(toks[m:] for m in range(k))))
-                total += len(top)
-            tops.append(top)
-            sizes.append((total, len(top)))
+        tops = [_top_ngrams(toks, size) for toks in self.toks]  # each paragraph's longest n-grams
         seen: set[object] = set()
         shared: set[object] = set()  # n-grams of two or more paragraphs
         for top in tops:
             shared |= seen & top
             seen |= top
+        if not shared:
+            return []
         rate = min(self.opts.threshold, self.opts.containment)
         keys: set[object] = set()  # the shared n-grams of paragraphs that pass
-        for top, (n_all, n_top) in zip(tops, sizes):
+        for toks, top in zip(self.toks, tops):
             found = top & shared
-            if found and len(found) >= rate * n_all - (n_all - n_top) - _SLACK:
+            if not found:
+                continue
+            # The bound, n_top - (1 - rate)·|S| - slack, falls as |S| grows: with |S| at its most
+            # (every shorter n-gram distinct) a paragraph that fails is settled without counting them.
+            n_top, longest = len(top), min(len(toks), size)
+            most = n_top + sum(len(toks) - k + 1 for k in range(1, longest))
+            if len(found) < n_top - (1 - rate) * most - _SLACK - 1e-6:
+                continue
+            n_all = n_top + sum(len(_ngrams(toks, k)) for k in range(1, longest))
+            if len(found) >= rate * n_all - (n_all - n_top) - _SLACK:
                 keys |= found
         return [i for i, top in enumerate(tops) if not keys.isdisjoint(top)] if keys else []
 

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dedupe import clean_text
-from dedupe.clean import FTFY_CONFIG, might_be_bad, needs_repair, repair
+from dedupe.clean import FTFY_CONFIG, clean_throughout, might_be_bad, needs_repair, repair
 
 from .conftest import FIXTURES
 
@@ -114,3 +114,24 @@ def test_mojibake_precheck_agrees_on_real_damage():
     variants = [v for line in LINES for v in damaged_variants(line)]
     assert sum(is_bad(v) for v in variants) > 500
     assert all(might_be_bad(v) == is_bad(v) for v in variants)
+
+
+_LINE_STARTS = st.sampled_from(["\n", "\n\u0301", "\n\u0327", "&", "\u00e9", "\u2019", "\x00", "\n\u1161"])
+
+
+@given(st.lists(st.one_of(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20),
+                          st.sampled_from(LINES[:50]), _LINE_STARTS), max_size=12))
+def test_a_text_that_passes_whole_has_no_line_to_repair(parts):
+    # the whole-text test lets repair skip the line-by-line check: it must never pass a text that
+    # has a line the check flags (combining marks and jamo after a line break included)
+    text = "".join(parts).replace("\r", "\n")
+    if clean_throughout(text):
+        assert not any(needs_repair(line) for line in text.split("\n")), text
+        assert repair(text) == (text, False)
+
+
+def test_lines_of_plain_text_pass_whole():
+    # curly quotes and accents are among the characters mojibake is made of: those lines go line by line
+    assert sum(clean_throughout(line) for line in LINES) / len(LINES) > 0.6
+    assert clean_throughout("It is a deal, he said - again.\n北京\n東京")
+    assert not clean_throughout("AT&amp;T\nclean") and not clean_throughout("Cafe\u0301\nx")
