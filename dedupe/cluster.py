@@ -297,7 +297,7 @@ def cluster(
     """
     if not isinstance(candidates, np.ndarray):
         candidates = np.array(sorted(set(candidates)), np.int64).reshape(-1, 2)
-    table = found if found is not None else _verdict_table(candidates, verifier)
+    table = found if found is not None else verify_all(candidates, verifier)
     held = table[np.isin(table["reason"], HELD)]
     components = _components(candidates[table["duplicate"]])
     settled = settle_all(components) if settle_all else (settle(c, verifier, rank) for c in components)
@@ -305,7 +305,7 @@ def cluster(
     return Clustering(keeper, verdicts, tuple((int(r["i"]), int(r["j"]), verdict(r)) for r in held), table)
 
 
-def _verdict_table(candidates: np.ndarray, verifier: Verifier) -> np.ndarray:
+def verify_all(candidates: np.ndarray, verifier: Verifier) -> np.ndarray:
     """The verdict of each candidate pair, asked for pair by pair, as a :data:`VERDICTS` table."""
     duplicate, similarity, reason = array("b"), array("d"), array("B")
     for i, j in candidates.tolist():

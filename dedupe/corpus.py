@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .cluster import Clustering, Drops, PairVerdict, Verdicts, Verifier, cluster, pair_keys
+from .cluster import Clustering, Drops, PairVerdict, Verdicts, Verifier, cluster, pair_keys, verify_all
 from .config import Options
 from .index import Index
 from .minhash import lsh_params
@@ -57,6 +57,12 @@ def unseen_pairs(pairs: np.ndarray, first: frozenset[int]) -> np.ndarray:
         return pairs
     held = np.fromiter(first, np.int64, len(first))
     return pairs[~(np.isin(pairs[:, 0], held) & np.isin(pairs[:, 1], held))]
+
+
+def _in_order(rows: np.ndarray, pairs: np.ndarray) -> bool:
+    """Whether a verdict table's rows are the ``pairs``, in their order (compared column by column:
+    no keys built for millions of rows)."""
+    return bool(np.array_equal(rows["i"], pairs[:, 0]) and np.array_equal(rows["j"], pairs[:, 1]))
 
 
 class RunTexts(Texts, Protocol):
@@ -150,8 +156,10 @@ class Corpus:
         """Verify, cluster and rank the ``candidates`` (rows of two run numbers, sorted), comparing
         bodies without the ``cut`` boilerplate paragraphs.
 
-        Verdicts of a ``before`` round are reused for pairs of articles the cut leaves alone.
-        Articles in ``first`` (an index holds them) rank before all others.
+        Verdicts of a ``before`` round are reused for pairs of articles the cut leaves alone: its
+        table becomes this round's, the other rows redone in place (a run has no use for the first
+        round's table once the second starts; copying it would hold two). Articles in ``first`` (an
+        index holds them) rank before all others.
         """
         docs = self.docs
         bodies = Bodies(docs, self.texts, cut)
@@ -162,24 +170,26 @@ class Corpus:
             assert len(before.table) == len(candidates)  # the same candidates, one verdict each
             touched = bodies.touched()
             stale = touched[candidates[:, 0]] | touched[candidates[:, 1]]
-            table, todo = before.table.copy(), candidates[stale]  # this round's table: stale rows replaced
+            table, todo = before.table, candidates[stale]
             known = Verdicts.of_sorted(table, keys, ~stale)
 
         verifier = Verifier(bodies.shingles, bodies.words, self.dates, self.options.run, known)
         rank = _ranking(docs, self.options.run.keep, bodies.paragraphs, first)
-        found = Verdicts(self.work.verify(todo, cut, verifier))
+        rows = self.work.verify(todo, cut, verifier)
+        if table is not None and len(todo) and not len(rows):  # not by the work: here, into the earlier table
+            rows = verify_all(todo, verifier)
         every = None  # the verdict of every candidate, when the work found all it had to
-        if len(found) == len(todo) and np.array_equal(found.sorted_keys, keys if stale is None else keys[stale]):
+        if len(rows) == len(todo) and _in_order(rows, todo):
             if table is None:
-                every = found.table
+                every = rows
             else:
-                table[stale] = found.table
+                table[stale] = rows
                 every = table
             verifier.known = known = Verdicts.of_sorted(every, keys)
-        elif len(found):  # some verified by the work: with those the earlier round left
+        elif len(rows):  # some verified by the work: with those the earlier round left
             verifier.known = known = Verdicts(known.table[known.holding] if known.holding is not None else known.table,
-                                              found.table)
-        del keys, todo, found
+                                              Verdicts(rows).table)
+        del keys, todo, rows
         return cluster(len(docs), candidates, verifier, rank,
                        lambda components: self.work.settle(components, cut, known, verifier, rank, first), every)
 

@@ -95,9 +95,11 @@ def test_the_second_round_reuses_verdicts_as_a_fresh_round_would_find_them(tmp_p
     real = engine._Local.clustering
 
     def spy(self, corpus, candidates, cut, before, first):
+        earlier = before.table.copy() if before is not None else None  # the round redoes its rows in place
         result = real(self, corpus, candidates, cut, before, first)
         if before is not None:
-            rounds.append((before, result, corpus.clustering(candidates, cut, None, first)))
+            assert result.table is before.table  # no second table held
+            rounds.append((earlier, result, corpus.clustering(candidates, cut, None, first)))
         return result
 
     monkeypatch.setattr(engine._Local, "clustering", spy)
@@ -105,7 +107,7 @@ def test_the_second_round_reuses_verdicts_as_a_fresh_round_would_find_them(tmp_p
     [(before, result, fresh)] = rounds
     assert result.table.tobytes() == fresh.table.tobytes()
     assert list(result.keeper) == list(fresh.keeper) and result.verdicts == fresh.verdicts
-    changed = before.table["reason"] != result.table["reason"]
+    changed = before["reason"] != result.table["reason"]
     assert changed.any() and (~changed & result.table["duplicate"]).any()  # verdicts redone and kept
 
 
