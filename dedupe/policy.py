@@ -10,7 +10,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from .records import Article, Problem
 from .shingle import words
 from .spill import DocInfo, SpillWriter
 
+T = TypeVar("T")
 Docs = Sequence[DocInfo] | Mapping[int, DocInfo]  # articles by run number: all of them, or those a task holds
 Cut = dict[tuple[str, int], int]  # boilerplate paragraphs removed: (source, paragraph key) -> stories
 
@@ -204,10 +205,10 @@ def band_keys(block: np.ndarray) -> np.ndarray:
     return block.view(np.dtype((np.void, block.dtype.itemsize * block.shape[1]))).ravel()
 
 
-def _cached(fn: Callable[[int], np.ndarray]) -> Callable[[int], np.ndarray]:
+def _cached(fn: Callable[[int], T], size: int = 4096) -> Callable[[int], T]:
     from functools import lru_cache
 
-    return lru_cache(maxsize=4096)(fn)
+    return lru_cache(maxsize=size)(fn)
 
 
 def staging_folder(out_dir: str | Path) -> Path:
@@ -281,6 +282,9 @@ class Bodies:
     def __init__(self, docs: Docs, texts: Texts, cut: Cut) -> None:
         self.docs, self.texts, self.cut = docs, texts, cut
         self.shingles = _cached(self._shingles)
+        # an article's words are read for each similar pair it is in; a few hundred articles (tens
+        # of KB each as str lists) cover the pairs around the current one, which come sorted
+        self.words = _cached(self._words, 256)
 
     def touched(self) -> np.ndarray:
         """Which articles (all of them, in run order) lose a paragraph to the cut."""
@@ -307,7 +311,7 @@ class Bodies:
             return np.empty(0, np.uint32)
         return unique(parts[0]) if len(parts) == 1 else unique(np.concatenate(parts))
 
-    def words(self, i: int) -> list[list[str]]:
+    def _words(self, i: int) -> list[list[str]]:
         d = self.docs[i]
         paras = [p for keep, p in zip(self.kept(d), body_texts(d, self.texts.output(d))) if keep]
         return [words(body_for_matching(n, p) or "") for n, p in enumerate(paras)]
