@@ -491,7 +491,7 @@ def machine() -> dict[str, Any]:
     except (OSError, StopIteration):
         pass
     versions: dict[str, str | None] = {}
-    for pkg in ("news-dedupe", "datasketch", "rensa", "datatrove", "spacy", "ftfy", "xxhash", "numpy"):
+    for pkg in ("news-dedupe", "datasketch", "rensa", "datatrove", "spacy", "ftfy", "xxhash", "numpy", "cydifflib"):
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:

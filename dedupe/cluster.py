@@ -12,10 +12,14 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 from functools import lru_cache
 
 import numpy as np
+
+try:  # difflib's algorithm compiled (the extra "fast"): the same opcodes, about 4x faster here
+    from cydifflib import SequenceMatcher
+except ImportError:
+    from difflib import SequenceMatcher
 
 from .config import RunOptions
 

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import difflib
 from unittest import mock
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dedupe import cluster as cluster_module
 from dedupe import policy
-from dedupe.cluster import REASONS, PairVerdict, Verdicts, cluster, pair_keys, templated, verdict_rows
+from dedupe.cluster import (
+    REASONS,
+    PairVerdict,
+    Verdicts,
+    cluster,
+    pair_keys,
+    templated,
+    templated_paragraphs,
+    verdict_rows,
+)
 from dedupe.policy import _ranking, add_pairs, band_keys, band_pairs, merge_pairs, pair_rows
 
 from .conftest import FIXTURES
@@ -57,6 +69,38 @@ def test_templated_notices_are_look_alikes_and_copies_are_not():
     edited = [w.replace("Gornal", "Gornal,").replace("village", "town") for w in story]
     assert not templated(story, edited)  # a common word changed: the same story
     assert not templated(story, story[: len(story) * 2 // 3])  # a truncated copy
+
+
+# few words, many repeats: where the longest matching block has ties and the alignment could go two ways
+_SWAP_WORDS = st.sampled_from(["the", "of", "said", "a", "Acme", "Zenith", "0.22", "0.31", "March", "dividend"])
+_PARAGRAPHS = st.lists(st.lists(_SWAP_WORDS, max_size=12), max_size=6)
+
+
+@given(st.lists(_SWAP_WORDS, max_size=60), st.lists(_SWAP_WORDS, max_size=60))
+def test_the_compiled_matcher_aligns_as_difflib_does(a, b):
+    # the look-alike check may use cydifflib (extra "fast") only because it gives difflib's very opcodes
+    cydifflib = pytest.importorskip("cydifflib")
+    expected = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    assert cydifflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes() == expected
+
+
+@st.composite
+def _filled_in(draw):
+    """Paragraphs and a copy with some words swapped, mostly for names and numbers (a template filled in)."""
+    a = draw(st.lists(st.lists(_SWAP_WORDS, min_size=4, max_size=20), min_size=1, max_size=5))
+    names = st.sampled_from(["Acme", "Zenith", "0.22", "0.31", "March", "April", "Lyon", "the"])
+    b = [[draw(names) if draw(st.integers(0, 3)) == 0 else w for w in p] for p in a]
+    return a, b
+
+
+@given(st.one_of(st.tuples(_PARAGRAPHS, _PARAGRAPHS), _filled_in()))
+def test_templated_answers_the_same_with_either_matcher(pair):
+    pytest.importorskip("cydifflib")
+    a, b = pair
+    assert cluster_module.SequenceMatcher is not difflib.SequenceMatcher  # installed, so used
+    with mock.patch.object(cluster_module, "SequenceMatcher", difflib.SequenceMatcher):
+        slow = templated_paragraphs(a, b)
+    assert templated_paragraphs(a, b) == slow
 
 
 pair_lists = st.lists(st.tuples(st.integers(0, 2**31 - 1), st.integers(0, 2**31 - 1)).map(sorted).map(tuple),
