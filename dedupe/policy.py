@@ -43,47 +43,47 @@ def _source(path: str) -> str:
     return path.split("/", 1)[0] if "/" in path else ""
 
 
-BLOCK = 1 << 20  # rows looked up at a time
-
-
 def _boilerplate(docs: Sequence[DocInfo], keeper: Sequence[int], min_docs: int) -> dict[tuple[str, int], int]:
     """Paragraphs that open or close at least ``min_docs`` different stories of one source.
 
     Copies of one story count once (``keeper`` is each article's kept copy), so a story's own
     closing line is not boilerplate because ten sites carried the story.
+
+    Two reads of the records: the first keeps only each edge paragraph's key (8 bytes; a million
+    articles have millions) and sorts them in place, to find the few found ``min_docs`` times;
+    the second takes source and story for those alone.
     """
-    sources: dict[str, int] = {}
-    src, key, story = array("i"), array("Q"), array("i")  # one row per edge paragraph: 16 bytes
-    for n, d in enumerate(docs):
-        s = sources.setdefault(_source(d.article.path), len(sources))
-        for i in d.edge:
-            src.append(s)
-            key.append(d.keys[i])
-            story.append(keeper[n])
-    if not src:
-        return {}
-    srcs, keys, stories = (np.frombuffer(a, t) for a, t in ((src, np.intc), (key, np.uint64), (story, np.intc)))
-    # only a paragraph at the edge of min_docs articles can be; most are one article's own, so the
-    # rows are sorted by story only for the few paragraphs found that often
     m = max(1, min_docs)
+    keys = array("Q")
+    for d in docs:
+        keys.extend(d.edge_keys)
     if len(keys) < m:
         return {}
-    ordered = np.sort(keys)
-    often = unique(ordered[: ordered.size - m + 1][ordered[m - 1 :] == ordered[: ordered.size - m + 1]])
-    del ordered  # (no array of a row's run or place: a million articles have millions of edge paragraphs)
-    rows = np.concatenate([_within(keys[k : k + BLOCK], often) for k in range(0, len(keys), BLOCK)])
-    if not rows.any():
+    ordered = np.frombuffer(keys, np.uint64)
+    ordered.sort()  # in place: the records are read again below
+    often = set(ordered[: ordered.size - m + 1][ordered[m - 1 :] == ordered[: ordered.size - m + 1]].tolist())
+    del ordered
+    keys = array("Q")
+    if not often:
         return {}
-    srcs, keys, stories = srcs[rows], keys[rows], stories[rows]
-    order = np.lexsort((stories, keys, srcs))
-    srcs, keys, stories = srcs[order], keys[order], stories[order]
-    group = np.r_[True, (srcs[1:] != srcs[:-1]) | (keys[1:] != keys[:-1])]  # a new (source, paragraph)
+    sources: dict[str, int] = {}
+    src, story = array("i"), array("i")
+    for n, d in enumerate(docs):
+        for k in d.edge_keys:
+            if k in often:
+                src.append(sources.setdefault(_source(d.article.path), len(sources)))
+                keys.append(k)
+                story.append(keeper[n])
+    srcs, ks, stories = (np.frombuffer(a, t) for a, t in ((src, np.intc), (keys, np.uint64), (story, np.intc)))
+    order = np.lexsort((stories, ks, srcs))
+    srcs, ks, stories = srcs[order], ks[order], stories[order]
+    group = np.r_[True, (srcs[1:] != srcs[:-1]) | (ks[1:] != ks[:-1])]  # a new (source, paragraph)
     new_story = group | np.r_[True, stories[1:] != stories[:-1]]  # each story counted once in its group
     first = np.flatnonzero(group)
     counts = np.add.reduceat(new_story.astype(np.int64), first)
     names = list(sources)
     return {
-        (names[int(srcs[f])], int(keys[f])): int(c)
+        (names[int(srcs[f])], int(ks[f])): int(c)
         for f, c in zip(first[counts >= min_docs], counts[counts >= min_docs])
     }
 
