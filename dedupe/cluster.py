@@ -119,8 +119,14 @@ def verdict_rows(verdicts: Iterable[tuple[int, int, PairVerdict]]) -> np.ndarray
 
 
 def pair_keys(i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """One sortable int64 a pair (run numbers below 2**31): sorted keys are pairs sorted by (i, j)."""
-    return (i.astype(np.int64) << 32) | j.astype(np.int64)
+    """One sortable int64 a pair (run numbers below 2**31): sorted keys are pairs sorted by (i, j).
+
+    Built in place: millions of pairs would otherwise hold three int64 temporaries beside the keys.
+    """
+    keys = i.astype(np.int64)
+    keys <<= 32
+    keys |= j
+    return keys
 
 
 class Verdicts(Mapping[tuple[int, int], PairVerdict]):
