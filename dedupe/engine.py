@@ -46,7 +46,7 @@ from .policy import (
     writing_done,
 )
 from .records import Match, Problem
-from .runreport import Names, RunSummary, _doc_findings, _summary_line, _where, _write_json_line
+from .runreport import Names, RunSummary, _doc_findings, _summary_line, _where, _write_json_line, binned
 from .spill import DocInfo, Spill, SpillWriter
 
 __all__ = ["RunSummary", "default_report_path", "run", "staging_folder"]
@@ -266,13 +266,15 @@ def run(
             with atomic_writer(report_path) as rep:
                 summary, result, seen = _run(engine, corpus, rels, problems, options, rep, progress, index,
                                              report_path)
+            keeper = result.keeper  # all the index add needs of the clusters
+            del result
         finally:
             engine.close()
         if index is not None:  # last: a run killed before this leaves the index as it was
             try:
                 index.add_entries(
                     index.make_entry(d.name, corpus.signature(i), d.matching_keys, d.sentences, d.date)
-                    for i, d in enumerate(corpus.docs) if result.keeper[i] == i and i not in seen
+                    for i, d in enumerate(corpus.docs) if keeper[i] == i and i not in seen
                 )
             except IndexFileError as e:
                 raise IndexFileError(e.target, f"{e.problem}; outputs and report written, the index not updated") from e
@@ -318,6 +320,7 @@ def _run(
         give_back_memory()
         result = engine.clustering(corpus, candidates, cut, result, first)
     del candidates
+    result = binned(result)
     give_back_memory()
 
     names = Names(docs)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import IO, Any
 
 import numpy as np
@@ -112,14 +112,20 @@ def similarity_bins(similarity: np.ndarray, duplicate: np.ndarray) -> tuple[list
             np.bincount(at[~duplicate], minlength=SIMILARITY_BINS).tolist())
 
 
+def binned(result: Clustering) -> Clustering:
+    """The clustering with its verdict table summed up in the report's similarity bins: a run needs
+    no more of it once clustered (a million articles give millions of rows)."""
+    if result.table is None:
+        return result
+    return replace(result, table=None, bins=similarity_bins(result.table["similarity"], result.table["duplicate"]))
+
+
 def _summary_line(summary: RunSummary, scrape: str, out: str, options: Options, result: Clustering) -> dict[str, Any]:
     """The report's last line: what the run did, where, and how similar the pairs it weighed were
     (the verified candidate pairs, merged or not, in bins of 0.05: to judge the threshold)."""
-    if result.bins is not None:
-        merged, apart = result.bins
-    else:
-        assert result.table is not None
-        merged, apart = similarity_bins(result.table["similarity"], result.table["duplicate"])
+    bins = binned(result).bins
+    assert bins is not None
+    merged, apart = bins
     fields = options.fields
     return {
         "kind": "summary", "scrape": scrape, "out": out,

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from dedupe import Options, RunOptions, run
 from dedupe.policy import _boilerplate
 from dedupe.records import Article
+from dedupe.runreport import similarity_bins
 from dedupe.spill import DocInfo
 
 from .conftest import FIXTURES
@@ -133,3 +134,30 @@ def test_boilerplate_counts_the_stories_each_edge_paragraph_of_a_source_closes(a
     expected = {k: len(v) for k, v in stories.items() if len(v) >= min_docs}
     assert all(list(d.edge_keys) == [d.keys[i] for i in d.edge] for d in docs)
     assert _boilerplate(docs, keeper, min_docs) == expected
+
+
+def test_pass_two_holds_the_similarity_bins_not_the_verdict_table(scrape, tmp_path, monkeypatch):
+    # a million articles give millions of verdict rows: once clustered, only their bins are kept
+    import dedupe.engine as engine
+
+    tables, written = [], []
+    real_clustering, real_write = engine._Local.clustering, engine._Local.write_outputs
+
+    def clustering(self, *args):
+        result = real_clustering(self, *args)
+        tables.append(result.table)
+        return result
+
+    def write_outputs(self, corpus, result, *args):
+        written.append(result)
+        return real_write(self, corpus, result, *args)
+
+    monkeypatch.setattr(engine._Local, "clustering", clustering)
+    monkeypatch.setattr(engine._Local, "write_outputs", write_outputs)
+    run(scrape, tmp_path / "out", Options(run=RunOptions(jobs=1)), report=tmp_path / "r.jsonl")
+    [result] = written
+    assert result.table is None and len(tables) == 2
+    last = _lines(tmp_path / "r.jsonl")[-1]
+    assert result.bins == similarity_bins(tables[-1]["similarity"], tables[-1]["duplicate"])
+    assert list(result.bins) == [last["similarity_merged"], last["similarity_not_merged"]]
+    assert sum(map(sum, result.bins)) == len(tables[-1]) > 0
