@@ -10,6 +10,7 @@ too, and later members may be dropped for it.
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -131,7 +132,11 @@ def pair_keys(i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 class Verdicts(Mapping[tuple[int, int], PairVerdict]):
     """Verdicts by pair, held as one :data:`VERDICTS` table sorted by pair (and, for a table some of
-    whose rows no longer hold, which rows do)."""
+    whose rows no longer hold, which rows do).
+
+    A pair is found by its first article's run of rows, then its second article in that run: the
+    table needs no key a row beside it, only where each first article's rows start.
+    """
 
     def __init__(self, *tables: np.ndarray) -> None:
         """The verdicts of ``tables`` (of distinct pairs). A sorted table is taken as it is; several
@@ -148,21 +153,41 @@ class Verdicts(Mapping[tuple[int, int], PairVerdict]):
                 at = np.searchsorted(keys, k)
                 t, k = np.insert(table, at, t), np.insert(keys, at, k)
             table, keys = t, k
-        self.table, self.sorted_keys = table, keys
+        self._index(table)
         self.holding: np.ndarray | None = None
 
     @classmethod
-    def of_sorted(cls, table: np.ndarray, keys: np.ndarray, holding: np.ndarray | None = None) -> Verdicts:
-        """The rows of a table sorted by pair (``keys`` its :func:`pair_keys`) where ``holding`` is
-        True (all when None), without copying it."""
+    def of_sorted(cls, table: np.ndarray, holding: np.ndarray | None = None) -> Verdicts:
+        """The rows of a table sorted by pair where ``holding`` is True (all when None), without
+        copying it."""
         v = cls()
-        v.table, v.sorted_keys, v.holding = table, keys, holding
+        v._index(table)
+        v.holding = holding
         return v
 
+    def _index(self, table: np.ndarray) -> None:
+        self.table = table
+        firsts = table["i"]
+        new = np.empty(len(firsts), bool)
+        new[:1] = True
+        np.not_equal(firsts[1:], firsts[:-1], out=new[1:])
+        starts = np.flatnonzero(new)
+        # each first article once, ascending; int64, as an int32 array searched for a Python int is cast whole
+        self._firsts = firsts[starts].astype(np.int64)
+        self._starts = np.append(starts, len(table))  # where its rows start (and the table ends)
+        self._seconds = table["j"]
+
     def _at(self, pair: tuple[int, int]) -> int:
-        key = (pair[0] << 32) | pair[1]
-        k = int(np.searchsorted(self.sorted_keys, key))
-        found = k < len(self.sorted_keys) and self.sorted_keys[k] == key
+        i, j = pair
+        firsts = self._firsts
+        a = int(np.searchsorted(firsts, i))
+        if a == len(firsts) or firsts[a] != i:
+            return -1
+        lo, hi = int(self._starts[a]), int(self._starts[a + 1])
+        seconds = self._seconds[lo:hi].tolist()  # a few rows: cheaper in Python than a numpy call
+        k = bisect_left(seconds, j)
+        found = k < len(seconds) and seconds[k] == j
+        k += lo
         return k if found and (self.holding is None or self.holding[k]) else -1
 
     def get(self, pair: tuple[int, int], default: PairVerdict | None = None) -> PairVerdict | None:  # type: ignore[override]

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .cluster import Clustering, Drops, PairVerdict, Verdicts, Verifier, cluster, pair_keys, verify_all
+from .cluster import Clustering, Drops, PairVerdict, Verdicts, Verifier, cluster, verify_all
 from .config import Options
 from .index import Index
 from .minhash import lsh_params
@@ -163,7 +163,6 @@ class Corpus:
         """
         docs = self.docs
         bodies = Bodies(docs, self.texts, cut)
-        keys = pair_keys(candidates[:, 0], candidates[:, 1])  # sorted: row k of a round's table is pair k
         table, todo, stale = None, candidates, None
         known = Verdicts()
         if before is not None and before.table is not None:
@@ -171,7 +170,7 @@ class Corpus:
             touched = bodies.touched()
             stale = touched[candidates[:, 0]] | touched[candidates[:, 1]]
             table, todo = before.table, candidates[stale]
-            known = Verdicts.of_sorted(table, keys, ~stale)
+            known = Verdicts.of_sorted(table, ~stale)
 
         verifier = Verifier(bodies.shingles, bodies.words, self.dates, self.options.run, known)
         rank = _ranking(docs, self.options.run.keep, bodies.paragraphs, first)
@@ -185,11 +184,11 @@ class Corpus:
             else:
                 table[stale] = rows
                 every = table
-            verifier.known = known = Verdicts.of_sorted(every, keys)
+            verifier.known = known = Verdicts.of_sorted(every)
         elif len(rows):  # some verified by the work: with those the earlier round left
             verifier.known = known = Verdicts(known.table[known.holding] if known.holding is not None else known.table,
                                               Verdicts(rows).table)
-        del keys, todo, rows
+        del todo, rows
         return cluster(len(docs), candidates, verifier, rank,
                        lambda components: self.work.settle(components, cut, known, verifier, rank, first), every)
 
