@@ -65,6 +65,19 @@ def _in_order(rows: np.ndarray, pairs: np.ndarray) -> bool:
     return bool(np.array_equal(rows["i"], pairs[:, 0]) and np.array_equal(rows["j"], pairs[:, 1]))
 
 
+def verify_into(work: Work, table: np.ndarray, pairs: np.ndarray, todo: np.ndarray, cut: Cut,
+                verifier: Verifier) -> None:
+    """:meth:`Work.verify_into` by way of :meth:`Work.verify`: the pairs picked out, their verdicts
+    sorted by pair, and those the work did not find verified here."""
+    picked = pairs[todo]
+    rows = Verdicts(work.verify(picked, cut, verifier)).table
+    if not (len(rows) == len(picked) and _in_order(rows, picked)):
+        known, verifier.known = verifier.known, Verdicts(rows)
+        rows = verify_all(picked, verifier)
+        verifier.known = known
+    table[todo] = rows
+
+
 class RunTexts(Texts, Protocol):
     """What the run itself reads of its articles' text: the spill, or the Dask workers' chunks."""
 
@@ -83,6 +96,12 @@ class Work(Protocol):
 
     def verify(self, pairs: np.ndarray, cut: Cut, verifier: Verifier) -> np.ndarray:
         """Verdicts (a :data:`dedupe.cluster.VERDICTS` table) of the ``pairs`` (rows of two run numbers)."""
+        ...
+
+    def verify_into(self, table: np.ndarray, pairs: np.ndarray, todo: np.ndarray, cut: Cut, verifier: Verifier) -> None:
+        """The verdicts of the ``pairs`` (sorted) where ``todo`` is True, written into those rows of
+        ``table`` (row k is pair k): a second round redoes most of a million articles' pairs, and
+        neither those pairs nor their verdicts need be held twice."""
         ...
 
     def settle(
@@ -163,32 +182,27 @@ class Corpus:
         """
         docs = self.docs
         bodies = Bodies(docs, self.texts, cut)
-        table, todo, stale = None, candidates, None
-        known = Verdicts()
+        verifier = Verifier(bodies.shingles, bodies.words, self.dates, self.options.run)
+        rank = _ranking(docs, self.options.run.keep, bodies.paragraphs, first)
+        every = None  # the verdict of every candidate, when the work found them all
         if before is not None and before.table is not None:
             assert len(before.table) == len(candidates)  # the same candidates, one verdict each
             touched = bodies.touched()
-            stale = touched[candidates[:, 0]] | touched[candidates[:, 1]]
-            table, todo = before.table, candidates[stale]
-            known = Verdicts.of_sorted(table, ~stale)
-
-        verifier = Verifier(bodies.shingles, bodies.words, self.dates, self.options.run, known)
-        rank = _ranking(docs, self.options.run.keep, bodies.paragraphs, first)
-        rows = self.work.verify(todo, cut, verifier)
-        if table is not None and len(todo) and not len(rows):  # not by the work: here, into the earlier table
-            rows = verify_all(todo, verifier)
-        every = None  # the verdict of every candidate, when the work found all it had to
-        if len(rows) == len(todo) and _in_order(rows, todo):
-            if table is None:
+            stale = touched[candidates[:, 0]]
+            stale |= touched[candidates[:, 1]]
+            self.work.verify_into(before.table, candidates, stale, cut, verifier)
+            every = before.table
+            del stale
+        else:
+            rows = self.work.verify(candidates, cut, verifier)
+            if len(rows) == len(candidates) and _in_order(rows, candidates):
                 every = rows
-            else:
-                table[stale] = rows
-                every = table
-            verifier.known = known = Verdicts.of_sorted(every)
-        elif len(rows):  # some verified by the work: with those the earlier round left
-            verifier.known = known = Verdicts(known.table[known.holding] if known.holding is not None else known.table,
-                                              Verdicts(rows).table)
-        del todo, rows
+            elif len(rows):  # some verified by the work: the rest here, as the clusters ask
+                verifier.known = Verdicts(rows)
+            del rows
+        if every is not None:
+            verifier.known = Verdicts.of_sorted(every)
+        known = verifier.known
         return cluster(len(docs), candidates, verifier, rank,
                        lambda components: self.work.settle(components, cut, known, verifier, rank, first), every)
 

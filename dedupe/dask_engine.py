@@ -43,7 +43,7 @@ import numpy as np
 from . import dask_tasks as tasks
 from .cluster import Clustering, Drops, PairVerdict, Verifier, kept_copies, verdict
 from .config import Options
-from .corpus import unseen_pairs
+from .corpus import unseen_pairs, verify_into
 from .dask_components import EMPTY
 from .dask_components import components as cluster_components
 from .dask_tasks import Box
@@ -279,6 +279,9 @@ class DaskEngine:
         """Candidate pairs verified on the workers (a table of verdicts)."""
         job = self._verify_job(pairs.tolist(), cut)
         return tasks.verdict_table([] if job is None else self.client.compute(job).result(), None)
+
+    def verify_into(self, table: np.ndarray, pairs: np.ndarray, todo: np.ndarray, cut: Cut, verifier: Verifier) -> None:
+        verify_into(self, table, pairs, todo, cut, verifier)
 
     def settle(
         self, components: list[list[int]], cut: Cut, known: Mapping[tuple[int, int], PairVerdict],

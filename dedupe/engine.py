@@ -157,6 +157,12 @@ def _verify_pairs(verifier: Verifier, pairs: np.ndarray) -> np.ndarray:
     return verdict_rows((i, j, verifier.verify(i, j)) for i, j in pairs.tolist())
 
 
+def _verify_picked(shared: tuple[Verifier, np.ndarray, np.ndarray], rows: range) -> np.ndarray:
+    """Verdicts of the pairs of these rows that are to be done (picked here: not sent)."""
+    verifier, pairs, todo = shared
+    return _verify_pairs(verifier, pairs[rows.start : rows.stop][todo[rows.start : rows.stop]])
+
+
 
 
 class _LocalWork:
@@ -173,6 +179,13 @@ class _LocalWork:
             table[at : at + len(part)] = part
             at += len(part)
         return table
+
+    def verify_into(self, table: np.ndarray, pairs: np.ndarray, todo: np.ndarray, cut: Cut, verifier: Verifier) -> None:
+        # the workers inherit pairs and todo, and are sent ranges of rows: nothing picked out beforehand
+        jobs = self.jobs if int(np.count_nonzero(todo)) > PARALLEL_PAIRS else 1
+        blocks = _chunks(range(len(pairs)), jobs)
+        for rows, found in zip(blocks, _fork_imap(_verify_picked, blocks, jobs, (verifier, pairs, todo))):
+            table[rows.start + np.flatnonzero(todo[rows.start : rows.stop])] = found
 
     def settle(
         self, components: list[list[int]], cut: Cut, known: Mapping[tuple[int, int], PairVerdict],

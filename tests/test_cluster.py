@@ -19,6 +19,7 @@ from dedupe.cluster import (
     cluster,
     templated,
     templated_paragraphs,
+    verdict,
     verdict_rows,
 )
 from dedupe.policy import _ranking, add_pairs, band_keys, band_pairs, merge_pairs, pair_rows
@@ -204,3 +205,72 @@ def test_pairs_added_band_by_band_are_the_sorted_union(bands):
     for pairs in bands:
         keys = add_pairs(keys, np.array(pairs, np.int64).reshape(-1, 2))
     assert pair_rows(keys).tolist() == [list(p) for p in sorted({p for pairs in bands for p in pairs})]
+
+
+class _Redo:
+    """A verifier for a second round: consults the verdicts it is told it ``known``, else finds one
+    from the pair itself (and notes the pair)."""
+
+    def __init__(self) -> None:
+        self.known: dict[tuple[int, int], PairVerdict] = {}
+        self.calls: list[tuple[int, int]] = []
+
+    @staticmethod
+    def fresh(i: int, j: int) -> PairVerdict:
+        return PairVerdict((i + j) % 3 == 0, (i * 7 + j) % 100 / 100, REASONS[(i + j) % len(REASONS)])
+
+    def verify(self, i: int, j: int) -> PairVerdict:
+        v = self.known.get((i, j))
+        if v is None:
+            self.calls.append((i, j))
+            v = self.fresh(i, j)
+        return v
+
+
+class _Work:
+    """Work whose ``verify`` finds some of the pairs (``share``), out of order."""
+
+    def __init__(self, share: float) -> None:
+        self.share = share
+
+    def verify(self, pairs, cut, verifier):
+        found = [(i, j, _Redo.fresh(i, j)) for i, j in pairs.tolist()[: int(len(pairs) * self.share)]]
+        return verdict_rows(found[::-1])
+
+
+def _stale_table(pairs: np.ndarray) -> np.ndarray:
+    return verdict_rows((i, j, PairVerdict(False, 0.5, "no_body")) for i, j in pairs.tolist())
+
+
+@given(st.sets(st.tuples(st.integers(0, 40), st.integers(0, 40)).filter(lambda p: p[0] < p[1]), max_size=60),
+       st.data(), st.sampled_from([0.0, 0.5, 1.0]))
+def test_a_second_round_redoes_the_rows_to_do_in_place(pair_set, data, share):
+    # by way of a work's verify (the Dask engine's): whatever it finds, in any order, the rest found here
+    from dedupe.corpus import verify_into
+
+    pairs = np.array(sorted(pair_set), np.int32).reshape(-1, 2)
+    todo = np.array(data.draw(st.lists(st.booleans(), min_size=len(pairs), max_size=len(pairs))), bool)
+    table, verifier = _stale_table(pairs), _Redo()
+    verify_into(_Work(share), table, pairs, todo, {}, verifier)
+    picked = [tuple(p) for p in pairs[todo].tolist()]
+    assert [verdict(r) for r in table[todo]] == [_Redo.fresh(i, j) for i, j in picked]
+    assert table.tobytes() == np.where(todo, table, _stale_table(pairs)).tobytes()  # the others untouched
+    assert verifier.calls == picked[int(len(picked) * share) :]  # what the work found is not found again
+    assert not verifier.known
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_local_work_redoes_the_rows_to_do_in_its_workers(jobs, monkeypatch):
+    # the forked workers pick the rows to do themselves, from ranges of rows; the run writes them in place
+    from dedupe import engine
+
+    monkeypatch.setattr(engine, "PARALLEL_PAIRS", 0)
+    rng = np.random.default_rng(5)
+    pairs = np.unique(rng.integers(0, 3000, (5000, 2)), axis=0).astype(np.int32)
+    pairs = pairs[pairs[:, 0] < pairs[:, 1]]
+    todo = rng.random(len(pairs)) < 0.7
+    table = _stale_table(pairs)
+    engine._LocalWork(jobs).verify_into(table, pairs, todo, {}, _Redo())
+    for (i, j), row, redo in zip(pairs.tolist(), table, todo.tolist()):
+        assert verdict(row) == (_Redo.fresh(i, j) if redo else PairVerdict(False, 0.5, "no_body"))
+        assert (int(row["i"]), int(row["j"])) == (i, j)
