@@ -142,19 +142,29 @@ def _summary_line(summary: RunSummary, scrape: str, out: str, options: Options, 
 
 
 def _same_headlines(docs: Sequence[DocInfo]) -> Iterator[list[int]]:
-    """Groups of two or more articles with one headline key, each in run order, by their first."""
+    """Groups of two or more articles with one headline key, each in run order, by their first.
+
+    Held as arrays while the groups are read (a million articles have hundreds of thousands of
+    them): each article's number by headline, and where each group starts and how long it is.
+    """
     numbers, keys = array("q"), array("Q")
     for i, d in enumerate(docs):
         if d.headline_key is not None:
             numbers.append(i)
             keys.append(d.headline_key)
     order = np.argsort(np.frombuffer(keys, np.uint64), kind="stable")
-    sorted_keys, sorted_numbers = np.frombuffer(keys, np.uint64)[order], np.frombuffer(numbers, np.int64)[order]
+    sorted_keys = np.frombuffer(keys, np.uint64)[order]
+    sorted_numbers = np.frombuffer(numbers, np.int64)[order]
+    del order, keys, numbers
     starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-    ends = np.r_[starts[1:], len(sorted_keys)]
-    groups = [(s, e) for s, e in zip(starts.tolist(), ends.tolist()) if e - s > 1]
-    for s, e in sorted(groups, key=lambda g: int(sorted_numbers[g[0]])):
-        yield sorted_numbers[s:e].tolist()
+    del sorted_keys
+    sizes = np.diff(np.r_[starts, len(sorted_numbers)])
+    starts, sizes = starts[sizes > 1], sizes[sizes > 1]
+    by_first = np.argsort(sorted_numbers[starts])
+    starts, sizes = starts[by_first], sizes[by_first]
+    for b in range(0, len(starts), 4096):
+        for s, n in zip(starts[b : b + 4096].tolist(), sizes[b : b + 4096].tolist()):
+            yield sorted_numbers[s : s + n].tolist()
 
 
 def _doc_findings(

@@ -13,6 +13,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dedupe import Options, RunOptions, run
 from dedupe.cli import main
@@ -270,3 +272,18 @@ def test_files_prepared_in_batches_give_each_file_its_own_records(tmp_path, monk
     assert [len(records) for _, records in one_at_a_time[1:-1]] == [1] * len(texts)
     for batch in (2, 3, 100):
         assert prepared(batch) == one_at_a_time
+
+
+@given(st.lists(st.none() | st.integers(0, 5) | st.integers(0, 2**64 - 1), max_size=60))
+def test_articles_with_one_headline_are_grouped_in_run_order(headlines):
+    from types import SimpleNamespace
+
+    from dedupe.runreport import _same_headlines
+
+    docs = [SimpleNamespace(headline_key=h) for h in headlines]
+    groups: dict[int, list[int]] = {}
+    for i, h in enumerate(headlines):
+        if h is not None:
+            groups.setdefault(h, []).append(i)
+    found = list(_same_headlines(docs))  # type: ignore[arg-type]
+    assert found == sorted((g for g in groups.values() if len(g) > 1), key=lambda g: g[0])
