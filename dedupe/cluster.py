@@ -168,10 +168,7 @@ class Verdicts(Mapping[tuple[int, int], PairVerdict]):
     def _index(self, table: np.ndarray) -> None:
         self.table = table
         firsts = table["i"]
-        new = np.empty(len(firsts), bool)
-        new[:1] = True
-        np.not_equal(firsts[1:], firsts[:-1], out=new[1:])
-        starts = np.flatnonzero(new)
+        starts = np.flatnonzero(np.r_[True, firsts[1:] != firsts[:-1]]) if len(firsts) else np.empty(0, np.int64)
         # each first article once, ascending; int64, as an int32 array searched for a Python int is cast whole
         self._firsts = firsts[starts].astype(np.int64)
         self._starts = np.append(starts, len(table))  # where its rows start (and the table ends)

@@ -67,10 +67,11 @@ def _in_order(rows: np.ndarray, pairs: np.ndarray) -> bool:
 
 def verify_into(work: Work, table: np.ndarray, pairs: np.ndarray, todo: np.ndarray, cut: Cut,
                 verifier: Verifier) -> None:
-    """:meth:`Work.verify_into` by way of :meth:`Work.verify`: the pairs picked out, their verdicts
-    sorted by pair, and those the work did not find verified here."""
+    """:meth:`Work.verify_into` by way of :meth:`Work.verify`: the pairs picked out and verified by
+    the work; when it did not answer for each in order, its verdicts are looked up here and the
+    rest verified."""
     picked = pairs[todo]
-    rows = Verdicts(work.verify(picked, cut, verifier)).table
+    rows = work.verify(picked, cut, verifier)
     if not (len(rows) == len(picked) and _in_order(rows, picked)):
         known, verifier.known = verifier.known, Verdicts(rows)
         rows = verify_all(picked, verifier)

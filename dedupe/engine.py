@@ -153,16 +153,14 @@ def _settle_components(
     return [settle(c, verifier, rank) for c in components]
 
 
-def _verify_pairs(verifier: Verifier, pairs: np.ndarray) -> np.ndarray:
-    return verdict_rows((i, j, verifier.verify(i, j)) for i, j in pairs.tolist())
-
-
-def _verify_picked(shared: tuple[Verifier, np.ndarray, np.ndarray], rows: range) -> np.ndarray:
-    """Verdicts of the pairs of these rows that are to be done (picked here: not sent)."""
+def _verify_pairs(shared: tuple[Verifier, np.ndarray, np.ndarray | None], rows: range) -> np.ndarray:
+    """Verdicts of the pairs of these rows (those to do, when ``todo`` is given: picked here, from
+    the arrays the worker inherits, not sent)."""
     verifier, pairs, todo = shared
-    return _verify_pairs(verifier, pairs[rows.start : rows.stop][todo[rows.start : rows.stop]])
-
-
+    block = pairs[rows.start : rows.stop]
+    if todo is not None:
+        block = block[todo[rows.start : rows.stop]]
+    return verdict_rows((i, j, verifier.verify(i, j)) for i, j in block.tolist())
 
 
 class _LocalWork:
@@ -174,18 +172,24 @@ class _LocalWork:
     def verify(self, pairs: np.ndarray, cut: Cut, verifier: Verifier) -> np.ndarray:
         if self.jobs <= 1 or len(pairs) <= PARALLEL_PAIRS:
             return verdict_rows(())  # verified in this process as the clusters ask
-        table, at = np.empty(len(pairs), VERDICTS), 0  # filled chunk by chunk: one table in memory, not two
-        for part in _fork_imap(_verify_pairs, _chunks(pairs, self.jobs), self.jobs, verifier):
-            table[at : at + len(part)] = part
-            at += len(part)
+        table = np.empty(len(pairs), VERDICTS)  # filled block by block: one table in memory, not two
+        self._fill(table, pairs, None, len(pairs), verifier)
         return table
 
     def verify_into(self, table: np.ndarray, pairs: np.ndarray, todo: np.ndarray, cut: Cut, verifier: Verifier) -> None:
-        # the workers inherit pairs and todo, and are sent ranges of rows: nothing picked out beforehand
-        jobs = self.jobs if int(np.count_nonzero(todo)) > PARALLEL_PAIRS else 1
+        self._fill(table, pairs, todo, int(np.count_nonzero(todo)), verifier)
+
+    def _fill(self, table: np.ndarray, pairs: np.ndarray, todo: np.ndarray | None, count: int,
+              verifier: Verifier) -> None:
+        """Verify the ``count`` pairs to do (all when ``todo`` is None) into their rows of ``table``:
+        the workers inherit the pairs and are sent ranges of rows."""
+        jobs = self.jobs if count > PARALLEL_PAIRS else 1
         blocks = _chunks(range(len(pairs)), jobs)
-        for rows, found in zip(blocks, _fork_imap(_verify_picked, blocks, jobs, (verifier, pairs, todo))):
-            table[rows.start + np.flatnonzero(todo[rows.start : rows.stop])] = found
+        for rows, found in zip(blocks, _fork_imap(_verify_pairs, blocks, jobs, (verifier, pairs, todo))):
+            if todo is None:
+                table[rows.start : rows.stop] = found
+            else:
+                table[rows.start + np.flatnonzero(todo[rows.start : rows.stop])] = found
 
     def settle(
         self, components: list[list[int]], cut: Cut, known: Mapping[tuple[int, int], PairVerdict],
