@@ -19,7 +19,19 @@ from .cluster import Clustering, Drops, PairVerdict, Verdicts, Verifier, cluster
 from .config import Options
 from .index import Index
 from .minhash import lsh_params
-from .policy import Bodies, Cut, Texts, _ranking, add_pairs, band_keys, band_pairs, body_texts, pair_rows
+from .policy import (
+    Bodies,
+    Cut,
+    Floor,
+    Texts,
+    _ranking,
+    add_pairs,
+    band_keys,
+    band_pairs,
+    body_texts,
+    pair_rows,
+    plausible_pairs,
+)
 from .records import Match, Problem
 from .spill import DocInfo, DocTable, Signatures
 
@@ -32,9 +44,9 @@ def _seen_before(corpus: Corpus, index: Index) -> dict[int, Match]:
 
 
 def _candidates(corpus: Corpus, options: Options, first: frozenset[int]) -> np.ndarray:
-    """Pairs of articles that share a band of their signatures (LSH banding, in numpy), as rows of
-    two run numbers sorted by pair, but for pairs of two articles in ``first`` (both held by the
-    index: neither is kept).
+    """Pairs of articles that share a band of their signatures (LSH banding, in numpy) and pass the
+    whole signatures' :class:`dedupe.policy.Floor`, as rows of two run numbers sorted by pair, but
+    for pairs of two articles in ``first`` (both held by the index: neither is kept).
 
     Bands and rows are datasketch's choice for the threshold (``MinHashLSH``'s own optimum), but
     the buckets are found by sorting each band's values: no per-article Python objects, and
@@ -48,7 +60,9 @@ def _candidates(corpus: Corpus, options: Options, first: frozenset[int]) -> np.n
     numbers = np.arange(len(corpus.docs))
     for b in range(bands):
         keys = add_pairs(keys, band_pairs(band_keys(corpus.signature_columns(b * rows, (b + 1) * rows)), numbers))
-    return unseen_pairs(pair_rows(keys), first)
+    pairs = unseen_pairs(pair_rows(keys), first)
+    del keys
+    return corpus.plausible(pairs)
 
 
 def unseen_pairs(pairs: np.ndarray, first: frozenset[int]) -> np.ndarray:
@@ -124,6 +138,7 @@ class Corpus:
         self.docs = DocTable(self._tmp.name)
         self.signatures = Signatures(self._tmp.name, options.signature.num_perm)
         self.dates = array("d")  # NaN where undated: never outside a window
+        self.shingle_counts = array("I")  # of each article's body, as signed
         self._file_starts = array("q")  # each input file's first article (an article's file: its path)
         self._last_path = ""
         self.bytes_in = 0
@@ -142,6 +157,7 @@ class Corpus:
             self._file_starts.append(d.order)
             self._last_path = d.article.path
         self.dates.append(d.date if d.date is not None else float("nan"))
+        self.shingle_counts.append(sum(d.shingle_sizes))
         self.docs.append(d)
         self.bytes_in += d.bytes_in
 
@@ -160,6 +176,11 @@ class Corpus:
     def signature_columns(self, start: int, stop: int) -> np.ndarray:
         """Columns ``start:stop`` of every article's signature (one LSH band), as one matrix."""
         return self.signatures.columns(start, stop)
+
+    def plausible(self, pairs: np.ndarray) -> np.ndarray:
+        """The LSH pairs whose whole signatures pass the run's :class:`dedupe.policy.Floor`."""
+        counts = np.frombuffer(self.shingle_counts, np.uint32)
+        return plausible_pairs(pairs, self.signature_columns, counts, Floor.of(self.options))
 
     def close(self) -> None:
         self.docs.close()

@@ -51,7 +51,17 @@ from .errors import ConfigError
 from .formats import Paths, list_inputs
 from .io import clear_staging
 from .minhash import lsh_params
-from .policy import Bodies, Cut, LocalSink, Sink, default_report_path, merge_pairs, staging_folder, writing_done
+from .policy import (
+    Bodies,
+    Cut,
+    Floor,
+    LocalSink,
+    Sink,
+    default_report_path,
+    merge_pairs,
+    staging_folder,
+    writing_done,
+)
 from .records import Match, Problem
 from .spill import DocInfo
 
@@ -202,7 +212,7 @@ class DaskEngine:
         if where != "client":
             count = sum(client.gather([client.submit(_rows, f) for f in found]))
         if where == "client" or (where == "auto" and count <= CLIENT_PAIRS):
-            return unseen_pairs(merge_pairs(*(array for part in client.gather(found) for array in part)), first)
+            return corpus.plausible(unseen_pairs(merge_pairs(*(array for part in client.gather(found) for array in part)), first))
         parts = max(parts, -(-count // PAIRS_A_PART))
         splits = [client.submit(tasks.split_pairs, f, parts) for f in found]
         seen = self._value(np.array(sorted(first), np.int64))
@@ -234,7 +244,7 @@ class DaskEngine:
         verdicts = []
         for part, known in zip(todo, reused):
             pairs = part.result()  # one part's pairs on the client at a time, to route their articles
-            job = self._verify_job(pairs.tolist(), cut)
+            job = self._verify_job(pairs.tolist(), cut, Floor.of(self.options))  # the parts' pairs are not yet judged
             found = client.compute(job) if job is not None else []
             verdicts.append(client.submit(tasks.verdict_table, found, known))
         self._verdicts = verdicts
@@ -267,13 +277,14 @@ class DaskEngine:
         shuffled = db.concat([self._bag(futures), work]).groupby(tasks.first, shuffle="tasks")
         return shuffled.map(_call(fn, Box(cut), Box(self.options.run)))
 
-    def _verify_job(self, pairs: list[list[int]] | list[tuple[int, int]], cut: Cut) -> Any:
-        """The bag of the pairs' verdicts, ``PAIRS_A_TASK`` pairs a task (None for no pairs)."""
+    def _verify_job(self, pairs: list[list[int]] | list[tuple[int, int]], cut: Cut, floor: Floor | None = None) -> Any:
+        """The bag of the pairs' verdicts, ``PAIRS_A_TASK`` pairs a task (None for no pairs); with a
+        ``floor``, the pairs that do not pass it are left out (see :func:`dedupe.dask_tasks.verify_group`)."""
         if not pairs:
             return None
         batches = [pairs[k : k + PAIRS_A_TASK] for k in range(0, len(pairs), PAIRS_A_TASK)]
         needs = [{n for p in batch for n in p} for batch in batches]
-        return self._shuffle_job(batches, needs, tasks.verify_group, cut)
+        return self._shuffle_job([(b, floor) for b in batches], needs, tasks.verify_group, cut)
 
     def verify(self, pairs: np.ndarray, cut: Cut, verifier: Verifier) -> np.ndarray:
         """Candidate pairs verified on the workers (a table of verdicts)."""

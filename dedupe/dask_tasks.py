@@ -173,7 +173,7 @@ def pieces(chunk: Chunk, c: int, offset: int, wanted: dict[int, list[int]]) -> l
     for t, local in wanted.items():
         held: Held = {}
         for k in local:
-            d = replace(docs[k], shard=c, order=offset + k, signature=None)
+            d = replace(docs[k], shard=c, order=offset + k)  # with its signature: verification may judge it
             held[offset + k] = (d, texts.shingle_bytes(d), texts.output_bytes(d))
         out.append((t, "docs", held))
     return out
@@ -205,8 +205,14 @@ def _unpack(group: tuple[int, list[Any]], cut: Cut) -> tuple[Any, dict[int, DocI
 
 
 def verify_group(group: tuple[int, list[Any]], cut: Cut, opts: RunOptions) -> np.ndarray:
-    """A task's candidate pairs, verified with the articles the shuffle brought it (a table of verdicts)."""
-    pairs, docs, bodies = _unpack(group, cut)
+    """A task's candidate pairs, verified with the articles the shuffle brought it (a table of verdicts);
+    with a floor, only the pairs whose signatures pass it (the others get no verdict: they are no
+    candidates, as the local engine never makes them)."""
+    (pairs, floor), docs, bodies = _unpack(group, cut)
+    if floor is not None and pairs:
+        agree = np.array([np.count_nonzero(docs[i].signature == docs[j].signature) for i, j in pairs])
+        sizes = np.array([[sum(docs[i].shingle_sizes), sum(docs[j].shingle_sizes)] for i, j in pairs])
+        pairs = [p for p, ok in zip(pairs, floor.passes(agree, sizes[:, 0], sizes[:, 1]).tolist()) if ok]
     verifier = Verifier(bodies.shingles, bodies.words, {n: d.date for n, d in docs.items()}, opts)
     return verdict_rows((i, j, verifier.verify(i, j)) for i, j in pairs)
 

@@ -205,6 +205,65 @@ def band_keys(block: np.ndarray) -> np.ndarray:
     return block.view(np.dtype((np.void, block.dtype.itemsize * block.shape[1]))).ravel()
 
 
+@dataclass(frozen=True, slots=True)
+class Floor:
+    """What a pair's signatures must show for the pair to be a candidate: an estimated Jaccard of at
+    least half the LSH threshold, or an estimated containment of at least half the run's.
+
+    Sharing one band of two rows is what unrelated articles do by chance: at a million articles such
+    pairs are most of the candidates (their number grows with the square of the corpus), and each
+    would be verified and held as a verdict. The whole signature tells them from copies: with
+    ``a`` of ``width`` values equal, J ~ a / width, and the shared shingles, J (|A| + |B|) / (1 + J),
+    over the smaller set estimate containment (a short article inside a page dump shares few values).
+    """
+
+    jaccard: float
+    containment: float
+    width: int
+
+    @classmethod
+    def of(cls, options: Options) -> Floor:
+        return cls(options.signature.lsh_threshold / 2, options.run.containment / 2, options.signature.num_perm)
+
+    def passes(self, agree: np.ndarray, sizes_i: np.ndarray, sizes_j: np.ndarray) -> np.ndarray:
+        """Which pairs (their equal signature values, each article's shingle count) are candidates."""
+        jaccard = agree / self.width
+        smaller = np.maximum(np.minimum(sizes_i, sizes_j), 1)
+        contained = jaccard * (sizes_i.astype(np.float64) + sizes_j) / ((1 + jaccard) * smaller)
+        out: np.ndarray = (jaccard >= self.jaccard) | (contained >= self.containment)
+        return out
+
+
+AGREE_COLUMNS = 8  # signature columns read at a time to compare pairs (4 bytes an article each)
+AGREE_PAIRS = 1 << 16  # pairs compared at a time
+
+
+def agreements(pairs: np.ndarray, columns: Callable[[int, int], np.ndarray], width: int) -> np.ndarray:
+    """How many of their ``width`` signature values the two articles of each pair share, from
+    ``columns(start, stop)`` (those columns of every article) read a few at a time."""
+    agree = np.zeros(len(pairs), np.uint16)
+    for start in range(0, width, AGREE_COLUMNS):
+        block = columns(start, min(width, start + AGREE_COLUMNS))
+        for k in range(0, len(pairs), AGREE_PAIRS):
+            p = pairs[k : k + AGREE_PAIRS]
+            agree[k : k + len(p)] += (block[p[:, 0]] == block[p[:, 1]]).sum(axis=1, dtype=np.uint16)
+    return agree
+
+
+def plausible_pairs(pairs: np.ndarray, columns: Callable[[int, int], np.ndarray], sizes: np.ndarray,
+                    floor: Floor) -> np.ndarray:
+    """The ``pairs`` (rows of two run numbers) whose signatures pass the ``floor``; ``sizes`` holds
+    each article's shingle count."""
+    if not len(pairs):
+        return pairs
+    agree = agreements(pairs, columns, floor.width)
+    keep = np.empty(len(pairs), bool)
+    for k in range(0, len(pairs), AGREE_PAIRS):
+        p = pairs[k : k + AGREE_PAIRS]
+        keep[k : k + len(p)] = floor.passes(agree[k : k + len(p)], sizes[p[:, 0]], sizes[p[:, 1]])
+    return pairs[keep]
+
+
 def _cached(fn: Callable[[int], T], size: int = 4096) -> Callable[[int], T]:
     from functools import lru_cache
 

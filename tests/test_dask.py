@@ -394,3 +394,21 @@ def test_a_url_without_its_fsspec_package_is_one_line(runner, tmp_path):
 def test_an_out_url_needs_a_report_file(runner, tmp_path):
     result = runner.invoke(main, ["run", str(SCRAPE), "--out", "memory://out", "--engine", "dask"])
     assert result.exit_code == 2 and "--report" in result.stderr
+
+
+@pytest.mark.parametrize("components", ["client", "cluster"])
+def test_the_dask_engine_leaves_out_the_pairs_under_the_floor_as_locally(tmp_path, small_tasks, cluster, components):
+    # articles of real lines drawn at random: hundreds of pairs share a band by chance and fall
+    # under the signature floor. On the client they are left out with the candidates; on the
+    # cluster the verification tasks leave them out (no verdict, not counted in the bins)
+    from .test_candidates import write_chance_scrape
+
+    write_chance_scrape(tmp_path / "scrape")
+    results = []
+    for engine in ("local", "dask"):
+        options = Options(run=RunOptions(jobs=2, engine=engine, components=components if engine == "dask" else "auto",
+                                         scheduler=cluster.scheduler_address if engine == "dask" else None))
+        run(tmp_path / "scrape", tmp_path / engine, options, report=tmp_path / f"{engine}.jsonl")
+        results.append((_outputs(tmp_path / engine), findings(tmp_path / f"{engine}.jsonl"),
+                        _bins(tmp_path / f"{engine}.jsonl")))
+    assert results[0] == results[1]

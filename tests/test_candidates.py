@@ -1,0 +1,130 @@
+"""Candidate pairs: articles that share an LSH band and whose whole signatures pass the floor.
+
+The scrape here is made of real lines (fixtures/pool/lines.jsonl): articles of eight lines drawn
+at random, so that many pairs share a line or two by chance (as stories on one site share quotes
+and standard sentences), plus copies of some of them with a line dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedupe import Options, RunOptions, run
+from dedupe.policy import AGREE_COLUMNS, Floor, agreements, plausible_pairs
+from dedupe.prepare import prepare
+from dedupe.records import Article
+
+from .conftest import FIXTURES
+from .test_run import findings
+
+LINES = [json.loads(line)["text"] for line in (FIXTURES / "pool" / "lines.jsonl").read_text("utf-8").splitlines()]
+PROSE = [t for t in LINES if len(t.split()) >= 12]
+ARTICLES, COPIES = 240, 20
+
+
+def write_chance_scrape(root: Path) -> None:
+    """ARTICLES articles of eight real lines each (drawn with seed 7), the first COPIES of them copied
+    again with their last line dropped; four articles a folder (a source)."""
+    rng = random.Random(7)
+    texts = ["\n\n".join(rng.sample(PROSE, 8)) + "\n" for _ in range(ARTICLES)]
+    texts += [t.rsplit("\n\n", 2)[0] + "\n" for t in texts[:COPIES]]
+    for i, text in enumerate(texts):
+        path = root / f"site-{i % (len(texts) // 4)}" / f"{i:03}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def no_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every pair that shares a band is a candidate (as before the floor)."""
+    monkeypatch.setattr(Floor, "of", classmethod(lambda cls, options: cls(0.0, 0.0, options.signature.num_perm)))
+
+
+def summary(report: Path) -> dict[str, object]:
+    last: dict[str, object] = json.loads(report.read_bytes().splitlines()[-1])
+    return last
+
+
+@pytest.fixture(scope="module")
+def chance_scrape(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("chance") / "scrape"
+    write_chance_scrape(root)
+    return root
+
+
+def _outputs(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+
+def test_the_floor_leaves_out_chance_pairs_and_finds_every_copy(chance_scrape, tmp_path, monkeypatch):
+    options = Options(run=RunOptions(jobs=2))
+    floored = run(chance_scrape, tmp_path / "a", options, report=tmp_path / "a.jsonl")
+    no_floor(monkeypatch)
+    banded = run(chance_scrape, tmp_path / "b", options, report=tmp_path / "b.jsonl")
+
+    assert floored.dropped == banded.dropped == COPIES
+    assert _outputs(tmp_path / "a") == _outputs(tmp_path / "b")
+    assert findings(tmp_path / "a.jsonl") == findings(tmp_path / "b.jsonl")
+    a, b = summary(tmp_path / "a.jsonl"), summary(tmp_path / "b.jsonl")
+    assert a["similarity_merged"] == b["similarity_merged"]
+    apart_a, apart_b = a["similarity_not_merged"], b["similarity_not_merged"]
+    assert sum(apart_b) - sum(apart_a) >= 250, (apart_a, apart_b)  # type: ignore[arg-type]
+    assert apart_a[8:] == apart_b[8:]  # type: ignore[index]  # none left out shares 0.4 (the containment floor)
+
+
+def _signed(text: str) -> tuple[np.ndarray, int]:
+    p = prepare(Article("a", "a.txt", text), Options())
+    return p.signature, sum(p.shingle_sizes)
+
+
+def test_a_short_article_inside_a_long_page_passes_on_its_containment():
+    article = "\n\n".join(PROSE[:3]) + "\n"
+    page = "\n\n".join(PROSE[:3] + PROSE[10:40]) + "\n"  # the article, and a page of other text
+    (sa, na), (sb, nb) = _signed(article), _signed(page)
+    agree = np.array([np.count_nonzero(sa == sb)])
+    floor = Floor.of(Options())
+    assert agree[0] / floor.width < floor.jaccard  # too little of the page to pass as a near copy
+    assert floor.passes(agree, np.array([na]), np.array([nb])).tolist() == [True]
+    other = _signed("\n\n".join(PROSE[50:53]) + "\n")
+    unrelated = np.array([np.count_nonzero(other[0] == sb)])
+    assert floor.passes(unrelated, np.array([other[1]]), np.array([nb])).tolist() == [False]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 40),
+    st.integers(1, 3 * AGREE_COLUMNS + 3),
+    st.data(),
+)
+def test_agreements_count_equal_values_reading_a_few_columns_at_a_time(articles, width, data):
+    values = st.integers(0, 3)  # few values: many equal ones
+    sig = np.array(data.draw(st.lists(st.lists(values, min_size=width, max_size=width), min_size=articles,
+                                      max_size=articles)), np.uint32)
+    pair = st.tuples(st.integers(0, articles - 1), st.integers(0, articles - 1))
+    pairs = np.array(data.draw(st.lists(pair, max_size=50)), np.int64).reshape(-1, 2)
+    asked = []
+
+    def columns(start: int, stop: int) -> np.ndarray:
+        asked.append((start, stop))
+        return sig[:, start:stop].copy()
+
+    got = agreements(pairs, columns, width)
+    assert got.tolist() == [int(np.count_nonzero(sig[i] == sig[j])) for i, j in pairs]
+    assert all(stop - start <= AGREE_COLUMNS for start, stop in asked)
+    assert sorted(c for start, stop in asked for c in range(start, stop)) == list(range(width))
+
+
+def test_plausible_pairs_keeps_the_pairs_that_pass_in_order():
+    sig = np.array([[1, 2, 3, 4], [1, 2, 3, 9], [1, 8, 8, 8], [1, 2, 7, 7]], np.uint32)
+    pairs = np.array([[0, 1], [0, 2], [0, 3], [1, 2]], np.int32)
+    sizes = np.array([10, 10, 10, 1000], np.uint32)
+    floor = Floor(0.6, 0.9, 4)  # 3 of 4 values, or (from 2 of 4) nearly all of the smaller set
+    got = plausible_pairs(pairs, lambda a, b: sig[:, a:b], sizes, floor)
+    assert got.tolist() == [[0, 1], [0, 3]]  # a near copy; a small set inside a large one
+    assert plausible_pairs(pairs[:0], lambda a, b: sig[:, a:b], sizes, floor).shape == (0, 2)
