@@ -17,6 +17,7 @@ from dedupe.cluster import (
     PairVerdict,
     Verdicts,
     cluster,
+    kept_copies,
     templated,
     templated_paragraphs,
     verdict,
@@ -54,6 +55,28 @@ def test_keep_order_picks_the_copy_kept():
     result = cluster(3, [(0, 1), (1, 2)], table, lambda members: sorted(members, reverse=True))
     assert tuple(result.keeper) == (2, 2, 2)
     assert set(result.verdicts) == {0, 1}
+
+
+_verdicts = st.builds(PairVerdict, st.booleans(), st.floats(0, 1), st.sampled_from(REASONS))
+
+
+@given(st.dictionaries(st.integers(0, 99), st.tuples(st.integers(0, 99), _verdicts), max_size=40),
+       st.randoms(use_true_random=False), st.lists(st.integers(-5, 105), max_size=10))
+def test_dropped_articles_verdicts_answer_as_a_dict_would(drops, rnd, asked):
+    # each article dropped once, the components settled in any order
+    items = [(m, k, v) for m, (k, v) in drops.items()]
+    rnd.shuffle(items)
+    cuts = sorted(rnd.sample(range(len(items) + 1), min(3, len(items) + 1)))
+    settled = [items[a:b] for a, b in zip([0, *cuts], [*cuts, len(items)])]
+    keeper, dropped = kept_copies(100, settled)
+    assert dict(dropped.items()) == {m: v for m, (k, v) in drops.items()}
+    assert list(dropped) == sorted(drops) and len(dropped) == len(drops)
+    assert list(keeper) == [drops[m][0] if m in drops else m for m in range(100)]
+    for m in asked:
+        assert (m in dropped) == (m in drops)
+        if m not in drops:
+            with pytest.raises(KeyError):
+                dropped[m]
 
 
 def test_unverified_candidates_merge_nothing():
