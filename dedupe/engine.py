@@ -18,6 +18,7 @@ listing order.
 from __future__ import annotations
 
 import ctypes
+import gc
 import multiprocessing
 import os
 import tempfile
@@ -102,8 +103,11 @@ _TRIM = _malloc_trim()
 
 
 def give_back_memory() -> bool:
-    """Hand the heap pages a step's freed arrays left behind back to the OS, where the C library can
-    (glibc keeps them mapped: about 200 MB of them after the candidates of a million articles)."""
+    """Free what a step left in reference cycles, then hand the heap pages its freed arrays left behind
+    back to the OS, where the C library can (glibc keeps them mapped: about 200 MB of them after the
+    candidates of a million articles). A round's verifier is such a cycle (its cache holds it), and
+    with it the verdict table of every candidate pair, until the next full collection."""
+    gc.collect()
     return _TRIM is not None and bool(_TRIM(0))
 
 

@@ -34,6 +34,34 @@ def test_freed_heap_pages_go_back_to_the_os():
     assert len(kept) == 1200
 
 
+def test_a_clustering_round_s_verdict_table_is_freed_with_the_step():
+    # a verifier's cache holds the verifier itself: a cycle that would keep the verdict table of
+    # every candidate pair alive until the next full collection, past the steps that need it
+    import gc
+    import weakref
+
+    from dedupe.cluster import VERDICTS, Verdicts, Verifier
+    from dedupe.config import RunOptions
+
+    class Table(np.ndarray):  # a weakref-able verdict table
+        pass
+
+    table = np.zeros(1000, VERDICTS).view(Table)
+    verifier = Verifier(lambda i: np.empty(0, np.uint32), lambda i: [], [None] * 10, RunOptions(),
+                        Verdicts.of_sorted(table))
+    held = weakref.ref(table)
+    was_enabled = gc.isenabled()
+    gc.disable()  # no automatic collection between the lines below
+    try:
+        del table, verifier
+        assert held() is not None  # the cycle holds it
+        give_back_memory()
+        assert held() is None
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 @given(st.lists(st.text(st.characters(exclude_categories=())), max_size=40), st.data())
 def test_a_compact_listing_reads_as_the_list_it_holds(paths, data):
     # lone surrogates included: the names of files that are not UTF-8, as Python lists them
