@@ -13,7 +13,6 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -205,6 +204,9 @@ class Verdicts(Mapping[tuple[int, int], PairVerdict]):
         return iter(zip(rows["i"].tolist(), rows["j"].tolist()))
 
 
+VERIFIED = 1 << 16  # verdicts a verifier keeps of the pairs it compared
+
+
 class Verifier:
     """Exact verification of article pairs, cached (a pair is compared at most once)."""
 
@@ -221,12 +223,20 @@ class Verifier:
         self.dates = dates
         self.opts = opts
         self.known = known if known is not None else {}  # verdicts that still hold (from an earlier round), by pair
-        self._verify_new = lru_cache(maxsize=1 << 16)(self._verify)
+        # pairs compared so far (a dict, not an lru_cache of a bound method: that would make the verifier
+        # a reference cycle, holding ``known`` and its table until a full collection)
+        self._verified: dict[tuple[int, int], PairVerdict] = {}
 
     def verify(self, i: int, j: int) -> PairVerdict:
-        """The verdict on articles ``i < j`` (each pair compared at most once)."""
+        """The verdict on articles ``i < j`` (each pair compared once, but for the last ``VERIFIED``)."""
         v = self.known.get((i, j))
-        return v if v is not None else self._verify_new(i, j)
+        if v is None:
+            v = self._verified.get((i, j))
+            if v is None:
+                if len(self._verified) >= VERIFIED:
+                    self._verified.clear()
+                v = self._verified[i, j] = self._verify(i, j)
+        return v
 
     def _verify(self, i: int, j: int) -> PairVerdict:
         a, b = self.shingles(i), self.shingles(j)

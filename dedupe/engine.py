@@ -102,12 +102,16 @@ def _malloc_trim() -> Callable[[int], int] | None:
 _TRIM = _malloc_trim()
 
 
-def give_back_memory() -> bool:
-    """Free what a step left in reference cycles, then hand the heap pages its freed arrays left behind
-    back to the OS, where the C library can (glibc keeps them mapped: about 200 MB of them after the
-    candidates of a million articles). A round's verifier is such a cycle (its cache holds it), and
-    with it the verdict table of every candidate pair, until the next full collection."""
-    gc.collect()
+COLLECT_ARTICLES = 10_000  # runs of this many articles collect reference cycles between their steps
+
+
+def give_back_memory(collect: bool = True) -> bool:
+    """Hand the heap pages a step's freed arrays left behind back to the OS, where the C library can
+    (glibc keeps them mapped: about 200 MB of them after the candidates of a million articles). With
+    ``collect``, what the step left in reference cycles is freed first: a full collection costs tens
+    of milliseconds, worth it where a step's cycles hold megabytes (a cached bound method makes one)."""
+    if collect:
+        gc.collect()
     return _TRIM is not None and bool(_TRIM(0))
 
 
@@ -318,7 +322,8 @@ def _run(
                 corpus.add(item, shard)
         if progress:
             progress(1, len(rels))
-    give_back_memory()
+    big = len(corpus.docs) >= COLLECT_ARTICLES
+    give_back_memory(big)
     docs = corpus.docs
     docs.name()
     for d in docs:
@@ -332,17 +337,17 @@ def _run(
     seen = _seen_before(corpus, index) if index is not None else {}
     first = frozenset(seen)
     candidates = engine.candidates(corpus, first)
-    give_back_memory()
+    give_back_memory(big)
     result = engine.clustering(corpus, candidates, {}, None, first)
-    give_back_memory()
+    give_back_memory(big)
     boiler = _boilerplate(docs, result.keeper, options.run.boilerplate_min_docs)
     cut = boiler if options.run.boilerplate else {}
     if cut:
-        give_back_memory()
+        give_back_memory(big)
         result = engine.clustering(corpus, candidates, cut, result, first)
     del candidates
     result = binned(result)
-    give_back_memory()
+    give_back_memory(big)
 
     names = Names(docs)
     for finding in _doc_findings(docs, result, seen, boiler, options.run.boilerplate, corpus.body_texts):

@@ -34,28 +34,52 @@ def test_freed_heap_pages_go_back_to_the_os():
     assert len(kept) == 1200
 
 
-def test_a_clustering_round_s_verdict_table_is_freed_with_the_step():
-    # a verifier's cache holds the verifier itself: a cycle that would keep the verdict table of
-    # every candidate pair alive until the next full collection, past the steps that need it
+class _Table(np.ndarray):  # a verdict table that a weakref can watch
+    pass
+
+
+def test_a_clustering_round_s_verdict_table_is_freed_with_its_verifier():
+    # a verifier that cached its verdicts through an lru_cache of its own bound method was a
+    # reference cycle: the verdict table of every candidate pair lived on past the step, until
+    # the next full collection
     import gc
     import weakref
 
     from dedupe.cluster import VERDICTS, Verdicts, Verifier
     from dedupe.config import RunOptions
 
-    class Table(np.ndarray):  # a weakref-able verdict table
-        pass
-
-    table = np.zeros(1000, VERDICTS).view(Table)
+    table = np.zeros(1000, VERDICTS).view(_Table)
     verifier = Verifier(lambda i: np.empty(0, np.uint32), lambda i: [], [None] * 10, RunOptions(),
                         Verdicts.of_sorted(table))
+    assert verifier.verify(3, 4).reason == "no_body"  # a pair compared and cached
     held = weakref.ref(table)
     was_enabled = gc.isenabled()
-    gc.disable()  # no automatic collection between the lines below
+    gc.disable()  # no collection: only reference counts free it
     try:
         del table, verifier
-        assert held() is not None  # the cycle holds it
-        give_back_memory()
+        assert held() is None
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def test_a_step_s_reference_cycles_are_collected_before_the_trim():
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    node = Node()
+    node.me, node.array = node, np.zeros(1000).view(_Table)
+    held = weakref.ref(node.array)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        del node
+        give_back_memory(collect=False)
+        assert held() is not None
+        give_back_memory(collect=True)
         assert held() is None
     finally:
         if was_enabled:
