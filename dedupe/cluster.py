@@ -208,7 +208,8 @@ VERIFIED = 1 << 16  # verdicts a verifier keeps of the pairs it compared
 
 
 class Verifier:
-    """Exact verification of article pairs, cached (a pair is compared at most once)."""
+    """Exact verification of article pairs, cached: a pair asked for again is not compared again (up
+    to ``VERIFIED`` verdicts kept; past that the cache starts afresh)."""
 
     def __init__(
         self,
@@ -228,7 +229,7 @@ class Verifier:
         self._verified: dict[tuple[int, int], PairVerdict] = {}
 
     def verify(self, i: int, j: int) -> PairVerdict:
-        """The verdict on articles ``i < j`` (each pair compared once, but for the last ``VERIFIED``)."""
+        """The verdict on articles ``i < j``: one that still holds, one cached, or a new comparison."""
         v = self.known.get((i, j))
         if v is None:
             v = self._verified.get((i, j))
