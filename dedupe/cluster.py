@@ -114,8 +114,20 @@ def verdict(row: np.void) -> PairVerdict:
 
 
 def verdict_rows(verdicts: Iterable[tuple[int, int, PairVerdict]]) -> np.ndarray:
-    """Verdicts as a :data:`VERDICTS` table (18 bytes a pair, where a dict of them takes about 250)."""
-    return np.array([(i, j, v.duplicate, v.similarity, REASON_CODES[v.reason]) for i, j, v in verdicts], VERDICTS)
+    """Verdicts as a :data:`VERDICTS` table (18 bytes a pair, where a dict of them takes about 250),
+    built column by column: no list of row tuples beside it."""
+    firsts, seconds, duplicate, similarity, reason = array("q"), array("q"), array("b"), array("d"), array("B")
+    for i, j, v in verdicts:
+        firsts.append(i)
+        seconds.append(j)
+        duplicate.append(v.duplicate)
+        similarity.append(v.similarity)
+        reason.append(REASON_CODES[v.reason])
+    table = np.empty(len(firsts), VERDICTS)
+    table["i"], table["j"] = np.frombuffer(firsts, np.int64), np.frombuffer(seconds, np.int64)
+    table["duplicate"] = np.frombuffer(duplicate, np.int8).astype(bool)
+    table["similarity"], table["reason"] = np.frombuffer(similarity), np.frombuffer(reason, np.uint8)
+    return table
 
 
 def pair_keys(i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -350,58 +362,44 @@ def cluster(
 
 def verify_all(candidates: np.ndarray, verifier: Verifier) -> np.ndarray:
     """The verdict of each candidate pair, asked for pair by pair, as a :data:`VERDICTS` table."""
-    duplicate, similarity, reason = array("b"), array("d"), array("B")
-    for i, j in candidates.tolist():
-        v = verifier.verify(i, j)
-        duplicate.append(v.duplicate)
-        similarity.append(v.similarity)
-        reason.append(REASON_CODES[v.reason])
-    table = np.empty(len(candidates), VERDICTS)
-    table["i"], table["j"] = candidates[:, 0], candidates[:, 1]
-    table["duplicate"] = np.frombuffer(duplicate, np.int8).astype(bool)
-    table["similarity"], table["reason"] = np.frombuffer(similarity), np.frombuffer(reason, np.uint8)
-    return table
+    return verdict_rows((i, j, verifier.verify(i, j)) for i, j in candidates.tolist())
 
 
 class Dropped(Mapping[int, PairVerdict]):
-    """The verdict that dropped each dropped article, held as columns sorted by article: 18 bytes a
-    drop, where a dict of verdicts takes about 200 (20 MB for the 100,000 drops of a million articles)."""
+    """The verdict that dropped each dropped article: a :data:`VERDICTS` table of (dropped, kept)
+    rows sorted by the dropped article, 26 bytes a drop with its key, where a dict of verdicts takes
+    about 200 (20 MB for the 100,000 drops of a million articles)."""
 
-    def __init__(self, articles: array, duplicate: array, similarity: array, reason: array) -> None:  # type: ignore[type-arg]
-        """From columns in any order (``array`` of int64, int8, float64, uint8)."""
-        order = np.argsort(np.frombuffer(articles, np.int64), kind="stable")
-        self._articles = np.frombuffer(articles, np.int64)[order]
-        self._duplicate = np.frombuffer(duplicate, np.int8)[order].astype(bool)
-        self._similarity = np.frombuffer(similarity, np.float64)[order]
-        self._reason = np.frombuffer(reason, np.uint8)[order]
+    def __init__(self, table: np.ndarray) -> None:
+        self.table = table[np.argsort(table["i"], kind="stable")]
+        self._keys = self.table["i"].astype(np.int64)  # an int32 column searched for a Python int is cast whole
 
     def _at(self, m: int) -> int:
-        k = int(np.searchsorted(self._articles, m))
-        return k if k < len(self._articles) and self._articles[k] == m else -1
+        k = int(np.searchsorted(self._keys, m))
+        return k if k < len(self._keys) and self._keys[k] == m else -1
 
     def __getitem__(self, m: int) -> PairVerdict:
         k = self._at(m)
         if k < 0:
             raise KeyError(m)
-        return PairVerdict(bool(self._duplicate[k]), float(self._similarity[k]), REASONS[int(self._reason[k])])
+        return verdict(self.table[k])
 
     def __len__(self) -> int:
-        return len(self._articles)
+        return len(self._keys)
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self._articles.tolist())
+        return iter(self._keys.tolist())
 
 
 def kept_copies(n: int, settled: Iterable[Drops]) -> tuple[Sequence[int], Dropped]:
     """Each of ``n`` articles' kept copy (itself when kept; 8 bytes an article) and the verdict of
     each dropped one."""
     keeper = array("q", range(n))
-    articles, duplicate, similarity, reason = array("q"), array("b"), array("d"), array("B")
-    for drops in settled:
-        for m, k, v in drops:
-            keeper[m] = k
-            articles.append(m)
-            duplicate.append(v.duplicate)
-            similarity.append(v.similarity)
-            reason.append(REASON_CODES[v.reason])
-    return keeper, Dropped(articles, duplicate, similarity, reason)
+
+    def drops() -> Iterator[tuple[int, int, PairVerdict]]:
+        for component in settled:
+            for m, k, v in component:
+                keeper[m] = k
+                yield m, k, v
+
+    return keeper, Dropped(verdict_rows(drops()))

@@ -22,7 +22,7 @@ from dedupe.prepare import prepare
 from dedupe.records import Article
 
 from .conftest import FIXTURES
-from .test_run import findings
+from .test_run import findings, outputs
 
 LINES = [json.loads(line)["text"] for line in (FIXTURES / "pool" / "lines.jsonl").read_text("utf-8").splitlines()]
 PROSE = [t for t in LINES if len(t.split()) >= 12]
@@ -58,10 +58,6 @@ def chance_scrape(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _outputs(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-
-
 def test_the_floor_leaves_out_chance_pairs_and_finds_every_copy(chance_scrape, tmp_path, monkeypatch):
     options = Options(run=RunOptions(jobs=2))
     floored = run(chance_scrape, tmp_path / "a", options, report=tmp_path / "a.jsonl")
@@ -69,7 +65,7 @@ def test_the_floor_leaves_out_chance_pairs_and_finds_every_copy(chance_scrape, t
     banded = run(chance_scrape, tmp_path / "b", options, report=tmp_path / "b.jsonl")
 
     assert floored.dropped == banded.dropped == COPIES
-    assert _outputs(tmp_path / "a") == _outputs(tmp_path / "b")
+    assert outputs(tmp_path / "a") == outputs(tmp_path / "b")
     assert findings(tmp_path / "a.jsonl") == findings(tmp_path / "b.jsonl")
     a, b = summary(tmp_path / "a.jsonl"), summary(tmp_path / "b.jsonl")
     assert a["similarity_merged"] == b["similarity_merged"]
