@@ -20,7 +20,8 @@ from .clean import normalize_newlines, repair
 from .config import CleanOptions, Options
 from .records import CleanResult, Finding, Paragraph
 from .segment import segment
-from .shingle import shingle_sets, text_key, tokens, word_hashes
+from .shingle import text_key, token_shingles, tokens
+from .speedups import native
 
 HEADLINE_WINDOW = 5  # the headline and its copies are looked for among the first paragraphs
 HEADLINE_MAX_TOKENS = 30
@@ -79,7 +80,7 @@ class _Article:
     def _sets(self, i: int) -> tuple[frozenset[int], frozenset[int]]:
         s = self._shingles.get(i)
         if s is None:
-            s = self._shingles[i] = shingle_sets(word_hashes(self.toks[i], self._word_cache), self.opts.shingle_size)
+            s = self._shingles[i] = token_shingles(self.toks[i], self.opts.shingle_size, self._word_cache)
         return s
 
     def shingles(self, i: int) -> frozenset[int]:
@@ -99,8 +100,16 @@ class _Article:
         |T|)`` longest n-grams, so the paragraph that is matched (or contained) has at least that
         many n-grams found elsewhere in the article. That count is taken on the words themselves
         (sets of word tuples, no xxhash or numpy). Paragraphs that pass, and those that share a
-        candidate key with one that passes, are returned.
+        candidate key with one that passes, are returned. The compiled kernel
+        (:mod:`dedupe.speedups`) gives the same list.
         """
+        if native is not None:
+            found: list[int] = native.may_repeat(self.toks, self.opts.shingle_size,
+                                                 min(self.opts.threshold, self.opts.containment), _SLACK)
+            return found
+        return self._may_repeat()
+
+    def _may_repeat(self) -> list[int]:
         if len(self.toks) < 2:
             return []
         size = self.opts.shingle_size

@@ -4,7 +4,8 @@ A signature is exactly what ``datasketch.MinHash(num_perm, seed, hashfunc=shingl
 scheme="affine32")`` holds after ``update_batch`` of the same word n-grams (``tests/test_minhash.py``
 checks it): each shingle's 32-bit hash (its words' xxh32, folded) is pre-mixed with the MurmurHash3
 finalizer, then each of the ``num_perm`` permutations ``a * h + b mod 2**32`` is applied and the
-minimum kept. Words are hashed once and n-grams folded in numpy, which is most of the speed.
+minimum kept. Words are hashed once and n-grams folded in numpy, which is most of the speed; where
+the compiled kernels are built (:mod:`dedupe.speedups`) they do the same in C, with the same values.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import xxhash
 
 from .config import SignatureOptions
+from .speedups import native
 
 _U32 = np.uint32
 
@@ -91,6 +93,14 @@ def paragraph_shingles(paragraphs: list[list[str]], words: int) -> tuple[np.ndar
     each paragraph has. N-grams never cross a paragraph break; a paragraph shorter than
     ``words`` gives one hash (its whole text), an empty one none.
     """
+    if native is None:
+        return _paragraph_shingles(paragraphs, words)
+    hashes, sizes = native.paragraph_shingles(paragraphs, words)
+    return np.frombuffer(hashes, _U32), np.frombuffer(sizes, np.int64)
+
+
+def _paragraph_shingles(paragraphs: list[list[str]], words: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`paragraph_shingles` in numpy."""
     n = len(paragraphs)
     lengths = np.fromiter(map(len, paragraphs), dtype=np.int64, count=n)
     if not lengths.any():
@@ -155,8 +165,16 @@ def signatures(hashes: np.ndarray, counts: np.ndarray, opts: SignatureOptions) -
     """
     a, b = permutations(opts.num_perm, opts.seed)
     out = np.full((len(counts), opts.num_perm), np.iinfo(_U32).max, dtype=_U32)
+    hashes = np.ascontiguousarray(hashes, dtype=_U32)
+    if native is not None:
+        native.signatures(hashes, np.ascontiguousarray(counts, dtype=np.int64), a, b, out)
+        return out
+    return _signatures(hashes, counts, a, b, out)
+
+
+def _signatures(hashes: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """The minima of :func:`signatures` in numpy, written into ``out``."""
     ends = np.cumsum(counts).tolist()
-    hashes = hashes.astype(_U32, copy=False)
     row = 0
     for start in range(0, hashes.size, SIGN_ROWS):
         stop = min(hashes.size, start + SIGN_ROWS)

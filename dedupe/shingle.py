@@ -8,13 +8,17 @@ character, so their shingles are character n-grams.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import xxhash
 
 from .segment import CJK
+from .speedups import native
 
 # Han, kana and hangul: one token a character. Everything else: runs of letters/digits.
 _TOKEN_RE = re.compile(f"[{CJK}]|[^\\W_{CJK}]+")
+# its findall, or the same split compiled
+_split: Callable[[str], list[str]] = native.tokens if native is not None else _TOKEN_RE.findall
 
 _MASK64 = (1 << 64) - 1
 _MIX = 0x9E3779B97F4A7C15
@@ -22,12 +26,12 @@ _MIX = 0x9E3779B97F4A7C15
 
 def tokens(text: str) -> list[str]:
     """The matching tokens of a text: casefolded words, CJK characters one by one."""
-    return _TOKEN_RE.findall(text.casefold())
+    return _split(text.casefold())
 
 
 def words(text: str) -> list[str]:
     """The same tokens as :func:`tokens`, with their case kept (names and numbers stand out)."""
-    return _TOKEN_RE.findall(text)
+    return _split(text)
 
 
 def word_hashes(toks: list[str], cache: dict[str, int] | None = None) -> list[int]:
@@ -57,6 +61,17 @@ def shingle_sets(hashes: list[int], max_n: int) -> tuple[frozenset[int], frozens
     return frozenset(out), frozenset(top)
 
 
+def token_shingles(toks: list[str], max_n: int, cache: dict[str, int] | None = None) -> tuple[frozenset[int], frozenset[int]]:
+    """:func:`shingle_sets` of the tokens' :func:`word_hashes` (``cache`` serves the Python code)."""
+    if native is not None:
+        sets: tuple[frozenset[int], frozenset[int]] = native.shingle_sets(toks, max_n)
+        return sets
+    return shingle_sets(word_hashes(toks, cache), max_n)
+
+
 def text_key(toks: list[str]) -> int:
     """A hash of the whole token sequence: equal keys mean equal text up to case and typography."""
+    if native is not None:
+        key: int = native.text_key(toks)
+        return key
     return xxhash.xxh64_intdigest("\x1f".join(toks).encode())

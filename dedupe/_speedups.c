@@ -1,0 +1,744 @@
+/* Compiled kernels of dedupe's per-article work: the same results as the Python and numpy code
+ * they stand in for (dedupe/speedups.py picks them; tests/test_speedups.py compares the two).
+ *
+ *   tokens(text)                       the matching tokens of an already casefolded text
+ *   paragraph_shingles(paras, words)   each paragraph's sorted distinct word n-gram hashes
+ *   signatures(hashes, counts, a, b, out)   MinHash rows, datasketch's affine32 scheme
+ *   shingle_sets(tokens, max_n)        a paragraph's 64-bit n-gram hashes, n = 1..max_n, and its longest
+ *   text_key(tokens)                   xxh64 of the tokens joined with \x1f
+ *   may_repeat(paragraphs, size, rate, slack)   dedupe.document._Article.may_repeat
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- xxh32 (Yann Collet's xxHash, 32-bit, seed 0): what xxhash.xxh32_intdigest gives ---- */
+
+#define P32_1 0x9E3779B1U
+#define P32_2 0x85EBCA77U
+#define P32_3 0xC2B2AE3DU
+#define P32_4 0x27D4EB2FU
+#define P32_5 0x165667B1U
+
+static inline uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
+
+static inline uint32_t read32(const unsigned char *p) {
+    /* little-endian whatever the machine */
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+static inline uint32_t round32(uint32_t acc, uint32_t input) {
+    return rotl32(acc + input * P32_2, 13) * P32_1;
+}
+
+static uint32_t xxh32(const unsigned char *p, size_t len) {
+    const unsigned char *end = p + len;
+    uint32_t h;
+    if (len >= 16) {
+        const unsigned char *limit = end - 16;
+        uint32_t v1 = P32_1 + P32_2, v2 = P32_2, v3 = 0, v4 = 0 - P32_1;
+        do {
+            v1 = round32(v1, read32(p));
+            v2 = round32(v2, read32(p + 4));
+            v3 = round32(v3, read32(p + 8));
+            v4 = round32(v4, read32(p + 12));
+            p += 16;
+        } while (p <= limit);
+        h = rotl32(v1, 1) + rotl32(v2, 7) + rotl32(v3, 12) + rotl32(v4, 18);
+    } else {
+        h = P32_5;
+    }
+    h += (uint32_t)len;
+    while (p + 4 <= end) {
+        h = rotl32(h + read32(p) * P32_3, 17) * P32_4;
+        p += 4;
+    }
+    while (p < end) {
+        h = rotl32(h + (*p) * P32_5, 11) * P32_1;
+        p++;
+    }
+    h ^= h >> 15;
+    h *= P32_2;
+    h ^= h >> 13;
+    h *= P32_3;
+    h ^= h >> 16;
+    return h;
+}
+
+/* ---- xxh64 (seed 0): what xxhash.xxh64_intdigest gives ---- */
+
+#define P64_1 0x9E3779B185EBCA87ULL
+#define P64_2 0xC2B2AE3D27D4EB4FULL
+#define P64_3 0x165667B19E3779F9ULL
+#define P64_4 0x85EBCA77C2B2AE63ULL
+#define P64_5 0x27D4EB2F165667C5ULL
+
+static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+static inline uint64_t read64(const unsigned char *p) {
+    return (uint64_t)read32(p) | ((uint64_t)read32(p + 4) << 32);
+}
+
+static inline uint64_t round64(uint64_t acc, uint64_t input) {
+    return rotl64(acc + input * P64_2, 31) * P64_1;
+}
+
+static inline uint64_t merge64(uint64_t acc, uint64_t v) {
+    acc ^= round64(0, v);
+    return acc * P64_1 + P64_4;
+}
+
+static uint64_t xxh64(const unsigned char *p, size_t len) {
+    const unsigned char *end = p + len;
+    uint64_t h;
+    if (len >= 32) {
+        const unsigned char *limit = end - 32;
+        uint64_t v1 = P64_1 + P64_2, v2 = P64_2, v3 = 0, v4 = 0 - P64_1;
+        do {
+            v1 = round64(v1, read64(p));
+            v2 = round64(v2, read64(p + 8));
+            v3 = round64(v3, read64(p + 16));
+            v4 = round64(v4, read64(p + 24));
+            p += 32;
+        } while (p <= limit);
+        h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) + rotl64(v4, 18);
+        h = merge64(h, v1);
+        h = merge64(h, v2);
+        h = merge64(h, v3);
+        h = merge64(h, v4);
+    } else {
+        h = P64_5;
+    }
+    h += (uint64_t)len;
+    while (p + 8 <= end) {
+        h ^= round64(0, read64(p));
+        h = rotl64(h, 27) * P64_1 + P64_4;
+        p += 8;
+    }
+    if (p + 4 <= end) {
+        h ^= (uint64_t)read32(p) * P64_1;
+        h = rotl64(h, 23) * P64_2 + P64_3;
+        p += 4;
+    }
+    while (p < end) {
+        h ^= (*p) * P64_5;
+        h = rotl64(h, 11) * P64_1;
+        p++;
+    }
+    h ^= h >> 33;
+    h *= P64_2;
+    h ^= h >> 29;
+    h *= P64_3;
+    h ^= h >> 32;
+    return h;
+}
+
+/* ---- tokens: re.findall("[CJK]|[^\W_CJK]+", text) ---- */
+
+static inline int is_cjk(Py_UCS4 c) {
+    /* dedupe.segment.CJK: kana, Han, compatibility ideographs, hangul, Han extensions */
+    return (c >= 0x3040 && c <= 0x30FF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x4E00 && c <= 0x9FFF) ||
+           (c >= 0xF900 && c <= 0xFAFF) || (c >= 0xAC00 && c <= 0xD7AF) || (c >= 0x20000 && c <= 0x2FA1F);
+}
+
+static inline int is_word(Py_UCS4 c) {
+    /* re's \w on str is Py_UNICODE_ISALNUM or '_'; '_' is left out here */
+    if (c < 128)
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    return Py_UNICODE_ISALNUM(c);
+}
+
+static int append_token(PyObject *list, PyObject *text, Py_ssize_t start, Py_ssize_t stop) {
+    PyObject *tok = PyUnicode_Substring(text, start, stop);
+    if (tok == NULL)
+        return -1;
+    int err = PyList_Append(list, tok);
+    Py_DECREF(tok);
+    return err;
+}
+
+static PyObject *tokens(PyObject *self, PyObject *text) {
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "tokens() takes a str");
+        return NULL;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0;
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    while (i < n) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (kind != PyUnicode_1BYTE_KIND && is_cjk(c)) {
+            if (append_token(out, text, i, i + 1) < 0)
+                goto fail;
+            i++;
+        } else if (is_word(c)) {
+            Py_ssize_t j = i + 1;
+            while (j < n) {
+                Py_UCS4 d = PyUnicode_READ(kind, data, j);
+                if (!is_word(d) || (kind != PyUnicode_1BYTE_KIND && is_cjk(d)))
+                    break;
+                j++;
+            }
+            if (append_token(out, text, i, j) < 0)
+                goto fail;
+            i = j;
+        } else {
+            i++;
+        }
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
+/* ---- paragraph_shingles: dedupe.minhash.paragraph_shingles ---- */
+
+#define FOLD 0x01000193U
+
+static int cmp_u32(const void *x, const void *y) {
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return (a > b) - (a < b);
+}
+
+static PyObject *paragraph_shingles(PyObject *self, PyObject *args) {
+    PyObject *given, *paras = NULL, *hashes = NULL, *sizes = NULL;
+    int words;
+    uint32_t *wh = NULL;
+    if (!PyArg_ParseTuple(args, "Oi", &given, &words))
+        return NULL;
+    if (words < 1) {
+        PyErr_SetString(PyExc_ValueError, "words must be at least 1");
+        return NULL;
+    }
+    paras = PySequence_Fast(given, "paragraphs must be a list of token lists");
+    if (paras == NULL)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(paras), total = 0, longest = 0;
+    for (Py_ssize_t p = 0; p < n; p++) {
+        PyObject *toks = PySequence_Fast_GET_ITEM(paras, p);
+        if (!PyList_Check(toks) && !PyTuple_Check(toks)) {
+            PyErr_SetString(PyExc_TypeError, "each paragraph must be a list of str");
+            goto fail;
+        }
+        Py_ssize_t len = PySequence_Fast_GET_SIZE(toks);
+        total += len;
+        if (len > longest)
+            longest = len;
+    }
+    hashes = PyByteArray_FromStringAndSize(NULL, total * 4);
+    sizes = PyByteArray_FromStringAndSize(NULL, n * 8);
+    wh = PyMem_Malloc((longest ? longest : 1) * sizeof(uint32_t));
+    if (hashes == NULL || sizes == NULL || wh == NULL) {
+        if (wh == NULL)
+            PyErr_NoMemory();
+        goto fail;
+    }
+    uint32_t *dst = (uint32_t *)PyByteArray_AS_STRING(hashes), *start = dst;
+    int64_t *size = (int64_t *)PyByteArray_AS_STRING(sizes);
+    for (Py_ssize_t p = 0; p < n; p++) {
+        PyObject *toks = PySequence_Fast_GET_ITEM(paras, p);
+        Py_ssize_t len = PySequence_Fast_GET_SIZE(toks);
+        PyObject **items = PySequence_Fast_ITEMS(toks);
+        size[p] = 0;
+        if (len == 0)
+            continue;
+        for (Py_ssize_t k = 0; k < len; k++) {
+            Py_ssize_t bytes;
+            const char *utf8;
+            if (!PyUnicode_Check(items[k])) {
+                PyErr_SetString(PyExc_TypeError, "each paragraph must be a list of str");
+                goto fail;
+            }
+            utf8 = PyUnicode_AsUTF8AndSize(items[k], &bytes);
+            if (utf8 == NULL)
+                goto fail;
+            wh[k] = xxh32((const unsigned char *)utf8, (size_t)bytes);
+        }
+        Py_ssize_t span = len < words ? len : words, count = len - span + 1;
+        for (Py_ssize_t s = 0; s < count; s++) {
+            uint32_t h = wh[s];
+            for (Py_ssize_t k = 1; k < span; k++)
+                h = h * FOLD + wh[s + k];
+            dst[s] = h;
+        }
+        qsort(dst, (size_t)count, sizeof(uint32_t), cmp_u32);
+        Py_ssize_t kept = 1;
+        for (Py_ssize_t s = 1; s < count; s++)
+            if (dst[s] != dst[kept - 1])
+                dst[kept++] = dst[s];
+        size[p] = kept;
+        dst += kept;
+    }
+    if (PyByteArray_Resize(hashes, (dst - start) * 4) < 0)
+        goto fail;
+    PyMem_Free(wh);
+    Py_DECREF(paras);
+    return Py_BuildValue("(NN)", hashes, sizes);
+fail:
+    PyMem_Free(wh);
+    Py_XDECREF(hashes);
+    Py_XDECREF(sizes);
+    Py_DECREF(paras);
+    return NULL;
+}
+
+/* ---- signatures: dedupe.minhash.signatures ---- */
+
+static inline uint32_t fmix32(uint32_t h) {
+    h ^= h >> 16;
+    h *= 0x85EBCA6BU;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35U;
+    h ^= h >> 16;
+    return h;
+}
+
+static void sign_rows(const uint32_t *restrict hashes, const int64_t *counts, Py_ssize_t rows,
+                      const uint32_t *restrict a, const uint32_t *restrict b, Py_ssize_t perms,
+                      uint32_t *restrict out) {
+    Py_ssize_t at = 0;
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        uint32_t *restrict sig = out + r * perms;
+        for (int64_t j = 0; j < counts[r]; j++, at++) {
+            uint32_t m = fmix32(hashes[at]);
+            for (Py_ssize_t p = 0; p < perms; p++) {
+                uint32_t v = a[p] * m + b[p];
+                sig[p] = v < sig[p] ? v : sig[p];
+            }
+        }
+    }
+}
+
+static PyObject *signatures(PyObject *self, PyObject *args) {
+    Py_buffer h, c, a, b, out;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*", &h, &c, &a, &b, &out))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t perms = a.len / 4, rows = c.len / 8, total = 0;
+    const int64_t *counts = (const int64_t *)c.buf;
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        if (counts[r] < 0) {
+            PyErr_SetString(PyExc_ValueError, "a negative count");
+            goto done;
+        }
+        total += counts[r];
+    }
+    if (b.len != a.len || out.len != rows * perms * 4 || total * 4 > h.len) {
+        PyErr_SetString(PyExc_ValueError, "signatures(): buffers of mismatched sizes");
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    sign_rows((const uint32_t *)h.buf, counts, rows, (const uint32_t *)a.buf, (const uint32_t *)b.buf, perms,
+              (uint32_t *)out.buf);
+    Py_END_ALLOW_THREADS
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&h);
+    PyBuffer_Release(&c);
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&b);
+    PyBuffer_Release(&out);
+    return result;
+}
+
+/* ---- shingle_sets and text_key: dedupe.shingle ---- */
+
+#define MIX 0x9E3779B97F4A7C15ULL
+
+/* The tokens of a list as a borrowed array (NULL for none) and their count; -1 with an exception set
+ * where they are not a list of str. */
+static int token_items(PyObject *toks, PyObject ***items, Py_ssize_t *n) {
+    if (!PyList_Check(toks) && !PyTuple_Check(toks)) {
+        PyErr_SetString(PyExc_TypeError, "tokens must be a list of str");
+        return -1;
+    }
+    *n = PySequence_Fast_GET_SIZE(toks);
+    *items = PySequence_Fast_ITEMS(toks);
+    for (Py_ssize_t k = 0; k < *n; k++) {
+        if (!PyUnicode_Check((*items)[k])) {
+            PyErr_SetString(PyExc_TypeError, "tokens must be a list of str");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int add_hash(PyObject *set, uint64_t h) {
+    PyObject *v = PyLong_FromUnsignedLongLong(h);
+    if (v == NULL)
+        return -1;
+    int err = PySet_Add(set, v);
+    Py_DECREF(v);
+    return err;
+}
+
+static PyObject *shingle_sets(PyObject *self, PyObject *args) {
+    PyObject *toks, *all = NULL, *top = NULL;
+    int max_n;
+    uint64_t *grams = NULL;
+    if (!PyArg_ParseTuple(args, "Oi", &toks, &max_n))
+        return NULL;
+    Py_ssize_t n;
+    PyObject **items;
+    if (token_items(toks, &items, &n) < 0)
+        return NULL;
+    all = PyFrozenSet_New(NULL);
+    top = PyFrozenSet_New(NULL);
+    grams = PyMem_Malloc((n ? n : 1) * sizeof(uint64_t) * 2);
+    if (all == NULL || top == NULL || grams == NULL) {
+        if (grams == NULL)
+            PyErr_NoMemory();
+        goto fail;
+    }
+    uint64_t *words = grams + n;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Py_ssize_t bytes;
+        const char *utf8 = PyUnicode_AsUTF8AndSize(items[k], &bytes);
+        if (utf8 == NULL)
+            goto fail;
+        words[k] = grams[k] = xxh64((const unsigned char *)utf8, (size_t)bytes);
+    }
+    /* grams[s]: the hash of the (size)-gram at s, folded from the (size - 1)-gram's */
+    Py_ssize_t size = 1, count = n;
+    for (;;) {
+        for (Py_ssize_t s = 0; s < count; s++)
+            if (add_hash(all, grams[s]) < 0)
+                goto fail;
+        if (size >= max_n || count <= 1)
+            break;
+        count--;
+        size++;
+        for (Py_ssize_t s = 0; s < count; s++)
+            grams[s] = (grams[s] * MIX) ^ words[s + size - 1];
+    }
+    for (Py_ssize_t s = 0; s < count; s++)
+        if (add_hash(top, grams[s]) < 0)
+            goto fail;
+    PyMem_Free(grams);
+    return Py_BuildValue("(NN)", all, top);
+fail:
+    PyMem_Free(grams);
+    Py_XDECREF(all);
+    Py_XDECREF(top);
+    return NULL;
+}
+
+static PyObject *text_key(PyObject *self, PyObject *toks) {
+    Py_ssize_t n, bytes = 0, len;
+    PyObject **items;
+    if (token_items(toks, &items, &n) < 0)
+        return NULL;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        if (PyUnicode_AsUTF8AndSize(items[k], &len) == NULL)
+            return NULL;
+        bytes += len + 1;
+    }
+    unsigned char *buf = PyMem_Malloc(bytes ? bytes : 1), *at = buf;
+    if (buf == NULL)
+        return PyErr_NoMemory();
+    for (Py_ssize_t k = 0; k < n; k++) {
+        const char *utf8 = PyUnicode_AsUTF8AndSize(items[k], &len);
+        if (k)
+            *at++ = 0x1F;
+        memcpy(at, utf8, (size_t)len);
+        at += len;
+    }
+    uint64_t h = xxh64(buf, (size_t)(at - buf));
+    PyMem_Free(buf);
+    return PyLong_FromUnsignedLongLong(h);
+}
+
+/* ---- may_repeat: dedupe.document._Article.may_repeat ----
+ *
+ * Word n-grams compared as the Python code's tuples are: by their words (a hash table over the str
+ * objects' own hashes finds equal ones, and equal hashes are checked word by word), so the result is
+ * the same whatever the hashes. */
+
+typedef struct {
+    PyObject **toks;    /* its first word, in the paragraph's list */
+    const uint64_t *th; /* the words' str hashes, from the first */
+    uint64_t h;
+    int k;
+} Gram;
+
+typedef struct {
+    Py_ssize_t *slots; /* index into grams, -1 where empty */
+    Py_ssize_t mask;
+    Gram *grams;
+    Py_ssize_t n;
+} Table;
+
+static int table_init(Table *t, Py_ssize_t items) {
+    Py_ssize_t cap = 8;
+    while (cap < 2 * items)
+        cap <<= 1;
+    t->slots = PyMem_Malloc(cap * sizeof(Py_ssize_t));
+    t->grams = PyMem_Malloc((items ? items : 1) * sizeof(Gram));
+    t->mask = cap - 1;
+    t->n = 0;
+    if (t->slots == NULL || t->grams == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    memset(t->slots, 0xFF, cap * sizeof(Py_ssize_t));
+    return 0;
+}
+
+static void table_clear(Table *t) {
+    memset(t->slots, 0xFF, (t->mask + 1) * sizeof(Py_ssize_t));
+    t->n = 0;
+}
+
+static void table_free(Table *t) {
+    PyMem_Free(t->slots);
+    PyMem_Free(t->grams);
+}
+
+static inline Gram gram(PyObject **toks, const uint64_t *th, int k) {
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)k;
+    for (int i = 0; i < k; i++) {
+        h = (h ^ th[i]) * 0x100000001B3ULL;
+        h ^= h >> 29;
+    }
+    Gram g = {toks, th, h, k};
+    return g;
+}
+
+/* 1 if the two n-grams have the same words, 0 if not, -1 on error */
+static int gram_equal(const Gram *a, const Gram *b) {
+    if (a->h != b->h || a->k != b->k)
+        return 0;
+    for (int i = 0; i < a->k; i++) {
+        if (a->toks[i] == b->toks[i])
+            continue;
+        if (a->th[i] != b->th[i])
+            return 0;
+        int cmp = PyUnicode_Compare(a->toks[i], b->toks[i]);
+        if (cmp == -1 && PyErr_Occurred())
+            return -1;
+        if (cmp != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* The index of the n-gram equal to g, added if new (*added says which); -1 on error. Room for it
+ * is the caller's: at most the items the table was made for. */
+static Py_ssize_t table_add(Table *t, const Gram *g, int *added) {
+    Py_ssize_t at = (Py_ssize_t)(g->h & (uint64_t)t->mask);
+    for (;;) {
+        Py_ssize_t id = t->slots[at];
+        if (id < 0) {
+            t->grams[t->n] = *g;
+            t->slots[at] = t->n;
+            *added = 1;
+            return t->n++;
+        }
+        int eq = gram_equal(&t->grams[id], g);
+        if (eq < 0)
+            return -1;
+        if (eq) {
+            *added = 0;
+            return id;
+        }
+        at = (at + 1) & t->mask;
+    }
+}
+
+/* How many distinct k-grams a paragraph of len words has (len >= k), in a cleared table. */
+static Py_ssize_t distinct_grams(Table *t, PyObject **toks, const uint64_t *th, Py_ssize_t len, int k) {
+    int added;
+    table_clear(t);
+    for (Py_ssize_t s = 0; s + k <= len; s++) {
+        Gram g = gram(toks + s, th + s, k);
+        if (table_add(t, &g, &added) < 0)
+            return -1;
+    }
+    return t->n;
+}
+
+static PyObject *may_repeat(PyObject *self, PyObject *args) {
+    PyObject *given, *paras, *out = NULL;
+    int size;
+    double rate, slack;
+    if (!PyArg_ParseTuple(args, "Oidd", &given, &size, &rate, &slack))
+        return NULL;
+    if (size < 1) {
+        PyErr_SetString(PyExc_ValueError, "size must be at least 1");
+        return NULL;
+    }
+    paras = PySequence_Fast(given, "paragraphs must be a list of token lists");
+    if (paras == NULL)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(paras), words = 0, positions = 0, longest = 0;
+    Py_ssize_t *first_word = NULL, *first_pos = NULL, *entry = NULL, *seen_in = NULL, *counted_in = NULL;
+    uint64_t *th = NULL;
+    char *is_key = NULL;
+    Table all = {NULL, 0, NULL, 0}, scratch = {NULL, 0, NULL, 0};
+    out = PyList_New(0);
+    if (out == NULL || n < 2)
+        goto done;
+    first_word = PyMem_Malloc((n + 1) * sizeof(Py_ssize_t));
+    first_pos = PyMem_Malloc((n + 1) * sizeof(Py_ssize_t));
+    if (first_word == NULL || first_pos == NULL)
+        goto nomem;
+    for (Py_ssize_t p = 0; p < n; p++) {
+        PyObject **items;
+        Py_ssize_t len;
+        if (token_items(PySequence_Fast_GET_ITEM(paras, p), &items, &len) < 0)
+            goto fail;
+        first_word[p] = words;
+        first_pos[p] = positions;
+        words += len;
+        if (len)
+            positions += len - (len < size ? len : size) + 1;
+        if (len > longest)
+            longest = len;
+    }
+    first_word[n] = words;
+    first_pos[n] = positions;
+    th = PyMem_Malloc((words ? words : 1) * sizeof(uint64_t));
+    entry = PyMem_Malloc((positions ? positions : 1) * sizeof(Py_ssize_t));
+    if (th == NULL || entry == NULL)
+        goto nomem;
+    for (Py_ssize_t p = 0; p < n; p++) {
+        PyObject *toks = PySequence_Fast_GET_ITEM(paras, p);
+        PyObject **items = PySequence_Fast_ITEMS(toks);
+        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(toks); i++) {
+            Py_hash_t h = PyObject_Hash(items[i]);
+            if (h == -1)
+                goto fail;
+            th[first_word[p] + i] = (uint64_t)h;
+        }
+    }
+    /* every paragraph's longest n-grams; in how many paragraphs each is */
+    if (table_init(&all, positions) < 0 || table_init(&scratch, longest) < 0)
+        goto fail;
+    seen_in = PyMem_Malloc((positions ? positions : 1) * sizeof(Py_ssize_t));
+    counted_in = PyMem_Malloc((positions ? positions : 1) * sizeof(Py_ssize_t));
+    Py_ssize_t *paras_of = PyMem_Malloc((positions ? positions : 1) * sizeof(Py_ssize_t));
+    is_key = PyMem_Calloc(positions ? positions : 1, 1);
+    if (seen_in == NULL || counted_in == NULL || paras_of == NULL || is_key == NULL) {
+        PyMem_Free(paras_of);
+        goto nomem;
+    }
+    int any_shared = 0;
+    for (Py_ssize_t p = 0; p < n; p++) {
+        PyObject **items = PySequence_Fast_ITEMS(PySequence_Fast_GET_ITEM(paras, p));
+        Py_ssize_t len = first_word[p + 1] - first_word[p];
+        int k = (int)(len < size ? len : size);
+        for (Py_ssize_t s = 0; s < first_pos[p + 1] - first_pos[p]; s++) {
+            int added;
+            Gram g = gram(items + s, th + first_word[p] + s, k);
+            Py_ssize_t id = table_add(&all, &g, &added);
+            if (id < 0) {
+                PyMem_Free(paras_of);
+                goto fail;
+            }
+            if (added) {
+                paras_of[id] = 1;
+                seen_in[id] = p;
+                counted_in[id] = -1;
+            } else if (seen_in[id] != p) {
+                paras_of[id]++;
+                seen_in[id] = p;
+                any_shared = 1;
+            }
+            entry[first_pos[p] + s] = id;
+        }
+    }
+    int any_key = 0;
+    for (Py_ssize_t p = 0; any_shared && p < n; p++) {
+        PyObject **items = PySequence_Fast_ITEMS(PySequence_Fast_GET_ITEM(paras, p));
+        Py_ssize_t len = first_word[p + 1] - first_word[p], n_top = 0, found = 0;
+        for (Py_ssize_t at = first_pos[p]; at < first_pos[p + 1]; at++) {
+            Py_ssize_t id = entry[at];
+            if (counted_in[id] != p) {
+                counted_in[id] = p;
+                n_top++;
+                found += paras_of[id] >= 2;
+            }
+        }
+        if (found == 0)
+            continue;
+        int longest_k = (int)(len < size ? len : size);
+        Py_ssize_t most = n_top, n_all = n_top;
+        for (int k = 1; k < longest_k; k++)
+            most += len - k + 1;
+        /* the same float expressions as the Python code's, in its order */
+        if ((double)found < (double)n_top - (1.0 - rate) * (double)most - slack - 1e-6)
+            continue;
+        for (int k = 1; k < longest_k; k++) {
+            Py_ssize_t d = distinct_grams(&scratch, items, th + first_word[p], len, k);
+            if (d < 0) {
+                PyMem_Free(paras_of);
+                goto fail;
+            }
+            n_all += d;
+        }
+        if ((double)found >= rate * (double)n_all - (double)(n_all - n_top) - slack) {
+            for (Py_ssize_t at = first_pos[p]; at < first_pos[p + 1]; at++)
+                if (paras_of[entry[at]] >= 2) {
+                    is_key[entry[at]] = 1;
+                    any_key = 1;
+                }
+        }
+    }
+    PyMem_Free(paras_of);
+    for (Py_ssize_t p = 0; any_key && p < n; p++) {
+        for (Py_ssize_t at = first_pos[p]; at < first_pos[p + 1]; at++) {
+            if (is_key[entry[at]]) {
+                PyObject *i = PyLong_FromSsize_t(p);
+                if (i == NULL || PyList_Append(out, i) < 0) {
+                    Py_XDECREF(i);
+                    goto fail;
+                }
+                Py_DECREF(i);
+                break;
+            }
+        }
+    }
+    goto done;
+nomem:
+    PyErr_NoMemory();
+fail:
+    Py_CLEAR(out);
+done:
+    PyMem_Free(first_word);
+    PyMem_Free(first_pos);
+    PyMem_Free(th);
+    PyMem_Free(entry);
+    PyMem_Free(seen_in);
+    PyMem_Free(counted_in);
+    PyMem_Free(is_key);
+    table_free(&all);
+    table_free(&scratch);
+    Py_DECREF(paras);
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"tokens", tokens, METH_O, "The tokens of a casefolded text: CJK characters one by one, runs of other letters and digits."},
+    {"paragraph_shingles", paragraph_shingles, METH_VARARGS,
+     "(paragraphs, words) -> (uint32 bytes: each paragraph's sorted distinct n-gram hashes, int64 bytes: how many each)."},
+    {"signatures", signatures, METH_VARARGS,
+     "(hashes u32, counts i64, a u32, b u32, out u32 rows x perms) -> None: the minima written into out."},
+    {"shingle_sets", shingle_sets, METH_VARARGS,
+     "(tokens, max_n) -> (frozenset of every n-gram's hash, n = 1..max_n; frozenset of the longest n-grams')."},
+    {"may_repeat", may_repeat, METH_VARARGS,
+     "(paragraphs, size, rate, slack) -> the paragraphs that can match another one (see dedupe.document)."},
+    {"text_key", text_key, METH_O, "xxh64 of the tokens joined with \\x1f, UTF-8."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "dedupe._speedups",
+                                    "Compiled kernels of dedupe's per-article work.", -1, methods};
+
+PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&module); }

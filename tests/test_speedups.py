@@ -1,0 +1,186 @@
+"""The compiled kernels (dedupe._speedups) give exactly what the Python and numpy code they stand in for gives."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xxhash
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dedupe import document, minhash, shingle
+from dedupe.config import CleanOptions, SignatureOptions
+from dedupe.segment import CJK, segment
+from dedupe.speedups import native
+
+from .conftest import FIXTURES
+from .test_candidates import write_chance_scrape
+
+ROOT = Path(__file__).resolve().parent.parent
+
+if native is None and not os.environ.get("DEDUPE_PURE_PYTHON"):
+    pytest.fail("dedupe._speedups is not built: `pip install -e .` compiles it (it needs a C compiler)",
+                pytrace=False)
+pytestmark = pytest.mark.skipif(native is None, reason="DEDUPE_PURE_PYTHON is set")
+
+# letters and digits of several scripts, '_', CJK at the edges of its ranges, marks, spaces, punctuation
+_CHARS = st.one_of(
+    st.sampled_from(list("aZ09_ -.,'\u00df\u00e9\u0130\u0301\u0663\u00b2\u2167\u3040\u30ff\u3400\u4dbf\u4e00\u9fff"
+                         "\uf900\ufaff\uac00\ud7af\U00020000\U0002fa1f\u303f\u30fc\uff21\U0001d400\n\t")),
+    st.characters(blacklist_categories=()),  # anything, lone surrogates too
+)
+_TEXT = st.text(_CHARS, max_size=60)
+_TOKEN = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
+_PARAGRAPHS = st.lists(st.lists(st.one_of(_TOKEN, st.sampled_from(["a", "news", "día", "東"])), max_size=14), max_size=6)
+
+
+@given(_TEXT)
+def test_tokens_are_the_regex_s(text):
+    assert native.tokens(text) == shingle._TOKEN_RE.findall(text)
+    assert shingle.tokens(text) == shingle._TOKEN_RE.findall(text.casefold())
+
+
+def test_tokens_at_the_edges_of_the_cjk_ranges():
+    # each range's first and last character, and their neighbours outside it, between two letters
+    # (the ranges of dedupe.segment.CJK, which the C code spells out again)
+    assert len(CJK) % 3 == 0 and all(CJK[i] == "-" for i in range(1, len(CJK), 3))
+    edges = [ord(c) for i in range(0, len(CJK), 3) for c in (CJK[i], CJK[i + 2])]
+    for c in {e + d for e in edges for d in (-1, 0, 1)}:
+        text = f"a{chr(c)}b {chr(c)}{chr(c)}9"
+        assert native.tokens(text) == shingle._TOKEN_RE.findall(text), hex(c)
+
+
+def test_tokens_of_real_text_in_many_scripts():
+    lines = (FIXTURES / "run" / "scrape" / "feeds" / "languages.jsonl").read_text(encoding="utf-8")
+    texts = [json.loads(line)["text"] for line in lines.splitlines() if line.strip()]
+    assert any("\u4e00" <= c <= "\u9fff" for t in texts for c in t)  # Chinese among them
+    for text in texts + [(FIXTURES / "seed" / "kursk-article.txt").read_text(encoding="utf-8")]:
+        assert native.tokens(text) == shingle._TOKEN_RE.findall(text)
+
+
+@given(_PARAGRAPHS, st.integers(1, 6))
+def test_paragraph_shingles_are_numpy_s(paragraphs, words):
+    hashes, sizes = minhash.paragraph_shingles(paragraphs, words)
+    expected_hashes, expected_sizes = minhash._paragraph_shingles(paragraphs, words)
+    assert hashes.dtype == np.uint32 and sizes.dtype == np.int64
+    assert hashes.tolist() == expected_hashes.tolist() and sizes.tolist() == expected_sizes.tolist()
+
+
+@given(st.lists(st.lists(st.integers(0, 2**32 - 1), max_size=40), max_size=8), st.sampled_from([16, 40, 128]))
+def test_signatures_are_numpy_s(sets, num_perm):
+    opts = SignatureOptions(num_perm=num_perm, seed=3)
+    hashes = np.array([h for s in sets for h in s], np.uint32)
+    counts = np.array([len(s) for s in sets], np.int64)
+    a, b = minhash.permutations(num_perm, 3)
+    expected = minhash._signatures(hashes, counts, a, b, np.full((len(sets), num_perm), 2**32 - 1, np.uint32))
+    assert np.array_equal(minhash.signatures(hashes, counts, opts), expected)
+
+
+@given(st.lists(_TOKEN, max_size=12), st.integers(1, 6))
+def test_shingle_sets_and_text_key_are_python_s(toks, max_n):
+    assert native.shingle_sets(toks, max_n) == shingle.shingle_sets(shingle.word_hashes(toks), max_n)
+    assert native.text_key(toks) == xxhash.xxh64_intdigest("\x1f".join(toks).encode())
+
+
+def test_long_tokens_hash_as_xxhash_does():
+    # every tail of xxh32's 16-byte and xxh64's 32-byte stripes
+    for n in range(0, 80):
+        word = "".join(chr(97 + (i * 7) % 26) for i in range(n)) + "é" * (n % 3)
+        assert native.text_key([word]) == xxhash.xxh64_intdigest(word.encode())
+        if word:
+            expected = xxhash.xxh32_intdigest(word.encode())
+            assert minhash.paragraph_shingles([[word]], 5)[0].tolist() == [expected]
+
+
+def test_wrong_input_raises_not_crashes():
+    with pytest.raises(TypeError):
+        native.tokens(b"bytes")
+    with pytest.raises(TypeError):
+        native.shingle_sets(["a", 1], 5)
+    with pytest.raises(TypeError):
+        native.paragraph_shingles([["a"], "not a list"], 5)
+    with pytest.raises(ValueError):
+        native.paragraph_shingles([["a"]], 0)
+    with pytest.raises(UnicodeEncodeError):  # as str.encode() raises
+        native.text_key(["\udc80"])
+    with pytest.raises(ValueError):
+        native.signatures(np.zeros(3, np.uint32), np.array([4], np.int64), np.zeros(2, np.uint32),
+                          np.zeros(2, np.uint32), np.zeros((1, 2), np.uint32))
+
+
+_WORDS = st.sampled_from("the storm hit coast power homes a of in East ｄ día 東 京 ß ss".split())
+
+
+@st.composite
+def _articles(draw):
+    """Paragraphs of a small vocabulary, some copied again with a word or two changed, cut or added."""
+    paras = draw(st.lists(st.lists(_WORDS, max_size=16).map(" ".join), min_size=0, max_size=6))
+    for _ in range(draw(st.integers(0, 4))):
+        if not paras:
+            break
+        words = draw(st.sampled_from(paras)).split()
+        if words and draw(st.booleans()):
+            words[draw(st.integers(0, len(words) - 1))] = draw(_WORDS)
+        words = words[: draw(st.integers(0, len(words)))] if draw(st.booleans()) else words + draw(st.lists(_WORDS, max_size=3))
+        paras.insert(draw(st.integers(0, len(paras))), " ".join(words))
+    return tuple(paras)
+
+
+@given(_articles(), st.integers(1, 5), st.sampled_from([0.3, 0.5, 0.8, 1.0]), st.sampled_from([0.5, 0.9, 1.0]))
+def test_may_repeat_is_python_s(paragraphs, size, threshold, containment):
+    art = document._Article(paragraphs, CleanOptions(shingle_size=size, threshold=threshold, containment=containment))
+    assert art.may_repeat() == art._may_repeat()
+
+
+def test_may_repeat_on_real_articles():
+    # every fixture article of the clean cases, and the scraper pool's lines as one long page
+    texts = [p.read_text(encoding="utf-8") for p in sorted((FIXTURES / "clean").glob("*.txt"))]
+    pool = [json.loads(line)["text"] for line in (FIXTURES / "pool" / "lines.jsonl").read_text(encoding="utf-8").splitlines()]
+    texts.append("\n\n".join(pool + pool[::3]))
+    repeating = 0
+    for text in texts:
+        for opts in (CleanOptions(), CleanOptions(shingle_size=4, threshold=0.5, containment=0.6)):
+            art = document._Article(segment(text).paragraphs, opts)
+            assert art.may_repeat() == art._may_repeat()
+            repeating += bool(art._may_repeat())
+    assert repeating >= 60
+
+
+def _run(scrape: Path, out: Path, pure: bool) -> tuple[dict[str, bytes], list[str]]:
+    env = {k: v for k, v in os.environ.items() if k != "DEDUPE_PURE_PYTHON"}
+    if pure:
+        env["DEDUPE_PURE_PYTHON"] = "1"
+    report = out.with_suffix(".jsonl")
+    done = subprocess.run([sys.executable, "-m", "dedupe.cli", "run", str(scrape), "--out", str(out), "--report",
+                           str(report), "--jobs", "2"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    files = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    return files, [line for line in report.read_text(encoding="utf-8").splitlines() if '"summary"' not in line]
+
+
+@pytest.mark.parametrize("which", ["fixture", "chance"])
+def test_a_run_without_the_kernels_gives_the_same_outputs_and_report(tmp_path, which):
+    # the run fixture (feeds in many languages, bad files) and 280 articles of real lines drawn at random
+    if which == "fixture":
+        scrape = FIXTURES / "run" / "scrape"
+    else:
+        scrape = tmp_path / "scrape"
+        write_chance_scrape(scrape)
+    files, report = _run(scrape, tmp_path / "native", pure=False)
+    pure_files, pure_report = _run(scrape, tmp_path / "pure", pure=True)
+    assert len(files) >= 25 and sum('"duplicate_document"' in line for line in report) >= 10
+    assert files == pure_files
+    assert report == pure_report
+
+
+def test_the_environment_variable_leaves_the_kernels_unused():
+    code = "from dedupe import minhash, shingle, speedups; print(speedups.native, minhash.native, shingle._split)"
+    env = {**os.environ, "DEDUPE_PURE_PYTHON": "1"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.startswith("None None <built-in method findall of re.Pattern")
