@@ -7,6 +7,7 @@
  *   shingle_sets(tokens, max_n)        a paragraph's 64-bit n-gram hashes, n = 1..max_n, and its longest
  *   text_key(tokens)                   xxh64 of the tokens joined with \x1f
  *   may_repeat(paragraphs, size, rate, slack)   dedupe.document._Article.may_repeat
+ *   cluster(order, paragraphs, keys, truncated, skip, rules)   dedupe.document._cluster
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -724,6 +725,405 @@ done:
     return out;
 }
 
+/* ---- cluster: dedupe.document._cluster ----
+ *
+ * Each paragraph's shingles (its n-gram hashes, n = 1..size, as shingle_sets gives them) and longest
+ * n-grams are sorted arrays here, not sets: two paragraphs' shared shingles are counted by a merge. */
+
+typedef struct {
+    uint64_t *all, *top; /* sorted, distinct */
+    Py_ssize_t n_all, n_top;
+} Shingles;
+
+static int cmp_u64(const void *x, const void *y) {
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return (a > b) - (a < b);
+}
+
+static Py_ssize_t sort_distinct(uint64_t *v, Py_ssize_t n) {
+    if (n == 0)
+        return 0;
+    qsort(v, (size_t)n, sizeof(uint64_t), cmp_u64);
+    Py_ssize_t kept = 1;
+    for (Py_ssize_t s = 1; s < n; s++)
+        if (v[s] != v[kept - 1])
+            v[kept++] = v[s];
+    return kept;
+}
+
+/* shingle_sets of one paragraph's tokens (n >= 1), as sorted arrays; -1 on error */
+static int shingles_of(PyObject **items, Py_ssize_t n, int max_n, Shingles *out) {
+    int span = (int)(n < max_n ? n : max_n); /* the longest n-grams' length */
+    Py_ssize_t total = 0;
+    for (int k = 1; k <= span; k++)
+        total += n - k + 1;
+    uint64_t *words = PyMem_Malloc(n * sizeof(uint64_t)), *grams = PyMem_Malloc(n * sizeof(uint64_t));
+    out->all = PyMem_Malloc(total * sizeof(uint64_t));
+    out->top = PyMem_Malloc((n - span + 1) * sizeof(uint64_t));
+    if (words == NULL || grams == NULL || out->all == NULL || out->top == NULL) {
+        PyMem_Free(words);
+        PyMem_Free(grams);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Py_ssize_t bytes;
+        const char *utf8 = PyUnicode_AsUTF8AndSize(items[k], &bytes);
+        if (utf8 == NULL) {
+            PyMem_Free(words);
+            PyMem_Free(grams);
+            return -1;
+        }
+        words[k] = grams[k] = xxh64((const unsigned char *)utf8, (size_t)bytes);
+    }
+    Py_ssize_t at = 0, count = n;
+    memcpy(out->all, grams, n * sizeof(uint64_t));
+    at = n;
+    for (int size = 2; size <= span; size++) {
+        count--;
+        for (Py_ssize_t s = 0; s < count; s++)
+            out->all[at++] = grams[s] = (grams[s] * MIX) ^ words[s + size - 1];
+    }
+    memcpy(out->top, grams, count * sizeof(uint64_t));
+    out->n_top = sort_distinct(out->top, count);
+    out->n_all = sort_distinct(out->all, total);
+    PyMem_Free(words);
+    PyMem_Free(grams);
+    return 0;
+}
+
+static Py_ssize_t shared_count(const Shingles *a, const Shingles *b) {
+    Py_ssize_t i = 0, j = 0, shared = 0;
+    while (i < a->n_all && j < b->n_all) {
+        uint64_t x = a->all[i], y = b->all[j];
+        shared += x == y;
+        i += x <= y;
+        j += y <= x;
+    }
+    return shared;
+}
+
+/* A growing array of paragraph numbers */
+typedef struct {
+    Py_ssize_t *v;
+    Py_ssize_t n, cap;
+} Vec;
+
+static int vec_push(Vec *vec, Py_ssize_t x) {
+    if (vec->n == vec->cap) {
+        Py_ssize_t cap = vec->cap ? 2 * vec->cap : 4;
+        Py_ssize_t *v = PyMem_Realloc(vec->v, cap * sizeof(Py_ssize_t));
+        if (v == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        vec->v = v;
+        vec->cap = cap;
+    }
+    vec->v[vec->n++] = x;
+    return 0;
+}
+
+static int cmp_ssize(const void *x, const void *y) {
+    Py_ssize_t a = *(const Py_ssize_t *)x, b = *(const Py_ssize_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* A map of 64-bit keys to the index of their value, open addressing; grows as it fills. */
+typedef struct {
+    uint64_t *keys;
+    Py_ssize_t *values; /* -1: empty */
+    Py_ssize_t mask, n;
+} Map;
+
+static int map_init(Map *m, Py_ssize_t items) {
+    Py_ssize_t cap = 16;
+    while (cap < 2 * items)
+        cap <<= 1;
+    m->keys = PyMem_Malloc(cap * sizeof(uint64_t));
+    m->values = PyMem_Malloc(cap * sizeof(Py_ssize_t));
+    m->mask = cap - 1;
+    m->n = 0;
+    if (m->keys == NULL || m->values == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    memset(m->values, 0xFF, cap * sizeof(Py_ssize_t));
+    return 0;
+}
+
+static inline Py_ssize_t map_slot(const Map *m, uint64_t key) {
+    uint64_t h = key * 0x9E3779B97F4A7C15ULL;
+    Py_ssize_t at = (Py_ssize_t)((h ^ (h >> 32)) & (uint64_t)m->mask);
+    while (m->values[at] >= 0 && m->keys[at] != key)
+        at = (at + 1) & m->mask;
+    return at;
+}
+
+static Py_ssize_t map_get(const Map *m, uint64_t key) { return m->values[map_slot(m, key)]; }
+
+static int map_put(Map *m, uint64_t key, Py_ssize_t value) {
+    if (2 * (m->n + 1) > m->mask + 1) {
+        Map bigger;
+        if (map_init(&bigger, 2 * (m->n + 1)) < 0)
+            return -1;
+        for (Py_ssize_t at = 0; at <= m->mask; at++) {
+            if (m->values[at] >= 0) {
+                Py_ssize_t to = map_slot(&bigger, m->keys[at]);
+                bigger.keys[to] = m->keys[at];
+                bigger.values[to] = m->values[at];
+                bigger.n++;
+            }
+        }
+        PyMem_Free(m->keys);
+        PyMem_Free(m->values);
+        *m = bigger;
+    }
+    Py_ssize_t at = map_slot(m, key);
+    if (m->values[at] < 0)
+        m->n++;
+    m->keys[at] = key;
+    m->values[at] = value;
+    return 0;
+}
+
+static void map_free(Map *m) {
+    PyMem_Free(m->keys);
+    PyMem_Free(m->values);
+}
+
+typedef struct {
+    int size, min_words, prefix_words;
+    Py_ssize_t posting_cap;
+    double threshold, containment, subset_ratio;
+} Rules;
+
+/* 1 if the two token lists start with the same prefix_words tokens (as list slices compare), 0 if
+ * not, -1 on error */
+static int same_start(PyObject *a, PyObject *b, int words) {
+    Py_ssize_t na = PyList_GET_SIZE(a), nb = PyList_GET_SIZE(b);
+    na = na < words ? na : words;
+    nb = nb < words ? nb : words;
+    if (na != nb)
+        return 0;
+    for (Py_ssize_t k = 0; k < na; k++) {
+        PyObject *x = PyList_GET_ITEM(a, k), *y = PyList_GET_ITEM(b, k);
+        if (x == y)
+            continue;
+        int cmp = PyUnicode_Compare(x, y);
+        if (cmp == -1 && PyErr_Occurred())
+            return -1;
+        if (cmp != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* judge(i, j, inter): 0 = no match, 1 = near, 2 = containment (with *similarity); -1 on error */
+static int judge(const Rules *r, PyObject *toks, const Shingles *sh, const char *truncated, Py_ssize_t i,
+                 Py_ssize_t j, Py_ssize_t inter, double *similarity) {
+    Py_ssize_t a = sh[i].n_all, b = sh[j].n_all;
+    double jaccard = (double)inter / (double)(a + b - inter);
+    if (jaccard >= r->threshold) {
+        *similarity = jaccard;
+        return 1;
+    }
+    PyObject *ti = PyList_GET_ITEM(toks, i), *tj = PyList_GET_ITEM(toks, j);
+    Py_ssize_t short_ = PyList_GET_SIZE(ti) <= PyList_GET_SIZE(tj) ? i : j, long_ = short_ == i ? j : i;
+    PyObject *ts = PyList_GET_ITEM(toks, short_), *tl = PyList_GET_ITEM(toks, long_);
+    Py_ssize_t n = PyList_GET_SIZE(ts);
+    if (n >= r->min_words && (double)n <= r->subset_ratio * (double)PyList_GET_SIZE(tl)) {
+        int starts = truncated[short_] ? 1 : same_start(ts, tl, r->prefix_words);
+        if (starts < 0)
+            return -1;
+        if (starts) {
+            double contained = (double)inter / (double)(a < b ? a : b);
+            if (contained >= r->containment) {
+                *similarity = contained;
+                return 2;
+            }
+        }
+    }
+    return 0;
+}
+
+static PyObject *cluster(PyObject *self, PyObject *args) {
+    PyObject *order, *toks, *keys_list, *truncated_list, *skip;
+    Rules r;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O(iiinddd)", &PyList_Type, &order, &PyList_Type, &toks, &PyList_Type,
+                          &keys_list, &PyList_Type, &truncated_list, &skip, &r.size, &r.min_words, &r.prefix_words,
+                          &r.posting_cap, &r.threshold, &r.containment, &r.subset_ratio))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(toks);
+    if (PyList_GET_SIZE(keys_list) != n || PyList_GET_SIZE(truncated_list) != n || r.size < 1) {
+        PyErr_SetString(PyExc_ValueError, "cluster(): paragraphs, keys and truncated differ in length");
+        return NULL;
+    }
+    for (Py_ssize_t p = 0; p < n; p++) {
+        PyObject **items;
+        Py_ssize_t len;
+        if (!PyList_Check(PyList_GET_ITEM(toks, p))) {
+            PyErr_SetString(PyExc_TypeError, "each paragraph must be a list of str");
+            return NULL;
+        }
+        if (token_items(PyList_GET_ITEM(toks, p), &items, &len) < 0)
+            return NULL;
+    }
+    PyObject *clusters = PyList_New(n), *matched = PyList_New(0);
+    Shingles *sh = PyMem_Calloc(n ? n : 1, sizeof(Shingles));
+    Py_ssize_t *head_of = PyMem_Malloc((n ? n : 1) * sizeof(Py_ssize_t));
+    Py_ssize_t *stamp = PyMem_Malloc((n ? n : 1) * sizeof(Py_ssize_t));
+    char *truncated = PyMem_Malloc(n ? n : 1);
+    uint64_t *keys = PyMem_Malloc((n ? n : 1) * sizeof(uint64_t));
+    Vec *postings = NULL, candidates = {NULL, 0, 0};
+    Py_ssize_t n_postings = 0, cap_postings = 0;
+    Map exact = {NULL, NULL, 0, 0}, posting_of = {NULL, NULL, 0, 0};
+    if (clusters == NULL || matched == NULL)
+        goto fail;
+    if (sh == NULL || head_of == NULL || stamp == NULL || truncated == NULL || keys == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    if (map_init(&exact, 16) < 0 || map_init(&posting_of, 256) < 0)
+        goto fail;
+    for (Py_ssize_t p = 0; p < n; p++) {
+        head_of[p] = p;
+        stamp[p] = -1;
+        int t = PyObject_IsTrue(PyList_GET_ITEM(truncated_list, p));
+        if (t < 0)
+            goto fail;
+        truncated[p] = (char)t;
+        keys[p] = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(keys_list, p));
+        if (keys[p] == (uint64_t)-1 && PyErr_Occurred())
+            goto fail;
+    }
+    for (Py_ssize_t o = 0; o < PyList_GET_SIZE(order); o++) {
+        Py_ssize_t i = PyLong_AsSsize_t(PyList_GET_ITEM(order, o));
+        if (i == -1 && PyErr_Occurred())
+            goto fail;
+        if (i < 0 || i >= n) {
+            PyErr_SetString(PyExc_IndexError, "cluster(): a paragraph number out of range");
+            goto fail;
+        }
+        PyObject *tok_list = PyList_GET_ITEM(toks, i);
+        if (PyList_GET_SIZE(tok_list) == 0)
+            continue;
+        PyObject *number = PyList_GET_ITEM(order, o);
+        int skipped = PySequence_Contains(skip, number);
+        if (skipped < 0)
+            goto fail;
+        if (skipped)
+            continue;
+        Py_ssize_t head = map_get(&exact, keys[i]);
+        if (head >= 0) {
+            head_of[i] = head;
+            PyObject *m = Py_BuildValue("(nnds)", i, head, 1.0, "exact");
+            if (m == NULL || PyList_Append(matched, m) < 0) {
+                Py_XDECREF(m);
+                goto fail;
+            }
+            Py_DECREF(m);
+            continue;
+        }
+        if (shingles_of(PySequence_Fast_ITEMS(tok_list), PyList_GET_SIZE(tok_list), r.size, &sh[i]) < 0)
+            goto fail;
+        candidates.n = 0;
+        for (Py_ssize_t t = 0; t < sh[i].n_top; t++) {
+            Py_ssize_t at = map_get(&posting_of, sh[i].top[t]);
+            if (at < 0 || postings[at].n > r.posting_cap)
+                continue;
+            for (Py_ssize_t h = 0; h < postings[at].n; h++) {
+                Py_ssize_t c = postings[at].v[h];
+                if (stamp[c] != i) {
+                    stamp[c] = i;
+                    if (vec_push(&candidates, c) < 0)
+                        goto fail;
+                }
+            }
+        }
+        if (candidates.n > 1)
+            qsort(candidates.v, (size_t)candidates.n, sizeof(Py_ssize_t), cmp_ssize);
+        int best_rule = 0;
+        Py_ssize_t best = -1;
+        double best_similarity = 0.0;
+        for (Py_ssize_t c = 0; c < candidates.n; c++) {
+            Py_ssize_t h = candidates.v[c];
+            double similarity;
+            int rule = judge(&r, toks, sh, truncated, i, h, shared_count(&sh[i], &sh[h]), &similarity);
+            if (rule < 0)
+                goto fail;
+            if (rule && (best < 0 || similarity > best_similarity)) {
+                best = h;
+                best_rule = rule;
+                best_similarity = similarity;
+            }
+        }
+        if (best >= 0) {
+            head_of[i] = best;
+            PyObject *m = Py_BuildValue("(nnds)", i, best, best_similarity, best_rule == 1 ? "near" : "containment");
+            if (m == NULL || PyList_Append(matched, m) < 0) {
+                Py_XDECREF(m);
+                goto fail;
+            }
+            Py_DECREF(m);
+            continue;
+        }
+        if (map_put(&exact, keys[i], i) < 0)
+            goto fail;
+        for (Py_ssize_t t = 0; t < sh[i].n_top; t++) {
+            Py_ssize_t at = map_get(&posting_of, sh[i].top[t]);
+            if (at < 0) {
+                if (n_postings == cap_postings) {
+                    Py_ssize_t cap = cap_postings ? 2 * cap_postings : 64;
+                    Vec *grown = PyMem_Realloc(postings, cap * sizeof(Vec));
+                    if (grown == NULL) {
+                        PyErr_NoMemory();
+                        goto fail;
+                    }
+                    postings = grown;
+                    cap_postings = cap;
+                }
+                at = n_postings++;
+                postings[at].v = NULL;
+                postings[at].n = postings[at].cap = 0;
+                if (map_put(&posting_of, sh[i].top[t], at) < 0)
+                    goto fail;
+            }
+            if (vec_push(&postings[at], i) < 0)
+                goto fail;
+        }
+    }
+    for (Py_ssize_t p = 0; p < n; p++) {
+        PyObject *h = PyLong_FromSsize_t(head_of[p]);
+        if (h == NULL)
+            goto fail;
+        PyList_SET_ITEM(clusters, p, h);
+    }
+    goto done;
+fail:
+    Py_CLEAR(clusters);
+    Py_CLEAR(matched);
+done:
+    for (Py_ssize_t p = 0; sh != NULL && p < n; p++) {
+        PyMem_Free(sh[p].all);
+        PyMem_Free(sh[p].top);
+    }
+    for (Py_ssize_t at = 0; at < n_postings; at++)
+        PyMem_Free(postings[at].v);
+    PyMem_Free(postings);
+    PyMem_Free(candidates.v);
+    PyMem_Free(sh);
+    PyMem_Free(head_of);
+    PyMem_Free(stamp);
+    PyMem_Free(truncated);
+    PyMem_Free(keys);
+    map_free(&exact);
+    map_free(&posting_of);
+    if (clusters == NULL)
+        return NULL;
+    return Py_BuildValue("(NN)", clusters, matched);
+}
+
 static PyMethodDef methods[] = {
     {"tokens", tokens, METH_O, "The tokens of a casefolded text: CJK characters one by one, runs of other letters and digits."},
     {"paragraph_shingles", paragraph_shingles, METH_VARARGS,
@@ -734,6 +1134,9 @@ static PyMethodDef methods[] = {
      "(tokens, max_n) -> (frozenset of every n-gram's hash, n = 1..max_n; frozenset of the longest n-grams')."},
     {"may_repeat", may_repeat, METH_VARARGS,
      "(paragraphs, size, rate, slack) -> the paragraphs that can match another one (see dedupe.document)."},
+    {"cluster", cluster, METH_VARARGS,
+     "(order, paragraphs, keys, truncated, skip, (size, min_words, prefix_words, posting_cap, threshold, containment,"
+     " subset_ratio)) -> (each paragraph's cluster head, [(paragraph, head, similarity, rule)])."},
     {"text_key", text_key, METH_O, "xxh64 of the tokens joined with \\x1f, UTF-8."},
     {NULL, NULL, 0, NULL},
 };

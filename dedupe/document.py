@@ -35,7 +35,7 @@ _SLACK = 2  # paragraphs this close to _Article.may_repeat's bound are compared 
 _SITE_SUFFIX_RE = re.compile(r"\s+[|\-–—·]{1,2}\s+(?=[^|\-–—·]*$)")  # the last " | ", " - ", " – "...
 _ELLIPSIS = ("...", "…")
 _AFTER_ELLIPSIS = "\"'”’)]"  # what may follow a truncated summary's ellipsis
-_SUFFIX_SEPARATORS = (" |", " -", " –", " —", " ·")  # a site suffix starts with one (text is squashed)
+_SUFFIX_SEPARATOR_RE = re.compile(" [|\\-–—·]")  # a site suffix starts with one (text is squashed)
 _CLOSERS = "\"')]»”’」』"
 _SENTENCE_END = tuple(".,;:…。，；：")
 _QUESTION = ("?", ":", "？", "：")
@@ -203,7 +203,7 @@ class _Headline:
         self.stripped: dict[int, tuple[str, ...]] = {}
         for i in range(n):
             p = art.paras[i]
-            if any(sep in p for sep in _SUFFIX_SEPARATORS):  # cheap test before the regex
+            if _SUFFIX_SEPARATOR_RE.search(p):  # cheap test before the split
                 s = _strip_site_suffix(p)
                 if s != p:
                     self.stripped[i] = tuple(tokens(s))
@@ -263,8 +263,18 @@ def _cluster(art: _Article, skip: set[int]) -> tuple[list[int], dict[int, _Match
 
     Returns each paragraph's cluster (its head's index) and how each member matched its head.
     Candidates come from an inverted index of the heads' longest n-grams (any near or truncated
-    copy shares some); equal texts from a dict.
+    copy shares some); equal texts from a dict. The compiled kernel (:mod:`dedupe.speedups`)
+    gives the same clusters and matches.
     """
+    if native is not None:
+        o = art.opts
+        rules = (o.shingle_size, o.min_words, PREFIX_WORDS, POSTING_CAP, o.threshold, o.containment, SUBSET_RATIO)
+        heads, matches = native.cluster(art.may_repeat(), art.toks, art.keys, art.truncated, skip, rules)
+        return heads, {i: _Match(head, similarity, rule) for i, head, similarity, rule in matches}
+    return _py_cluster(art, skip)
+
+
+def _py_cluster(art: _Article, skip: set[int]) -> tuple[list[int], dict[int, _Match]]:
     n = len(art.paras)
     cluster = list(range(n))
     matched: dict[int, _Match] = {}

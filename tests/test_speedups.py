@@ -127,8 +127,10 @@ def _articles(draw):
         words = draw(st.sampled_from(paras)).split()
         if words and draw(st.booleans()):
             words[draw(st.integers(0, len(words) - 1))] = draw(_WORDS)
-        words = words[: draw(st.integers(0, len(words)))] if draw(st.booleans()) else words + draw(st.lists(_WORDS, max_size=3))
-        paras.insert(draw(st.integers(0, len(paras))), " ".join(words))
+        cut = draw(st.booleans())
+        words = words[: draw(st.integers(0, len(words)))] if cut else words + draw(st.lists(_WORDS, max_size=3))
+        end = draw(st.sampled_from(["", "", "...", "…"])) if cut else ""  # a summary cut off
+        paras.insert(draw(st.integers(0, len(paras))), " ".join(words[draw(st.integers(0, 2)):]) + end)
     return tuple(paras)
 
 
@@ -138,7 +140,36 @@ def test_may_repeat_is_python_s(paragraphs, size, threshold, containment):
     assert art.may_repeat() == art._may_repeat()
 
 
-def test_may_repeat_on_real_articles():
+@given(_articles(), st.integers(1, 5), st.sampled_from([0.3, 0.5, 0.8, 1.0]), st.sampled_from([0.5, 0.9, 1.0]),
+       st.integers(1, 12), st.sets(st.integers(0, 4), max_size=2), st.sampled_from([1, 2, 200]))
+def test_cluster_is_python_s(paragraphs, size, threshold, containment, min_words, skip, cap):
+    # a small cap: n-grams of more heads than it stop finding candidates (common words, here)
+    opts = CleanOptions(shingle_size=size, threshold=threshold, containment=containment, min_words=min_words)
+    art = document._Article(paragraphs, opts)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(document, "POSTING_CAP", cap)
+        assert document._cluster(art, skip) == document._py_cluster(art, skip)
+
+
+def test_cluster_edges():
+    # a paragraph that matches two heads equally well joins the first; a copy of exactly
+    # SUBSET_RATIO of the other's length is contained (the bound is inclusive); a cut-off summary
+    # (an ellipsis) is contained though it starts mid-sentence, the same words without it are not
+    body = "storm winds cut power to thousands of homes along the east coast overnight".split()
+    tied = (" ".join(body[:12] + ["alpha"]), " ".join(body[:12] + ["beta"]), " ".join(body[:12] + ["gamma"]))
+    nine, ten = " ".join(body[:9]), " ".join(body[:9] + ["tonight"])
+    cut = " ".join(body[3:12])
+    cases = ((tied, 0.5, {1: 0, 2: 0}), ((ten, nine), 0.9, {1: 0}), ((" ".join(body), cut + "..."), 0.9, {1: 0}),
+             ((" ".join(body), cut), 0.9, {}))
+    for paragraphs, threshold, expected in cases:
+        art = document._Article(paragraphs, CleanOptions(shingle_size=2, threshold=threshold, containment=0.8, min_words=5))
+        heads, matched = document._cluster(art, set())
+        assert (heads, matched) == document._py_cluster(art, set())
+        assert {i: m.target for i, m in matched.items()} == expected
+    assert len(nine.split()) == document.SUBSET_RATIO * len(ten.split())
+
+
+def test_may_repeat_and_cluster_on_real_articles():
     # every fixture article of the clean cases, and the scraper pool's lines as one long page
     texts = [p.read_text(encoding="utf-8") for p in sorted((FIXTURES / "clean").glob("*.txt"))]
     pool = [json.loads(line)["text"] for line in (FIXTURES / "pool" / "lines.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -148,6 +179,7 @@ def test_may_repeat_on_real_articles():
         for opts in (CleanOptions(), CleanOptions(shingle_size=4, threshold=0.5, containment=0.6)):
             art = document._Article(segment(text).paragraphs, opts)
             assert art.may_repeat() == art._may_repeat()
+            assert document._cluster(art, {0}) == document._py_cluster(art, {0})
             repeating += bool(art._may_repeat())
     assert repeating >= 60
 
