@@ -136,6 +136,51 @@ static uint64_t xxh64(const unsigned char *p, size_t len) {
     return h;
 }
 
+/* ---- sorting, comparisons inlined (qsort calls a function for each) ---- */
+
+/* Quicksort (Hoare's partition around a median of three; the smaller side first, so the stack
+ * stays shallow), insertion sort below 16 values. */
+#define DEFINE_SORT(NAME, T)                                                                          \
+    static void NAME(T *v, Py_ssize_t n) {                                                            \
+        while (n > 16) {                                                                              \
+            T a = v[0], b = v[n / 2], c = v[n - 1];                                                   \
+            T pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));          \
+            Py_ssize_t i = -1, j = n;                                                                 \
+            for (;;) {                                                                                \
+                do                                                                                    \
+                    i++;                                                                              \
+                while (v[i] < pivot);                                                                 \
+                do                                                                                    \
+                    j--;                                                                              \
+                while (v[j] > pivot);                                                                 \
+                if (i >= j)                                                                           \
+                    break;                                                                            \
+                T t = v[i];                                                                           \
+                v[i] = v[j];                                                                          \
+                v[j] = t;                                                                             \
+            }                                                                                         \
+            if (j + 1 < n - j - 1) {                                                                  \
+                NAME(v, j + 1);                                                                       \
+                v += j + 1;                                                                           \
+                n -= j + 1;                                                                           \
+            } else {                                                                                  \
+                NAME(v + j + 1, n - j - 1);                                                           \
+                n = j + 1;                                                                            \
+            }                                                                                         \
+        }                                                                                             \
+        for (Py_ssize_t i = 1; i < n; i++) {                                                          \
+            T x = v[i];                                                                               \
+            Py_ssize_t j = i;                                                                         \
+            for (; j > 0 && v[j - 1] > x; j--)                                                        \
+                v[j] = v[j - 1];                                                                      \
+            v[j] = x;                                                                                 \
+        }                                                                                             \
+    }
+
+DEFINE_SORT(sort_u32, uint32_t)
+DEFINE_SORT(sort_u64, uint64_t)
+DEFINE_SORT(sort_ssize, Py_ssize_t)
+
 /* ---- tokens: re.findall("[CJK]|[^\W_CJK]+", text) ---- */
 
 static inline int is_cjk(Py_UCS4 c) {
@@ -202,11 +247,6 @@ fail:
 
 #define FOLD 0x01000193U
 
-static int cmp_u32(const void *x, const void *y) {
-    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-    return (a > b) - (a < b);
-}
-
 static PyObject *paragraph_shingles(PyObject *self, PyObject *args) {
     PyObject *given, *paras = NULL, *hashes = NULL, *sizes = NULL;
     int words;
@@ -268,7 +308,7 @@ static PyObject *paragraph_shingles(PyObject *self, PyObject *args) {
                 h = h * FOLD + wh[s + k];
             dst[s] = h;
         }
-        qsort(dst, (size_t)count, sizeof(uint32_t), cmp_u32);
+        sort_u32(dst, count);
         Py_ssize_t kept = 1;
         for (Py_ssize_t s = 1; s < count; s++)
             if (dst[s] != dst[kept - 1])
@@ -735,15 +775,10 @@ typedef struct {
     Py_ssize_t n_all, n_top;
 } Shingles;
 
-static int cmp_u64(const void *x, const void *y) {
-    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-    return (a > b) - (a < b);
-}
-
 static Py_ssize_t sort_distinct(uint64_t *v, Py_ssize_t n) {
     if (n == 0)
         return 0;
-    qsort(v, (size_t)n, sizeof(uint64_t), cmp_u64);
+    sort_u64(v, n);
     Py_ssize_t kept = 1;
     for (Py_ssize_t s = 1; s < n; s++)
         if (v[s] != v[kept - 1])
@@ -822,11 +857,6 @@ static int vec_push(Vec *vec, Py_ssize_t x) {
     }
     vec->v[vec->n++] = x;
     return 0;
-}
-
-static int cmp_ssize(const void *x, const void *y) {
-    Py_ssize_t a = *(const Py_ssize_t *)x, b = *(const Py_ssize_t *)y;
-    return (a > b) - (a < b);
 }
 
 /* A map of 64-bit keys to the index of their value, open addressing; grows as it fills. */
@@ -1042,7 +1072,7 @@ static PyObject *cluster(PyObject *self, PyObject *args) {
             }
         }
         if (candidates.n > 1)
-            qsort(candidates.v, (size_t)candidates.n, sizeof(Py_ssize_t), cmp_ssize);
+            sort_ssize(candidates.v, candidates.n);
         int best_rule = 0;
         Py_ssize_t best = -1;
         double best_similarity = 0.0;
@@ -1142,6 +1172,6 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "dedupe._speedups",
-                                    "Compiled kernels of dedupe's per-article work.", -1, methods};
+                                    "Compiled kernels of dedupe's per-article work.", -1, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&module); }
