@@ -210,6 +210,10 @@ static PyObject *tokens(PyObject *self, PyObject *text) {
         PyErr_SetString(PyExc_TypeError, "tokens() takes a str");
         return NULL;
     }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(text) < 0) /* a legacy string made through the old C API */
+        return NULL;
+#endif
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0;
