@@ -138,11 +138,37 @@ static uint64_t xxh64(const unsigned char *p, size_t len) {
 
 /* ---- sorting, comparisons inlined (qsort calls a function for each) ---- */
 
-/* Quicksort (Hoare's partition around a median of three; the smaller side first, so the stack
- * stays shallow), insertion sort below 16 values. */
+/* Introsort: quicksort (Hoare's partition around a median of three, the smaller side first so the
+ * stack stays shallow) that turns to heapsort past a depth of 2·log2(n), so no order of hashes a
+ * text could be made of takes quadratic time; insertion sort below 16 values. */
 #define DEFINE_SORT(NAME, T)                                                                          \
-    static void NAME(T *v, Py_ssize_t n) {                                                            \
+    static void NAME##_sift(T *v, Py_ssize_t root, Py_ssize_t end) {                                 \
+        for (Py_ssize_t child; (child = 2 * root + 1) < end; root = child) {                          \
+            if (child + 1 < end && v[child] < v[child + 1])                                           \
+                child++;                                                                              \
+            if (!(v[root] < v[child]))                                                                \
+                return;                                                                               \
+            T t = v[root];                                                                            \
+            v[root] = v[child];                                                                       \
+            v[child] = t;                                                                             \
+        }                                                                                             \
+    }                                                                                                 \
+    static void NAME##_heap(T *v, Py_ssize_t n) {                                                     \
+        for (Py_ssize_t i = n / 2 - 1; i >= 0; i--)                                                   \
+            NAME##_sift(v, i, n);                                                                     \
+        for (Py_ssize_t end = n - 1; end > 0; end--) {                                                \
+            T t = v[0];                                                                               \
+            v[0] = v[end];                                                                            \
+            v[end] = t;                                                                               \
+            NAME##_sift(v, 0, end);                                                               \
+        }                                                                                             \
+    }                                                                                                 \
+    static void NAME##_depth(T *v, Py_ssize_t n, int depth) {                                         \
         while (n > 16) {                                                                              \
+            if (depth-- <= 0) {                                                                       \
+                NAME##_heap(v, n);                                                                    \
+                return;                                                                               \
+            }                                                                                         \
             T a = v[0], b = v[n / 2], c = v[n - 1];                                                   \
             T pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));          \
             Py_ssize_t i = -1, j = n;                                                                 \
@@ -160,11 +186,11 @@ static uint64_t xxh64(const unsigned char *p, size_t len) {
                 v[j] = t;                                                                             \
             }                                                                                         \
             if (j + 1 < n - j - 1) {                                                                  \
-                NAME(v, j + 1);                                                                       \
+                NAME##_depth(v, j + 1, depth);                                                        \
                 v += j + 1;                                                                           \
                 n -= j + 1;                                                                           \
             } else {                                                                                  \
-                NAME(v + j + 1, n - j - 1);                                                           \
+                NAME##_depth(v + j + 1, n - j - 1, depth);                                            \
                 n = j + 1;                                                                            \
             }                                                                                         \
         }                                                                                             \
@@ -175,6 +201,12 @@ static uint64_t xxh64(const unsigned char *p, size_t len) {
                 v[j] = v[j - 1];                                                                      \
             v[j] = x;                                                                                 \
         }                                                                                             \
+    }                                                                                                 \
+    static void NAME(T *v, Py_ssize_t n) {                                                            \
+        int depth = 0;                                                                                \
+        for (Py_ssize_t m = n; m > 1; m >>= 1)                                                        \
+            depth += 2;                                                                               \
+        NAME##_depth(v, n, depth);                                                                    \
     }
 
 DEFINE_SORT(sort_u32, uint32_t)
@@ -886,8 +918,12 @@ static int map_init(Map *m, Py_ssize_t items) {
     return 0;
 }
 
+/* Keys are mixed with a seed drawn from Python's own hash secret (random per process unless
+ * PYTHONHASHSEED is set), so no text can be made to pile its n-grams into one run of slots. */
+static uint64_t map_seed;
+
 static inline Py_ssize_t map_slot(const Map *m, uint64_t key) {
-    uint64_t h = key * 0x9E3779B97F4A7C15ULL;
+    uint64_t h = (key ^ map_seed) * 0x9E3779B97F4A7C15ULL;
     Py_ssize_t at = (Py_ssize_t)((h ^ (h >> 32)) & (uint64_t)m->mask);
     while (m->values[at] >= 0 && m->keys[at] != key)
         at = (at + 1) & m->mask;
@@ -1158,6 +1194,42 @@ done:
     return Py_BuildValue("(NN)", clusters, matched);
 }
 
+/* For the tests: the sort above on a list of ints, with a given depth before heapsort. */
+static PyObject *sorted_u64(PyObject *self, PyObject *args) {
+    PyObject *given, *values, *out = NULL;
+    int depth;
+    if (!PyArg_ParseTuple(args, "Oi", &given, &depth))
+        return NULL;
+    values = PySequence_Fast(given, "a list of ints");
+    if (values == NULL)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(values);
+    uint64_t *v = PyMem_Malloc((n ? n : 1) * sizeof(uint64_t));
+    if (v == NULL) {
+        Py_DECREF(values);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t k = 0; k < n; k++) {
+        v[k] = PyLong_AsUnsignedLongLong(PySequence_Fast_GET_ITEM(values, k));
+        if (v[k] == (uint64_t)-1 && PyErr_Occurred())
+            goto done;
+    }
+    sort_u64_depth(v, n, depth);
+    out = PyList_New(n);
+    for (Py_ssize_t k = 0; out != NULL && k < n; k++) {
+        PyObject *x = PyLong_FromUnsignedLongLong(v[k]);
+        if (x == NULL) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, k, x);
+    }
+done:
+    PyMem_Free(v);
+    Py_DECREF(values);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"tokens", tokens, METH_O, "The tokens of a casefolded text: CJK characters one by one, runs of other letters and digits."},
     {"paragraph_shingles", paragraph_shingles, METH_VARARGS,
@@ -1171,6 +1243,7 @@ static PyMethodDef methods[] = {
     {"cluster", cluster, METH_VARARGS,
      "(order, paragraphs, keys, truncated, skip, (size, min_words, prefix_words, posting_cap, threshold, containment,"
      " subset_ratio)) -> (each paragraph's cluster head, [(paragraph, head, similarity, rule)])."},
+    {"_sorted_u64", sorted_u64, METH_VARARGS, "(values, depth) -> the values sorted as the kernels sort (for tests)."},
     {"text_key", text_key, METH_O, "xxh64 of the tokens joined with \\x1f, UTF-8."},
     {NULL, NULL, 0, NULL},
 };
@@ -1178,4 +1251,14 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "dedupe._speedups",
                                     "Compiled kernels of dedupe's per-article work.", -1, methods, NULL, NULL, NULL, NULL};
 
-PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__speedups(void) {
+    PyObject *name = PyUnicode_FromString("dedupe._speedups");
+    if (name == NULL)
+        return NULL;
+    Py_hash_t h = PyObject_Hash(name);
+    Py_DECREF(name);
+    if (h == -1)
+        return NULL;
+    map_seed = xxh64((const unsigned char *)&h, sizeof(h));
+    return PyModule_Create(&module);
+}

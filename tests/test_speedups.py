@@ -99,6 +99,18 @@ def test_long_tokens_hash_as_xxhash_does():
             assert minhash.paragraph_shingles([[word]], 5)[0].tolist() == [expected]
 
 
+@given(st.one_of(st.lists(st.integers(0, 2**64 - 1), min_size=17, max_size=300),
+                 st.lists(st.integers(0, 5), min_size=17, max_size=300), st.lists(st.integers(0, 2**64 - 1), max_size=16)),
+       st.sampled_from(["as drawn", "sorted", "reversed", "organ pipe"]), st.sampled_from([0, 1, 3, 64]))
+def test_the_sort_with_any_depth_before_heapsort(values, order, depth):
+    # depth 0 is heapsort alone; the kernels start with 2 log2(n) (sorted and reversed runs, few distinct values)
+    if order != "as drawn":
+        values = sorted(values, reverse=order == "reversed")
+    if order == "organ pipe":
+        values = values[::2] + values[1::2][::-1]
+    assert native._sorted_u64(values, depth) == sorted(values)
+
+
 def test_wrong_input_raises_not_crashes():
     with pytest.raises(TypeError):
         native.tokens(b"bytes")
