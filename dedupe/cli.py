@@ -193,9 +193,10 @@ def run(
     except ConfigError as e:
         raise click.UsageError(str(e)) from e
     bar: list[Any] = []
+    on_terminal = sys.stderr.isatty()  # asked once: a system call each time
 
     def progress(done: int, total: int) -> None:
-        if not sys.stderr.isatty():
+        if not on_terminal:
             return
         if not bar:
             bar.append(click.progressbar(length=total, label="reading", file=sys.stderr))

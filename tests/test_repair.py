@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dedupe import clean_text
-from dedupe.clean import FTFY_CONFIG, clean_throughout, might_be_bad, needs_repair, repair
+from dedupe.clean import FTFY_CONFIG, clean_throughout, might_be_bad, needs_repair, normalize_newlines, repair
 
 from .conftest import FIXTURES
 
@@ -135,3 +135,10 @@ def test_lines_of_plain_text_pass_whole():
     assert sum(clean_throughout(line) for line in LINES) / len(LINES) > 0.6
     assert clean_throughout("It is a deal, he said - again.\n北京\n東京")
     assert not clean_throughout("AT&amp;T\nclean") and not clean_throughout("Cafe\u0301\nx")
+
+
+@given(st.text(st.sampled_from("ab é\n\r\u2028\u2029\x85\r\n"), max_size=40))
+def test_every_line_break_becomes_a_newline(text):
+    out = normalize_newlines(text)
+    assert not any(c in out for c in "\r\u2028\u2029\x85")
+    assert out == text.replace("\r\n", "\n").translate({0x0D: "\n", 0x2028: "\n", 0x2029: "\n", 0x85: "\n"})
