@@ -67,10 +67,9 @@ def list_inputs(root: str | Path, problems: list[Problem] | None = None) -> list
 
     for dirpath, dirs, files in os.walk(root, onerror=unlisted):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for name in files:
-            if not name.startswith(".") and kind_of(name) is not None:
-                rel = os.path.relpath(os.path.join(dirpath, name), root)
-                found.append(rel.replace(os.sep, "/"))
+        folder = os.path.relpath(dirpath, root).replace(os.sep, "/")  # once a folder, not once a file
+        prefix = "" if folder == "." else folder + "/"
+        found.extend(prefix + name for name in files if not name.startswith(".") and kind_of(name) is not None)
     return sorted(found)
 
 
