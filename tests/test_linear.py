@@ -1,8 +1,12 @@
 """Adversarial text takes linear time: no regular expression or parser backtracks on it.
 
 Each kind is as long as a normal article sample, and must be cleaned and signed (and its date
-looked for) in under 100 times the normal sample's time: generous enough not to flake on a busy
+looked for) in under FACTOR times the normal sample's time: generous enough not to flake on a busy
 machine, tight enough to catch quadratic behaviour (which at this size costs thousands of times).
+The sample is prose in long paragraphs, and the compiled kernels make its characters cheap; text of
+50,000 one-character lines pays Python's work on each of its 50,000 paragraphs (each a duplicate,
+each a finding): linear, 35 times the sample's time on an idle machine, and once over 100 times in
+a full test run.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dedupe.records import Article
 from .conftest import FIXTURES
 
 SIZE = 100_000  # characters
+FACTOR = 300
 NORMAL = ((FIXTURES / "seed" / "kursk-article.canonical.txt").read_text(encoding="utf-8") * 100)[:SIZE]
 
 
@@ -64,4 +69,4 @@ def normal_seconds() -> float:
 
 @pytest.mark.parametrize("kind", ADVERSARIAL)
 def test_adversarial_text_takes_linear_time(kind, normal_seconds):
-    assert _seconds(ADVERSARIAL[kind]) < 100 * normal_seconds
+    assert _seconds(ADVERSARIAL[kind]) < FACTOR * normal_seconds
