@@ -58,7 +58,7 @@ def list_inputs(root: str | Path, problems: list[Problem] | None = None) -> list
     Hidden files and directories are passed over; symlinked directories are not followed. A
     folder that cannot be listed (permissions, a path too long) is added to ``problems``.
     """
-    found = []
+    found: list[str] = []
 
     def unlisted(e: OSError) -> None:
         if problems is not None:
