@@ -8,5 +8,6 @@ import sys
 
 from setuptools import Extension, setup
 
+# no fused multiply-add: the kernels' float comparisons must round as the Python code's do
 flags = [] if sys.platform == "win32" else ["-O3", "-ffp-contract=off"]
 setup(ext_modules=[Extension("dedupe._speedups", ["dedupe/_speedups.c"], extra_compile_args=flags, optional=True)])

@@ -1,8 +1,8 @@
 """The compiled kernels of the per-article work, or ``None``: the Python and numpy code then runs instead.
 
 ``dedupe._speedups`` (C, built by ``pip install`` where a compiler is found) gives the same tokens,
-shingle hashes and signatures as the code it stands in for, several times faster
-(``tests/test_speedups.py`` compares the two). ``DEDUPE_PURE_PYTHON=1`` in the environment leaves it
+shingle hashes, signatures and within-article repeat search (``may_repeat``, the paragraph clusters)
+as the code it stands in for, several times faster (``tests/test_speedups.py`` compares the two). ``DEDUPE_PURE_PYTHON=1`` in the environment leaves it
 unused, to compare or to rule it out.
 """
 
