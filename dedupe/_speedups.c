@@ -213,6 +213,24 @@ DEFINE_SORT(sort_u32, uint32_t)
 DEFINE_SORT(sort_u64, uint64_t)
 DEFINE_SORT(sort_ssize, Py_ssize_t)
 
+/* The tokens of a list as a borrowed array (NULL for none) and their count; -1 with an exception set
+ * where they are not a list of str. */
+static int token_items(PyObject *toks, PyObject ***items, Py_ssize_t *n) {
+    if (!PyList_Check(toks) && !PyTuple_Check(toks)) {
+        PyErr_SetString(PyExc_TypeError, "tokens must be a list of str");
+        return -1;
+    }
+    *n = PySequence_Fast_GET_SIZE(toks);
+    *items = PySequence_Fast_ITEMS(toks);
+    for (Py_ssize_t k = 0; k < *n; k++) {
+        if (!PyUnicode_Check((*items)[k])) {
+            PyErr_SetString(PyExc_TypeError, "tokens must be a list of str");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* ---- tokens: re.findall("[CJK]|[^\W_CJK]+", text) ---- */
 
 static inline int is_cjk(Py_UCS4 c) {
@@ -298,12 +316,10 @@ static PyObject *paragraph_shingles(PyObject *self, PyObject *args) {
         return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(paras), total = 0, longest = 0;
     for (Py_ssize_t p = 0; p < n; p++) {
-        PyObject *toks = PySequence_Fast_GET_ITEM(paras, p);
-        if (!PyList_Check(toks) && !PyTuple_Check(toks)) {
-            PyErr_SetString(PyExc_TypeError, "each paragraph must be a list of str");
+        PyObject **items;
+        Py_ssize_t len;
+        if (token_items(PySequence_Fast_GET_ITEM(paras, p), &items, &len) < 0)
             goto fail;
-        }
-        Py_ssize_t len = PySequence_Fast_GET_SIZE(toks);
         total += len;
         if (len > longest)
             longest = len;
@@ -327,12 +343,7 @@ static PyObject *paragraph_shingles(PyObject *self, PyObject *args) {
             continue;
         for (Py_ssize_t k = 0; k < len; k++) {
             Py_ssize_t bytes;
-            const char *utf8;
-            if (!PyUnicode_Check(items[k])) {
-                PyErr_SetString(PyExc_TypeError, "each paragraph must be a list of str");
-                goto fail;
-            }
-            utf8 = PyUnicode_AsUTF8AndSize(items[k], &bytes);
+            const char *utf8 = PyUnicode_AsUTF8AndSize(items[k], &bytes);
             if (utf8 == NULL)
                 goto fail;
             wh[k] = xxh32((const unsigned char *)utf8, (size_t)bytes);
@@ -429,52 +440,47 @@ done:
 
 #define MIX 0x9E3779B97F4A7C15ULL
 
-/* The tokens of a list as a borrowed array (NULL for none) and their count; -1 with an exception set
- * where they are not a list of str. */
-static int token_items(PyObject *toks, PyObject ***items, Py_ssize_t *n) {
-    if (!PyList_Check(toks) && !PyTuple_Check(toks)) {
-        PyErr_SetString(PyExc_TypeError, "tokens must be a list of str");
-        return -1;
-    }
-    *n = PySequence_Fast_GET_SIZE(toks);
-    *items = PySequence_Fast_ITEMS(toks);
-    for (Py_ssize_t k = 0; k < *n; k++) {
-        if (!PyUnicode_Check((*items)[k])) {
-            PyErr_SetString(PyExc_TypeError, "tokens must be a list of str");
-            return -1;
-        }
-    }
-    return 0;
+/* A paragraph's shingles, as shingle_sets makes them: the hashes of its word n-grams for n = 1..max_n
+ * (words hashed with xxh64, an n-gram's hash folded from its (n - 1)-gram's), and of its longest
+ * n-grams alone; here sorted distinct arrays. */
+typedef struct {
+    uint64_t *all, *top;
+    Py_ssize_t n_all, n_top;
+} Shingles;
+
+static Py_ssize_t sort_distinct(uint64_t *v, Py_ssize_t n) {
+    if (n == 0)
+        return 0;
+    sort_u64(v, n);
+    Py_ssize_t kept = 1;
+    for (Py_ssize_t s = 1; s < n; s++)
+        if (v[s] != v[kept - 1])
+            v[kept++] = v[s];
+    return kept;
 }
 
-static int add_hash(PyObject *set, uint64_t h) {
-    PyObject *v = PyLong_FromUnsignedLongLong(h);
-    if (v == NULL)
-        return -1;
-    int err = PySet_Add(set, v);
-    Py_DECREF(v);
-    return err;
+static void shingles_free(Shingles *sh) {
+    PyMem_Free(sh->all);
+    PyMem_Free(sh->top);
+    sh->all = sh->top = NULL;
 }
 
-static PyObject *shingle_sets(PyObject *self, PyObject *args) {
-    PyObject *toks, *all = NULL, *top = NULL;
-    int max_n;
-    uint64_t *grams = NULL;
-    if (!PyArg_ParseTuple(args, "Oi", &toks, &max_n))
-        return NULL;
-    Py_ssize_t n;
-    PyObject **items;
-    if (token_items(toks, &items, &n) < 0)
-        return NULL;
-    all = PyFrozenSet_New(NULL);
-    top = PyFrozenSet_New(NULL);
-    grams = PyMem_Malloc((n ? n : 1) * sizeof(uint64_t) * 2);
-    if (all == NULL || top == NULL || grams == NULL) {
-        if (grams == NULL)
-            PyErr_NoMemory();
+/* The shingles of n tokens (str); -1 with an exception set on error (then nothing is held). */
+static int shingles_of(PyObject **items, Py_ssize_t n, int max_n, Shingles *out) {
+    Py_ssize_t span = n < max_n ? n : max_n; /* the longest n-grams' length */
+    if (span < 1)
+        span = n ? 1 : 0;
+    Py_ssize_t total = 0, count = n;
+    for (Py_ssize_t k = 1; k <= span; k++)
+        total += n - k + 1;
+    uint64_t *words = PyMem_Malloc((n ? n : 1) * sizeof(uint64_t));
+    out->all = PyMem_Malloc((total ? total : 1) * sizeof(uint64_t));
+    out->top = PyMem_Malloc((n - span + 1) * sizeof(uint64_t));
+    if (words == NULL || out->all == NULL || out->top == NULL) {
+        PyErr_NoMemory();
         goto fail;
     }
-    uint64_t *words = grams + n;
+    uint64_t *grams = out->all; /* the (size)-grams, the last written of all */
     for (Py_ssize_t k = 0; k < n; k++) {
         Py_ssize_t bytes;
         const char *utf8 = PyUnicode_AsUTF8AndSize(items[k], &bytes);
@@ -482,29 +488,51 @@ static PyObject *shingle_sets(PyObject *self, PyObject *args) {
             goto fail;
         words[k] = grams[k] = xxh64((const unsigned char *)utf8, (size_t)bytes);
     }
-    /* grams[s]: the hash of the (size)-gram at s, folded from the (size - 1)-gram's */
-    Py_ssize_t size = 1, count = n;
-    for (;;) {
-        for (Py_ssize_t s = 0; s < count; s++)
-            if (add_hash(all, grams[s]) < 0)
-                goto fail;
-        if (size >= max_n || count <= 1)
-            break;
+    for (Py_ssize_t size = 2; size <= span; size++) {
+        uint64_t *next = grams + count;
         count--;
-        size++;
         for (Py_ssize_t s = 0; s < count; s++)
-            grams[s] = (grams[s] * MIX) ^ words[s + size - 1];
+            next[s] = (grams[s] * MIX) ^ words[s + size - 1];
+        grams = next;
     }
-    for (Py_ssize_t s = 0; s < count; s++)
-        if (add_hash(top, grams[s]) < 0)
-            goto fail;
-    PyMem_Free(grams);
-    return Py_BuildValue("(NN)", all, top);
+    memcpy(out->top, grams, count * sizeof(uint64_t));
+    out->n_top = sort_distinct(out->top, count);
+    out->n_all = sort_distinct(out->all, total);
+    PyMem_Free(words);
+    return 0;
 fail:
-    PyMem_Free(grams);
-    Py_XDECREF(all);
-    Py_XDECREF(top);
-    return NULL;
+    PyMem_Free(words);
+    shingles_free(out);
+    return -1;
+}
+
+static PyObject *frozenset_of(const uint64_t *v, Py_ssize_t n) {
+    PyObject *set = PyFrozenSet_New(NULL);
+    for (Py_ssize_t k = 0; set != NULL && k < n; k++) {
+        PyObject *x = PyLong_FromUnsignedLongLong(v[k]);
+        if (x == NULL || PySet_Add(set, x) < 0)
+            Py_CLEAR(set);
+        Py_XDECREF(x);
+    }
+    return set;
+}
+
+static PyObject *shingle_sets(PyObject *self, PyObject *args) {
+    PyObject *toks, **items;
+    int max_n;
+    Py_ssize_t n;
+    Shingles sh;
+    if (!PyArg_ParseTuple(args, "Oi", &toks, &max_n) || token_items(toks, &items, &n) < 0)
+        return NULL;
+    if (shingles_of(items, n, max_n, &sh) < 0)
+        return NULL;
+    PyObject *all = frozenset_of(sh.all, sh.n_all), *top = all ? frozenset_of(sh.top, sh.n_top) : NULL;
+    shingles_free(&sh);
+    if (top == NULL) {
+        Py_XDECREF(all);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", all, top);
 }
 
 static PyObject *text_key(PyObject *self, PyObject *toks) {
@@ -655,7 +683,8 @@ static PyObject *may_repeat(PyObject *self, PyObject *args) {
     if (paras == NULL)
         return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(paras), words = 0, positions = 0, longest = 0;
-    Py_ssize_t *first_word = NULL, *first_pos = NULL, *entry = NULL, *seen_in = NULL, *counted_in = NULL;
+    Py_ssize_t *first_word = NULL, *first_pos = NULL, *entry = NULL, *seen_in = NULL, *counted_in = NULL,
+               *paras_of = NULL;
     uint64_t *th = NULL;
     char *is_key = NULL;
     Table all = {NULL, 0, NULL, 0}, scratch = {NULL, 0, NULL, 0};
@@ -700,12 +729,10 @@ static PyObject *may_repeat(PyObject *self, PyObject *args) {
         goto fail;
     seen_in = PyMem_Malloc((positions ? positions : 1) * sizeof(Py_ssize_t));
     counted_in = PyMem_Malloc((positions ? positions : 1) * sizeof(Py_ssize_t));
-    Py_ssize_t *paras_of = PyMem_Malloc((positions ? positions : 1) * sizeof(Py_ssize_t));
+    paras_of = PyMem_Malloc((positions ? positions : 1) * sizeof(Py_ssize_t));
     is_key = PyMem_Calloc(positions ? positions : 1, 1);
-    if (seen_in == NULL || counted_in == NULL || paras_of == NULL || is_key == NULL) {
-        PyMem_Free(paras_of);
+    if (seen_in == NULL || counted_in == NULL || paras_of == NULL || is_key == NULL)
         goto nomem;
-    }
     int any_shared = 0;
     for (Py_ssize_t p = 0; p < n; p++) {
         PyObject **items = PySequence_Fast_ITEMS(PySequence_Fast_GET_ITEM(paras, p));
@@ -715,10 +742,8 @@ static PyObject *may_repeat(PyObject *self, PyObject *args) {
             int added;
             Gram g = gram(items + s, th + first_word[p] + s, k);
             Py_ssize_t id = table_add(&all, &g, &added);
-            if (id < 0) {
-                PyMem_Free(paras_of);
+            if (id < 0)
                 goto fail;
-            }
             if (added) {
                 paras_of[id] = 1;
                 seen_in[id] = p;
@@ -754,10 +779,8 @@ static PyObject *may_repeat(PyObject *self, PyObject *args) {
             continue;
         for (int k = 1; k < longest_k; k++) {
             Py_ssize_t d = distinct_grams(&scratch, items, th + first_word[p], len, k);
-            if (d < 0) {
-                PyMem_Free(paras_of);
+            if (d < 0)
                 goto fail;
-            }
             n_all += d;
         }
         if ((double)found >= rate * (double)n_all - (double)(n_all - n_top) - slack) {
@@ -768,7 +791,6 @@ static PyObject *may_repeat(PyObject *self, PyObject *args) {
                 }
         }
     }
-    PyMem_Free(paras_of);
     for (Py_ssize_t p = 0; any_key && p < n; p++) {
         for (Py_ssize_t at = first_pos[p]; at < first_pos[p + 1]; at++) {
             if (is_key[entry[at]]) {
@@ -794,6 +816,7 @@ done:
     PyMem_Free(entry);
     PyMem_Free(seen_in);
     PyMem_Free(counted_in);
+    PyMem_Free(paras_of);
     PyMem_Free(is_key);
     table_free(&all);
     table_free(&scratch);
@@ -803,65 +826,8 @@ done:
 
 /* ---- cluster: dedupe.document._cluster ----
  *
- * Each paragraph's shingles (its n-gram hashes, n = 1..size, as shingle_sets gives them) and longest
- * n-grams are sorted arrays here, not sets: two paragraphs' shared shingles are counted by a merge. */
-
-typedef struct {
-    uint64_t *all, *top; /* sorted, distinct */
-    Py_ssize_t n_all, n_top;
-} Shingles;
-
-static Py_ssize_t sort_distinct(uint64_t *v, Py_ssize_t n) {
-    if (n == 0)
-        return 0;
-    sort_u64(v, n);
-    Py_ssize_t kept = 1;
-    for (Py_ssize_t s = 1; s < n; s++)
-        if (v[s] != v[kept - 1])
-            v[kept++] = v[s];
-    return kept;
-}
-
-/* shingle_sets of one paragraph's tokens (n >= 1), as sorted arrays; -1 on error */
-static int shingles_of(PyObject **items, Py_ssize_t n, int max_n, Shingles *out) {
-    int span = (int)(n < max_n ? n : max_n); /* the longest n-grams' length */
-    Py_ssize_t total = 0;
-    for (int k = 1; k <= span; k++)
-        total += n - k + 1;
-    uint64_t *words = PyMem_Malloc(n * sizeof(uint64_t)), *grams = PyMem_Malloc(n * sizeof(uint64_t));
-    out->all = PyMem_Malloc(total * sizeof(uint64_t));
-    out->top = PyMem_Malloc((n - span + 1) * sizeof(uint64_t));
-    if (words == NULL || grams == NULL || out->all == NULL || out->top == NULL) {
-        PyMem_Free(words);
-        PyMem_Free(grams);
-        PyErr_NoMemory();
-        return -1;
-    }
-    for (Py_ssize_t k = 0; k < n; k++) {
-        Py_ssize_t bytes;
-        const char *utf8 = PyUnicode_AsUTF8AndSize(items[k], &bytes);
-        if (utf8 == NULL) {
-            PyMem_Free(words);
-            PyMem_Free(grams);
-            return -1;
-        }
-        words[k] = grams[k] = xxh64((const unsigned char *)utf8, (size_t)bytes);
-    }
-    Py_ssize_t at = 0, count = n;
-    memcpy(out->all, grams, n * sizeof(uint64_t));
-    at = n;
-    for (int size = 2; size <= span; size++) {
-        count--;
-        for (Py_ssize_t s = 0; s < count; s++)
-            out->all[at++] = grams[s] = (grams[s] * MIX) ^ words[s + size - 1];
-    }
-    memcpy(out->top, grams, count * sizeof(uint64_t));
-    out->n_top = sort_distinct(out->top, count);
-    out->n_all = sort_distinct(out->all, total);
-    PyMem_Free(words);
-    PyMem_Free(grams);
-    return 0;
-}
+ * Each paragraph's shingles are sorted arrays here (Shingles), not sets: two paragraphs' shared
+ * shingles are counted by a merge. */
 
 static Py_ssize_t shared_count(const Shingles *a, const Shingles *b) {
     Py_ssize_t i = 0, j = 0, shared = 0;
@@ -1174,10 +1140,8 @@ fail:
     Py_CLEAR(clusters);
     Py_CLEAR(matched);
 done:
-    for (Py_ssize_t p = 0; sh != NULL && p < n; p++) {
-        PyMem_Free(sh[p].all);
-        PyMem_Free(sh[p].top);
-    }
+    for (Py_ssize_t p = 0; sh != NULL && p < n; p++)
+        shingles_free(&sh[p]);
     for (Py_ssize_t at = 0; at < n_postings; at++)
         PyMem_Free(postings[at].v);
     PyMem_Free(postings);

@@ -21,6 +21,7 @@ from dedupe.speedups import native
 
 from .conftest import FIXTURES
 from .test_candidates import write_chance_scrape
+from .test_run import outputs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -205,8 +206,7 @@ def _run(scrape: Path, out: Path, pure: bool) -> tuple[dict[str, bytes], list[st
     done = subprocess.run([sys.executable, "-m", "dedupe.cli", "run", str(scrape), "--out", str(out), "--report",
                            str(report), "--jobs", "2"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    files = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
-    return files, [line for line in report.read_text(encoding="utf-8").splitlines() if '"summary"' not in line]
+    return outputs(out), [line for line in report.read_text(encoding="utf-8").splitlines() if '"summary"' not in line]
 
 
 @pytest.mark.parametrize("which", ["fixture", "chance"])
