@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import multiprocessing
+import multiprocessing.pool
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -73,6 +74,21 @@ def _close_writer() -> None:
     _WRITER = None
 
 
+class _Pool(multiprocessing.pool.Pool):
+    """A process pool whose worker-minding thread wakes only when a worker ends or the pool's
+    state changes. The standard pool also wakes it whenever a result waits in the result pipe,
+    and it spins until the result thread has read it: about nine wake-ups a result, 0.25 of the
+    parent's 0.55 CPU seconds in pass one of 20,000 articles, taken from the workers it shares
+    the cores with."""
+
+    def _get_sentinels(self) -> list[Any]:
+        return [self._change_notifier._reader]  # type: ignore[attr-defined]
+
+
+def _pool(jobs: int, method: str) -> _Pool:
+    return _Pool(jobs, context=multiprocessing.get_context(method))
+
+
 def _prepared_files(
     root: str, rels: Sequence[str], options: Options, jobs: int, folder: str
 ) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]:
@@ -85,8 +101,7 @@ def _prepared_files(
         for task in tasks:
             yield from _prepare_files(task)
         return
-    ctx = multiprocessing.get_context("spawn" if os.name != "posix" else "fork")
-    with ctx.Pool(jobs) as pool:
+    with _pool(jobs, "spawn" if os.name != "posix" else "fork") as pool:
         for batch in pool.imap(_prepare_files, tasks):
             yield from batch
 
@@ -142,7 +157,7 @@ def _fork_imap(fn: Callable[[Any, Any], Any], tasks: list[Any], jobs: int, share
         return
     _SHARED = shared
     try:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        with _pool(jobs, "fork") as pool:
             yield from pool.imap(_call_shared, [(fn, t) for t in tasks], chunksize=1)
     finally:
         _SHARED = None

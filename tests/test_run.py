@@ -238,6 +238,31 @@ def test_forked_verification_and_writing_give_the_same_run(tmp_path, monkeypatch
     assert {name for name, jobs, tasks in forked if jobs == 2 and tasks > 1} == {"_verify_pairs", "_write_files"}
 
 
+def _scaled_sum(scale: int, n: int) -> int:
+    return scale * sum(range(n))
+
+
+def test_the_pool_does_not_spin_while_results_come_back(monkeypatch):
+    # multiprocessing's pool wakes its worker-minding thread for every result waiting in the pipe
+    # (several times each, until the result thread reads it); dedupe's wakes it when a worker ends
+    # or the pool's state changes
+    import multiprocessing.pool
+
+    import dedupe.engine as engine
+
+    wakes = []
+    real = multiprocessing.pool.Pool._wait_for_updates
+
+    def counted(sentinels, notifier, timeout=None):
+        wakes.append(len(sentinels))
+        return real(sentinels, notifier, timeout)
+
+    monkeypatch.setattr(multiprocessing.pool.Pool, "_wait_for_updates", staticmethod(counted))
+    tasks = [20_000 + k for k in range(300)]
+    assert list(engine._fork_imap(_scaled_sum, tasks, 2, 3)) == [3 * sum(range(n)) for n in tasks]
+    assert 1 <= len(wakes) < 10
+
+
 def test_files_prepared_in_batches_give_each_file_its_own_records(tmp_path, monkeypatch):
     # pass one prepares a few dozen articles together, across files and within a JSON Lines file;
     # however the batches fall, each file gets the records (and spill) it gets prepared alone
