@@ -250,8 +250,12 @@ class Engine(Protocol):
         ...
 
     def write_outputs(
-        self, corpus: Corpus, result: Clustering, seen: dict[int, Match], cut: Cut
-    ) -> tuple[int, int, list[Problem]]: ...
+        self, corpus: Corpus, result: Clustering, seen: dict[int, Match], cut: Cut, meanwhile: Callable[[], None]
+    ) -> tuple[int, int, list[Problem]]:
+        """Pass two: the kept articles written; returns bytes written, boilerplate removed and the
+        outputs that could not be written. ``meanwhile`` (the report's findings) runs in this
+        process while the outputs are being written elsewhere."""
+        ...
 
     def places(self) -> tuple[str, str]: ...
 

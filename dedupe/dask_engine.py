@@ -335,9 +335,10 @@ class DaskEngine:
         return self.remote.UrlSink(self.root, self.out, fields, local, staging)
 
     def write_outputs(
-        self, corpus: Corpus, result: Clustering, seen: dict[int, Match], cut: Cut
+        self, corpus: Corpus, result: Clustering, seen: dict[int, Match], cut: Cut, meanwhile: Callable[[], None]
     ) -> tuple[int, int, list[Problem]]:
-        """Pass two: each chunk's kept articles written by a task where the chunk is."""
+        """Pass two: each chunk's kept articles written by a task where the chunk is (``meanwhile``
+        runs here while they are)."""
         staging = staging_folder(self.local_out) if self.local_out is not None else None
         if staging is not None:
             clear_staging(staging)
@@ -348,6 +349,7 @@ class DaskEngine:
             kept = [i - start for i in range(start, start + self.counts[c]) if result.keeper[i] == i and i not in seen]
             if kept:
                 futures.append(self.client.submit(tasks.write_chunk, chunk, kept, Box(cut), sink, pure=False))
+        meanwhile()
         return writing_done(self.client.gather(futures), staging)
 
     def places(self) -> tuple[str, str]:

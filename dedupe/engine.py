@@ -140,25 +140,35 @@ def _call_shared(item: tuple[Callable[[Any, Any], Any], Any]) -> Any:
     return fn(_SHARED, task)
 
 
-def _fork_map(fn: Callable[[Any, Any], Any], tasks: list[Any], jobs: int, shared: Any) -> list[Any]:
+def _fork_map(
+    fn: Callable[[Any, Any], Any], tasks: list[Any], jobs: int, shared: Any, meanwhile: Callable[[], None] | None = None
+) -> list[Any]:
     """``[fn(shared, task) for task in tasks]``, in ``jobs`` forked workers where the OS can fork.
 
     Workers inherit ``shared`` (the run's articles, its spill, its verifier) from the parent's
-    memory instead of receiving it pickled; only tasks and results cross the pipe.
+    memory instead of receiving it pickled; only tasks and results cross the pipe. ``meanwhile``
+    runs in this process while the workers work (first, where there are none).
     """
-    return list(_fork_imap(fn, tasks, jobs, shared))
+    return list(_fork_imap(fn, tasks, jobs, shared, meanwhile))
 
 
-def _fork_imap(fn: Callable[[Any, Any], Any], tasks: list[Any], jobs: int, shared: Any) -> Iterator[Any]:
+def _fork_imap(
+    fn: Callable[[Any, Any], Any], tasks: list[Any], jobs: int, shared: Any, meanwhile: Callable[[], None] | None = None
+) -> Iterator[Any]:
     """:func:`_fork_map`, its results yielded in order as they come (none held longer than needed)."""
     global _SHARED
     if jobs <= 1 or len(tasks) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        if meanwhile is not None:
+            meanwhile()
         yield from (fn(shared, t) for t in tasks)
         return
     _SHARED = shared
     try:
         with _pool(jobs, "fork") as pool:
-            yield from pool.imap(_call_shared, [(fn, t) for t in tasks], chunksize=1)
+            results = pool.imap(_call_shared, [(fn, t) for t in tasks], chunksize=1)
+            if meanwhile is not None:
+                meanwhile()
+            yield from results
     finally:
         _SHARED = None
 
@@ -251,9 +261,9 @@ class _Local:
         return corpus.clustering(candidates, cut, before, first)
 
     def write_outputs(
-        self, corpus: Corpus, result: Clustering, seen: dict[int, Match], cut: Cut
+        self, corpus: Corpus, result: Clustering, seen: dict[int, Match], cut: Cut, meanwhile: Callable[[], None]
     ) -> tuple[int, int, list[Problem]]:
-        return _write_outputs(self.root, self.out, corpus, result, seen, cut, self.jobs)
+        return _write_outputs(self.root, self.out, corpus, result, seen, cut, self.jobs, meanwhile)
 
     def places(self) -> tuple[str, str]:
         return os.path.abspath(self.root), str(self.out.resolve())
@@ -364,15 +374,16 @@ def _run(
     result = binned(result)
     give_back_memory(big)
 
-    names = Names(docs)
-    for finding in _doc_findings(docs, result, seen, boiler, options.run.boilerplate, corpus.body_texts):
-        line = finding.to_dict()
-        for named, prefix in ((names.get(finding.doc), ""), (names.get(finding.duplicate_of), "duplicate_of_")):
-            if named is not None:
-                line.update(_where(named, prefix))
-        _write_json_line(rep, line)
-    del names
-    bytes_out, removed_boiler, unwritten = engine.write_outputs(corpus, result, seen, cut)
+    def findings() -> None:  # the report's lines, written while the outputs are
+        names = Names(docs)
+        for finding in _doc_findings(docs, result, seen, boiler, options.run.boilerplate, corpus.body_texts):
+            line = finding.to_dict()
+            for named, prefix in ((names.get(finding.doc), ""), (names.get(finding.duplicate_of), "duplicate_of_")):
+                if named is not None:
+                    line.update(_where(named, prefix))
+            _write_json_line(rep, line)
+
+    bytes_out, removed_boiler, unwritten = engine.write_outputs(corpus, result, seen, cut, findings)
     problems.extend(unwritten)
     kept = sum(1 for i, k in enumerate(result.keeper) if i == k and i not in seen)
     summary = RunSummary(
@@ -420,13 +431,14 @@ def _write_files(w: _Writing, files: range) -> tuple[int, int, list[Problem]]:
 
 
 def _write_outputs(
-    root: str, out: Path, corpus: Corpus, result: Clustering, seen: dict[int, Match], cut: Cut, jobs: int
+    root: str, out: Path, corpus: Corpus, result: Clustering, seen: dict[int, Match], cut: Cut, jobs: int,
+    meanwhile: Callable[[], None],
 ) -> tuple[int, int, list[Problem]]:
-    """Pass two: the kept articles, file by file, in the workers; returns bytes written,
-    boilerplate removed and the outputs that could not be written."""
+    """Pass two: the kept articles, file by file, in the workers (``meanwhile`` runs here as they
+    work); returns bytes written, boilerplate removed and the outputs that could not be written."""
     staging = staging_folder(out)
     clear_staging(staging)
     sink = LocalSink(root, out, corpus.options.fields, staging)
     done = _fork_map(_write_files, _chunks(corpus.files(), jobs), jobs,
-                     _Writing(corpus, result, seen, cut, sink))
+                     _Writing(corpus, result, seen, cut, sink), meanwhile)
     return writing_done(done, staging)

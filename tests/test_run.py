@@ -215,15 +215,22 @@ def test_window_reads_a_date_the_article_states(tmp_path):
 
 
 def test_forked_verification_and_writing_give_the_same_run(tmp_path, monkeypatch):
-    # candidates verified and files written in forked workers: the same outputs and report as one process
+    # candidates verified and files written in forked workers, the report's findings written while
+    # the workers write: the same outputs and report as one process
+    import multiprocessing
+
     import dedupe.engine as engine
 
-    forked = []
+    forked, workers_meanwhile = [], []
     real = engine._fork_imap
 
-    def spy(fn, tasks, jobs, shared):
+    def spy(fn, tasks, jobs, shared, meanwhile=None):
         forked.append((fn.__name__, jobs, len(tasks)))
-        return real(fn, tasks, jobs, shared)
+        if meanwhile is not None:
+            def counted():
+                workers_meanwhile.append((jobs, len(multiprocessing.active_children())))
+                meanwhile()
+        return real(fn, tasks, jobs, shared, None if meanwhile is None else counted)
 
     monkeypatch.setattr(engine, "_fork_imap", spy)
     monkeypatch.setattr(engine, "PARALLEL_PAIRS", 0)
@@ -236,6 +243,7 @@ def test_forked_verification_and_writing_give_the_same_run(tmp_path, monkeypatch
         results.append((outputs(tmp_path / f"out{jobs}"), findings(tmp_path / f"r{jobs}.jsonl")))
     assert results[0] == results[1] and len(results[0][0]) == 12
     assert {name for name, jobs, tasks in forked if jobs == 2 and tasks > 1} == {"_verify_pairs", "_write_files"}
+    assert workers_meanwhile == [(1, 0), (2, 2)]
 
 
 def _scaled_sum(scale: int, n: int) -> int:
