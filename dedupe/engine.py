@@ -351,9 +351,6 @@ def _run(
     give_back_memory(big)
     docs = corpus.docs
     docs.name()
-    for d in docs:
-        for f in engine.texts.findings(d):
-            _write_json_line(rep, {**f, "doc": d.name, **_where(d)})
 
     # Site boilerplate is what opens or closes many stories; counting stories needs the
     # clusters, and clusters are then redone without it (it inflates similarity).
@@ -374,7 +371,10 @@ def _run(
     result = binned(result)
     give_back_memory(big)
 
-    def findings() -> None:  # the report's lines, written while the outputs are
+    def findings() -> None:  # the report's lines (each article's own, then the clusters'), written as the outputs are
+        for d in docs:
+            for f in engine.texts.findings(d):
+                _write_json_line(rep, {**f, "doc": d.name, **_where(d)})
         names = Names(docs)
         for finding in _doc_findings(docs, result, seen, boiler, options.run.boilerplate, corpus.body_texts):
             line = finding.to_dict()
