@@ -2,12 +2,11 @@
 
     python benchmarks/phases.py SCRAPE OUT [--index IDX.sqlite] [--jobs N]
 
-Runs the local engine in this process with a timer around its steps (pass one is what comes before
-the index lookups), printing one line a step as it ends: when it started, how long it took, the
-CPU time of this process and of the workers that ended during the step (a worker's CPU is counted
-when it ends), the process's RSS before and after, and its peak so far (VmHWM; forked workers are
-not counted). The
-run is the real one: OUT and its report are written, the index is added to.
+Runs the local engine in this process with a timer around its steps (pass one included), printing
+one line a step as it ends: when it started, how long it took, the CPU time of this process and of
+the workers that ended during the step (a worker's CPU is counted when it ends), the process's RSS
+before and after, and its peak so far (VmHWM; forked workers are not counted). The run is the real
+one: OUT and its report are written, the index is added to.
 """
 
 from __future__ import annotations
