@@ -25,7 +25,7 @@ Pipelines (compared with `dedupe run` end to end):
 --scaling runs `dedupe run --jobs 2` on 10k and 100k documents, without and with --index IDX.sqlite (and on 1M
 with --million: the --index run only). Stderr of every subprocess is kept out of the table and printed only when
 it fails. --outputs /dev/shm/x puts what `dedupe run` writes on a tmpfs: on this machine's disk, creating the
-outputs costs anywhere from 1 to 10 s of system time for 20,000 articles, hour to hour.
+outputs costs from under 1 to over 9 s of system time for 20,000 articles, hour to hour.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 ``dedupe._speedups`` (C, built by ``pip install`` where a compiler is found) gives the same tokens,
 shingle hashes, signatures and within-article repeat search (``may_repeat``, the paragraph clusters)
-as the code it stands in for, several times faster (``tests/test_speedups.py`` compares the two). ``DEDUPE_PURE_PYTHON=1`` in the environment leaves it
-unused, to compare or to rule it out.
+as the code it stands in for, several times faster (``tests/test_speedups.py`` compares the two).
+``DEDUPE_PURE_PYTHON=1`` in the environment leaves it unused, to compare or to rule it out.
 """
 
 from __future__ import annotations
