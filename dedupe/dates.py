@@ -36,13 +36,27 @@ def parse_date(text: str | None) -> float | None:
     >>> parse_date("2019-11-19T23:34:00Z") == parse_date("Published 11:34 PM EST Nov 19, 2019")
     True
     """
-    if not text or not _FOUR_DIGITS_RE.search(text):
+    if not text or (four := _FOUR_DIGITS_RE.search(text)) is None:
         return None
-    return _first_date(text)
+    # Every date holds its year, so none starts before the first four digits (an ISO date) or
+    # more than 14 characters before them ("September 30, " or "30 September, "); the others
+    # need a space before a year of 19xx or 20xx. The regexes scan from there, if at all.
+    first = four.start()
+    m = _ISO_RE.search(text, first)
+    if m:
+        return _make(int(m[1]), int(m[2]), int(m[3]))
+    if " 19" not in text and " 20" not in text:
+        return None
+    for rx, (mi, di) in ((_MDY_RE, (1, 2)), (_DMY_RE, (2, 1))):
+        for m in rx.finditer(text, max(0, first - 14)):
+            month = _MONTHS.get(m[mi].lower())
+            if month:
+                return _make(int(m[3]), month, int(m[di]))
+    return None
 
 
 def _first_date(text: str) -> float | None:
-    """The date patterns tried one after another (no pre-scan)."""
+    """The date patterns tried one after another over the whole text (what the scans above shortcut)."""
     m = _ISO_RE.search(text)
     if m:
         return _make(int(m[1]), int(m[2]), int(m[3]))

@@ -38,3 +38,16 @@ def test_dates_in_news_text(text, expected):
 @given(st.text(alphabet="0123456789 -,.:TJanNovSeptember\u0663\u0669", min_size=1, max_size=40))
 def test_the_pre_scan_never_hides_a_date(text):
     assert parse_date(text) == _first_date(text)
+
+
+_PIECES = st.sampled_from([
+    " ", "  ", ",", ", ", ".", "-", "x", "_", "Nov", "Sept.", "september", "Mayday", "Foo", "12", "5", "1899",
+    "2019", "20199", "2004", "19", "20", "-11-", "11", "30", "\u0663\u0669", "\n", "é", "T23:34",
+    "September 30, ", "30 September, ", "December 24 ", "Sept. 3 ",  # the longest forms run into a year
+])
+
+
+@given(st.lists(_PIECES, max_size=30).map("".join))
+def test_the_scans_from_the_first_year_find_the_first_date(text):
+    # dates built from pieces: months, days and years side by side, near misses, leading text
+    assert parse_date(text) == _first_date(text)
