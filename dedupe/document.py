@@ -32,6 +32,7 @@ PREFIX_WORDS = 5  # ... that starts like it, or ends in an ellipsis (a pull quot
 POSTING_CAP = 200  # a shingle in more paragraphs than this is too common to find candidates
 _SLACK = 2  # paragraphs this close to _Article.may_repeat's bound are compared all the same
 
+_SEPARATORS = "|-–—·"
 _SITE_SUFFIX_RE = re.compile(r"\s+[|\-–—·]{1,2}\s+(?=[^|\-–—·]*$)")  # the last " | ", " - ", " – "...
 _ELLIPSIS = ("...", "…")
 _AFTER_ELLIPSIS = "\"'”’)]"  # what may follow a truncated summary's ellipsis
@@ -173,9 +174,18 @@ class _Article:
 
 def _strip_site_suffix(text: str) -> str:
     """"Headline | Site" -> "Headline", when the last part is short (a site or agency name)."""
-    parts = _SITE_SUFFIX_RE.split(text, maxsplit=1)
-    if len(parts) == 2 and len(tokens(parts[0])) >= 3 and 0 < len(tokens(parts[1])) <= 5:
-        return parts[0]
+    # The separator is the text's last run of separator characters, so the regex is tried only
+    # from the whitespace before it (a split of the whole text tries it at every space).
+    last = max(map(text.rfind, _SEPARATORS))
+    start = last - 1 if last > 0 and text[last - 1] in _SEPARATORS else last
+    while start > 0 and text[start - 1].isspace():
+        start -= 1
+    m = _SITE_SUFFIX_RE.match(text, start) if last > 0 else None
+    if m is None:
+        return text
+    head, tail = text[: m.start()], text[m.end() :]
+    if 0 < len(tokens(tail)) <= 5 and len(tokens(head)) >= 3:  # the tail first: mostly it is short
+        return head
     return text
 
 
@@ -198,34 +208,30 @@ class _Headline:
 
     def __init__(self, art: _Article) -> None:
         self.art = art
-        n = len(art.paras)
-        self.full = [tuple(t) for t in art.toks]
-        self.stripped: dict[int, tuple[str, ...]] = {}
-        for i in range(n):
-            p = art.paras[i]
+        self.stripped: dict[int, list[str]] = {}  # tokens without the site suffix, where there is one
+        for i, p in enumerate(art.paras):
             if _SUFFIX_SEPARATOR_RE.search(p):  # cheap test before the split
                 s = _strip_site_suffix(p)
                 if s != p:
-                    self.stripped[i] = tuple(tokens(s))
+                    self.stripped[i] = tokens(s)
 
     def title_like(self, i: int) -> bool:
         return _title_like(self.art.paras[i], self.art.toks[i])
 
-    def _keys(self, i: int) -> set[tuple[str, ...]]:
-        keys = {self.full[i]}
-        if i in self.stripped:
-            keys.add(self.stripped[i])
-        return keys
-
     def copies(self, c: int) -> list[int]:
         """Paragraphs that repeat paragraph c as a headline (exact, with a site suffix, in caps)."""
-        keys = self._keys(c)
-        far_ok = len(self.full[c]) >= 3 or (c in self.stripped and len(self.stripped[c]) >= 3)
-        return [
-            j
-            for j in range(len(self.art.paras))
-            if j != c and (j < HEADLINE_WINDOW or far_ok) and self._keys(j) & keys
-        ]
+        toks, stripped = self.art.toks, self.stripped
+        full, short = toks[c], stripped.get(c)
+        far_ok = len(full) >= 3 or (short is not None and len(short) >= 3)
+        found = []
+        for j in range(len(toks)) if far_ok else range(min(len(toks), HEADLINE_WINDOW)):
+            if j == c:
+                continue
+            mine = stripped.get(j)
+            # either version of j equal to either version of c (token lists: case and typography aside)
+            if toks[j] == full or toks[j] == short or (mine is not None and (mine == full or mine == short)):
+                found.append(j)
+        return found
 
     def repeated(self) -> tuple[int, list[int]] | None:
         """The headline and its copies, when the article repeats it.
@@ -247,7 +253,7 @@ class _Headline:
         return min(group, key=lambda i: (i in self.stripped, _is_caps(self.art.paras[i]), i))
 
     def rule(self, i: int, kept: int) -> str:
-        if self.full[i] != self.full[kept]:
+        if self.art.toks[i] != self.art.toks[kept]:
             return "suffix"
         if self.art.paras[i] != self.art.paras[kept]:
             return "case" if _is_caps(self.art.paras[i]) != _is_caps(self.art.paras[kept]) else "exact"

@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedupe import CleanOptions, ConfigError, Options, clean_text
-from dedupe.document import _Article
+from dedupe.document import _SITE_SUFFIX_RE, _Article, _strip_site_suffix
 from dedupe.prepare import body_for_matching
+from dedupe.shingle import tokens
 
 HEADLINE = "Intel unveils laser breakthrough"
 P1 = "Intel has unveiled research that could mean data is soon being moved around chips at the speed of light."
@@ -246,3 +247,23 @@ def test_a_stacked_dateline_is_cut_like_a_single_one():
     assert body_for_matching(0, "LONDON (AP) - LOS ANGELES (AP) — " + story) == story
     assert body_for_matching(0, "LOS ANGELES (AP) — " + story) == story
     assert body_for_matching(1, "LOS ANGELES (AP) — " + story) == "LOS ANGELES (AP) — " + story  # first paragraph only
+
+
+def _split_at_suffix(text: str) -> str:
+    """The site suffix cut as the regex's split finds it, over the whole text."""
+    parts = _SITE_SUFFIX_RE.split(text, maxsplit=1)
+    if len(parts) == 2 and len(tokens(parts[0])) >= 3 and 0 < len(tokens(parts[1])) <= 5:
+        return parts[0]
+    return text
+
+
+_TITLE_PIECES = st.sampled_from([
+    " ", "  ", "\t", "\u00a0", "|", "-", "–", "—", "·", " | ", " - ", " -- ", " — ", "||", "Intel", "unveils",
+    "laser", "breakthrough", "BBC", "News", "x-ray", "5", "é",
+])
+
+
+@given(st.lists(_TITLE_PIECES, max_size=20).map("".join))
+def test_the_site_suffix_is_cut_where_the_regex_would_split(text):
+    # the split is tried from the text's last separator only; it must cut the same place
+    assert _strip_site_suffix(text) == _split_at_suffix(text)
