@@ -8,9 +8,9 @@ that it misses nothing on real mojibake.
 
 from __future__ import annotations
 
-import itertools
 import re
 import unicodedata
+from collections.abc import Iterable
 from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 
@@ -81,24 +81,33 @@ _BAD_CHARS = _required_chars(BADNESS_RE)
 _MAYBE_BAD_RE = re.compile(f"[{_BAD_CHARS}]" if _BAD_CHARS else "")
 # one fast scan: a line with none of these (and no "&", and in NFC) needs nothing from ftfy
 _SUSPECT_RE = re.compile(f"[{_TRIGGER_CHARS}{_BAD_CHARS}]" if _BAD_CHARS else "")
+_SUSPECT_OR_AMP_RE = re.compile(f"[&{_TRIGGER_CHARS}{_BAD_CHARS}]" if _BAD_CHARS else "")
 
 
 _BAD_WIDTH = sre_parse.parse(BADNESS_RE.pattern, BADNESS_RE.flags).getwidth()[1]  # longest match: 7
-_WINDOWS = 8  # up to this many needed characters, the regex runs around each of them only
 
 
 def might_be_bad(line: str) -> bool:
-    """ftfy's ``is_bad``, sooner: it runs only around the characters any match must contain.
+    """ftfy's ``is_bad``, sooner: the regex runs only around the characters any match must contain.
 
     A match is at most ``_BAD_WIDTH`` characters long and holds one of them, so it lies within
-    that distance of one; ``search(line, pos, endpos)`` keeps ``^`` at the line's real start.
+    that distance of one; the windows around them are merged into runs and each run searched
+    (``search(line, pos, endpos)`` keeps ``^`` at the line's real start, and the regex has no
+    ``$`` or lookahead for ``endpos`` to fool). On long lines of accented text that is a quarter
+    of the line or less.
     """
-    found = [m.start() for m in itertools.islice(_MAYBE_BAD_RE.finditer(line), _WINDOWS + 1)]
-    if not found:
-        return False
-    if len(found) > _WINDOWS or _BAD_WIDTH > 100:
+    if _BAD_WIDTH > 100:
         return is_bad(line)
-    return any(BADNESS_RE.search(line, max(0, p - _BAD_WIDTH), p + _BAD_WIDTH + 1) for p in found)
+    start = end = -1  # the run of windows so far
+    for m in _MAYBE_BAD_RE.finditer(line):
+        at = m.start()
+        if at - _BAD_WIDTH <= end:  # overlaps the run: extend it
+            end = at + _BAD_WIDTH + 1
+            continue
+        if end >= 0 and BADNESS_RE.search(line, start, end):
+            return True
+        start, end = max(0, at - _BAD_WIDTH), at + _BAD_WIDTH + 1
+    return end >= 0 and BADNESS_RE.search(line, start, end) is not None
 
 
 def normalize_newlines(text: str) -> str:
@@ -142,6 +151,22 @@ def clean_throughout(text: str) -> bool:
     return _SUSPECT_RE.search(text) is None and unicodedata.is_normalized("NFC", text)
 
 
+def _lines_to_check(text: str, lines: list[str]) -> Iterable[int]:
+    """The lines :func:`needs_repair` may flag: in a text in NFC, only those holding "&" or a
+    character of ftfy's (one scan of the text from line to line, not a call a line)."""
+    if not unicodedata.is_normalized("NFC", text):
+        return range(len(lines))
+    found, at, line = [], 0, 0  # the search resumes at the start of line ``line``, ``at``
+    while (m := _SUSPECT_OR_AMP_RE.search(text, at)) is not None:
+        line += text.count("\n", at, m.start())
+        found.append(line)
+        at = text.find("\n", m.start()) + 1
+        if at == 0:
+            break
+        line += 1
+    return found
+
+
 def repair(text: str) -> tuple[str, bool]:
     """Repair a whole text line by line; also reports whether anything changed."""
     text = normalize_newlines(text)
@@ -149,7 +174,8 @@ def repair(text: str) -> tuple[str, bool]:
         return text, False
     lines = text.split("\n")
     changed = False
-    for i, line in enumerate(lines):
+    for i in _lines_to_check(text, lines):
+        line = lines[i]
         if needs_repair(line):
             fixed = ftfy.fix_text(line, FTFY_CONFIG)
             if fixed != line:

@@ -18,7 +18,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dedupe import clean_text
-from dedupe.clean import FTFY_CONFIG, clean_throughout, might_be_bad, needs_repair, normalize_newlines, repair
+from dedupe.clean import (
+    FTFY_CONFIG,
+    _lines_to_check,
+    clean_throughout,
+    might_be_bad,
+    needs_repair,
+    normalize_newlines,
+    repair,
+)
 
 from .conftest import FIXTURES
 
@@ -142,3 +150,27 @@ def test_every_line_break_becomes_a_newline(text):
     out = normalize_newlines(text)
     assert not any(c in out for c in "\r\u2028\u2029\x85")
     assert out == text.replace("\r\n", "\n").translate({0x0D: "\n", 0x2028: "\n", 0x2029: "\n", 0x85: "\n"})
+
+
+_LONG_PARTS = st.sampled_from(
+    [v for line in LINES[:40] for v in damaged_variants(line)] + LINES[:40]
+    + ["Viver uma verdadeira experiência amorosa é um dos maiores prazeres da vida.", "São Paulo, £5 — ", "é", " "]
+)
+
+
+@given(st.lists(_LONG_PARTS, max_size=40).map(" ".join))
+def test_mojibake_precheck_agrees_on_long_lines(text):
+    # long lines, many needed characters far apart, damage anywhere: the merged windows find what is_bad finds
+    assert might_be_bad(text) == is_bad(text)
+
+
+@given(st.lists(st.one_of(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20),
+                          st.sampled_from(LINES[:50]), _LONG_PARTS, _LINE_STARTS, st.just("\n"),
+                          st.sampled_from(["&amp;", "&#10;", "caf\u00e9", "cafe\u0301", "\x85", "\u2028"])),
+                max_size=16))
+def test_only_lines_with_a_suspect_character_are_checked(parts):
+    # repair checks the lines a scan of the whole text points at; every line the check would flag is among them
+    text = normalize_newlines("".join(parts))
+    lines = text.split("\n")
+    flagged = [i for i, line in enumerate(lines) if needs_repair(line)]
+    assert set(flagged) <= set(_lines_to_check(text, lines))
