@@ -37,14 +37,18 @@ _TRIGGER_CHARS = (
     + "\x80-\x9f\ud800-\udfff\r\u2028\u2029"
 )
 _TRIGGER_CHAR_RE = re.compile(f"[{_TRIGGER_CHARS}]")
+_TRIGGERS = frozenset(
+    map(chr, {*chardata.CONTROL_CHARS, *chardata.LIGATURES, *range(0x80, 0xA0), *range(0xD800, 0xE000), 0x0D, 0x2028, 0x2029})
+)  # the same characters, as a set
 
 
 _COMMON = frozenset(map(ord, "“”‘’–—…«»£€©°·"))  # typography news text is full of
 
 
-def _rarity(chars: set[int]) -> tuple[int, int, int]:
-    """How often a line would hold one of these characters: ASCII first, then typography, then count."""
-    return sum(c < 128 for c in chars), len(chars & _COMMON), len(chars)
+def _rarity(chars: set[int]) -> tuple[int, int, int, int]:
+    """How often a line would hold one of these characters: ASCII first, then typography, then
+    lower-case letters (the bulk of any cased script: "в" against "Ђ"), then count."""
+    return sum(c < 128 for c in chars), len(chars & _COMMON), sum(chr(c).islower() for c in chars), len(chars)
 
 
 def _required_chars(pattern: re.Pattern[str]) -> str | None:
@@ -96,10 +100,18 @@ def might_be_bad(line: str) -> bool:
     ``$`` or lookahead for ``endpos`` to fool). On long lines of accented text that is a quarter
     of the line or less.
     """
+    return _bad_near(line, _MAYBE_BAD_RE, frozenset())
+
+
+def _bad_near(line: str, finder: re.Pattern[str], triggers: frozenset[str]) -> bool:
+    """Whether a character ``finder`` finds is in ``triggers``, or ftfy's mojibake regex matches
+    around the others (see :func:`might_be_bad`)."""
     if _BAD_WIDTH > 100:
-        return is_bad(line)
+        return any(m[0] in triggers for m in finder.finditer(line)) or is_bad(line)
     start = end = -1  # the run of windows so far
-    for m in _MAYBE_BAD_RE.finditer(line):
+    for m in finder.finditer(line):
+        if m[0] in triggers:
+            return True
         at = m.start()
         if at - _BAD_WIDTH <= end:  # overlaps the run: extend it
             end = at + _BAD_WIDTH + 1
@@ -120,12 +132,13 @@ def normalize_newlines(text: str) -> str:
 
 def needs_repair(line: str) -> bool:
     """Cheap test: could ftfy change this line? False means it certainly would not."""
-    if line.isascii():
-        # printable ASCII holds no trigger character; only an entity could need repair
-        return "&" in line or (not line.isprintable() and _TRIGGER_CHAR_RE.search(line) is not None)
     if "&" in line and chardata.HTML_ENTITY_RE.search(line):
         return True
-    if _SUSPECT_RE.search(line) is not None and (_TRIGGER_CHAR_RE.search(line) is not None or might_be_bad(line)):
+    if line.isascii():
+        # printable ASCII holds no trigger character, and no mojibake
+        return not line.isprintable() and _TRIGGER_CHAR_RE.search(line) is not None
+    # one scan: a trigger character, or mojibake around one of the characters it needs
+    if _bad_near(line, _SUSPECT_RE, _TRIGGERS):
         return True
     return not unicodedata.is_normalized("NFC", line)
 

@@ -27,11 +27,11 @@ _DATELINE_RE = re.compile(
     r"\s*\([A-Za-z][\w .&'-]{0,30}\)\s*[-–—:]+\s*|[A-Z][A-Z .'’-]{2,30}\s*(?:--|[–—])\s*)"
 )
 # Credit and copyright lines: "Reporting by ...; Editing by ...", "(c) 2005 The Associated Press."
-_CREDIT_RE = re.compile(
-    r"^(?:\(c\)|©|copyright\b|(?:additional )?reporting by\b|writing by\b|editing by\b|compiled by\b)"
-    r"|all rights reserved",
-    re.IGNORECASE,
+# (two regexes: the alternation of the two tried the anchored one at every position)
+_CREDIT_START_RE = re.compile(
+    r"\(c\)|©|copyright\b|(?:additional )?reporting by\b|writing by\b|editing by\b|compiled by\b", re.IGNORECASE
 )
+_RIGHTS_RE = re.compile("all rights reserved", re.IGNORECASE)
 _SENTENCE_END = tuple(".!?\"'”’)。！？")
 
 
@@ -58,7 +58,7 @@ class Prepared:
 def body_for_matching(i: int, text: str) -> str | None:
     """The paragraph as compared across articles: dateline cut (two, when a second agency put its
     own before the first: "LONDON (AP) - LOS ANGELES (Reuters) - ..."), credit lines left out."""
-    if len(text) < 200 and _CREDIT_RE.search(text):
+    if len(text) < 200 and (_CREDIT_START_RE.match(text) or _RIGHTS_RE.search(text)):
         return None
     if i == 0:
         for _ in range(2):

@@ -249,6 +249,24 @@ def test_a_stacked_dateline_is_cut_like_a_single_one():
     assert body_for_matching(1, "LOS ANGELES (AP) — " + story) == "LOS ANGELES (AP) — " + story  # first paragraph only
 
 
+@pytest.mark.parametrize(
+    "line, credit",
+    [
+        ("Reporting by Jane Doe; Editing by John Roe", True),
+        ("Additional reporting by Tom Bergin in London", True),
+        ("(c) 2005 The Associated Press.", True),
+        ("© Copyright 2005 Reuters", True),
+        ("Copyright 2019 The Guardian. All rights reserved.", True),
+        ("This material may not be published. ALL RIGHTS RESERVED.", True),  # anywhere in the line
+        ("The paper's reporting by Jane Doe was praised.", False),  # a credit opens the line
+        ("Copyrighted works were at issue in the case.", False),
+        ("Reporting by Jane Doe. " * 10, False),  # 200 characters or more: a paragraph, not a credit line
+    ],
+)
+def test_credit_lines_are_left_out_of_matching(line, credit):
+    assert (body_for_matching(3, line) is None) is credit
+
+
 def _split_at_suffix(text: str) -> str:
     """The site suffix cut as the regex's split finds it, over the whole text."""
     parts = _SITE_SUFFIX_RE.split(text, maxsplit=1)

@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 
 from dedupe import clean_text
 from dedupe.clean import (
+    _TRIGGER_CHAR_RE,
+    _TRIGGERS,
     FTFY_CONFIG,
     _lines_to_check,
     clean_throughout,
@@ -174,3 +176,8 @@ def test_only_lines_with_a_suspect_character_are_checked(parts):
     lines = text.split("\n")
     flagged = [i for i, line in enumerate(lines) if needs_repair(line)]
     assert set(flagged) <= set(_lines_to_check(text, lines))
+
+
+def test_the_trigger_set_is_the_trigger_class():
+    # needs_repair tests each suspect character against the set; the whole-text scans use the class
+    assert {c for c in range(0x110000) if _TRIGGER_CHAR_RE.match(chr(c))} == set(map(ord, _TRIGGERS))
