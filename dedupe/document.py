@@ -199,8 +199,14 @@ def _title_like(text: str, toks: list[str]) -> bool:
 
 
 def _is_caps(text: str) -> bool:
-    cased = [c for c in text if c.lower() != c.upper()]
-    return len(cased) > 3 and all(c.isupper() for c in cased)
+    """More than three cased characters, all upper-case (stops at the first that is not)."""
+    cased = 0
+    for c in text:
+        if c.lower() != c.upper():
+            if not c.isupper():
+                return False
+            cased += 1
+    return cased > 3
 
 
 class _Headline:

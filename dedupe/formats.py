@@ -121,13 +121,13 @@ def article_from_record(
     )
 
 
-def _open_lines(path: Path, kind: str) -> BinaryIO:
-    return gzip.open(path, "rb") if kind == "jsonl.gz" else path.open("rb")  # type: ignore[return-value]
+def _open_lines(path: str | Path, kind: str) -> BinaryIO:
+    return gzip.open(path, "rb") if kind == "jsonl.gz" else open(path, "rb")  # type: ignore[return-value]  # noqa: SIM115
 
 
 def read_articles(root: str | Path, rel: str, fields: FieldOptions) -> Iterator[Article | Problem]:
     """The articles of one input file (and Problems for what could not be read)."""
-    path = Path(root) / rel
+    path = os.path.join(root, rel)  # a string: a Path costs more to make than the read of a small file
     kind = kind_of(rel)
     try:
         if kind in ("jsonl", "jsonl.gz"):
@@ -137,7 +137,7 @@ def read_articles(root: str | Path, rel: str, fields: FieldOptions) -> Iterator[
                 return
             yield from _read_jsonl(path, rel, kind, fields)
             return
-        data = read_file(str(path))
+        data = read_file(path)
     except InputError as e:  # not a regular file
         yield Problem(rel, e.problem)
         return
@@ -200,8 +200,8 @@ def _read_lines(f: BinaryIO, limit: int | None) -> Iterator[bytes]:
         yield b"".join(parts)
 
 
-def _read_jsonl(path: Path, rel: str, kind: str, fields: FieldOptions) -> Iterator[Article | Problem]:
-    return read_jsonl(lambda: _open_lines(path, kind), lambda: path.stat().st_size, rel, fields)
+def _read_jsonl(path: str, rel: str, kind: str, fields: FieldOptions) -> Iterator[Article | Problem]:
+    return read_jsonl(lambda: _open_lines(path, kind), lambda: os.stat(path).st_size, rel, fields)
 
 
 def read_jsonl(

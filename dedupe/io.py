@@ -137,30 +137,33 @@ _FOLDERS: set[str] = set()  # output folders this process has made or seen
 _TEMP_NAMES = itertools.count()
 
 
-def _made(folder: Path) -> None:
-    if str(folder) not in _FOLDERS:
-        folder.mkdir(parents=True, exist_ok=True)
-        _FOLDERS.add(str(folder))
+def _made(folder: str) -> None:
+    if folder not in _FOLDERS:
+        os.makedirs(folder, exist_ok=True)
+        _FOLDERS.add(folder)
 
 
-def _open_temp(target: Path, staging: Path | None = None) -> tuple[int, Path]:
+def _open_temp(target: str, staging: str | None = None) -> tuple[int, str]:
     """A new temporary file, open for writing: beside ``target``, or in ``staging`` (a folder on
     the same file system, so that the rename stays atomic) to keep the target's folder free of
-    anything half-written even while it is being written."""
-    _made(target.parent)
-    folder = staging if staging is not None else target.parent
+    anything half-written even while it is being written. Paths are strings: this runs once an
+    output, where making ``Path`` objects cost more than the system calls."""
+    parent, base = os.path.split(target)
+    parent = parent or "."
+    _made(parent)
+    folder = staging if staging is not None else parent
     _made(folder)
     while True:
         name = f"{os.getpid()}-{next(_TEMP_NAMES)}.tmp" if staging is not None else \
-            f".{target.name}.{os.getpid()}-{next(_TEMP_NAMES)}.tmp"
-        tmp = folder / name
+            f".{base}.{os.getpid()}-{next(_TEMP_NAMES)}.tmp"
+        tmp = os.path.join(folder, name)
         try:
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666), tmp
         except FileExistsError:
             continue  # left by a killed run of a process with the same pid
         except FileNotFoundError:
-            folder.mkdir(parents=True, exist_ok=True)  # removed since it was made
-            target.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(folder, exist_ok=True)  # removed since it was made
+            os.makedirs(parent, exist_ok=True)
 
 
 def clear_staging(staging: Path) -> None:
@@ -199,7 +202,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _discard(tmp: Path) -> None:
+def _discard(tmp: str | Path) -> None:
     try:
         os.unlink(tmp)
     except FileNotFoundError:
@@ -213,8 +216,7 @@ def atomic_writer(target: str | Path, mode: str = "w", staging: Path | None = No
 
     ``mode`` is ``w`` (UTF-8 text, ``\n`` line endings) or ``wb``.
     """
-    target = Path(target)
-    fd, tmp = _open_temp(target, staging)
+    fd, tmp = _open_temp(os.fspath(target), None if staging is None else os.fspath(staging))
     try:
         opened = os.fdopen(fd, mode) if "b" in mode else os.fdopen(fd, mode, encoding="utf-8", newline="\n")
         with opened as f:
@@ -229,8 +231,7 @@ def atomic_writer(target: str | Path, mode: str = "w", staging: Path | None = No
 
 def write_bytes_atomic(target: str | Path, data: bytes, staging: Path | None = None) -> None:
     """Write bytes to a file atomically (temp file + rename), with as few system calls as it takes."""
-    target = Path(target)
-    fd, tmp = _open_temp(target, staging)
+    fd, tmp = _open_temp(os.fspath(target), None if staging is None else os.fspath(staging))
     try:
         try:
             view = memoryview(data)

@@ -6,6 +6,7 @@ its own copy, so the engine cannot change a run's outputs or report.
 
 from __future__ import annotations
 
+import os
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
@@ -411,7 +412,7 @@ class LocalSink:
     staging: Path
 
     def text(self, rel: str, text: str) -> None:
-        write_text_atomic(self.out / rel, text, self.staging)
+        write_text_atomic(os.path.join(self.out, rel), text, self.staging)
 
     def json(self, rel: str, text: str) -> None:
         write_json(self.root, rel, self.out / rel, text, self.fields, self.staging)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -83,19 +84,16 @@ def prepare_many(articles: Sequence[Article], options: Options) -> list[Prepared
     per_article = np.diff(np.r_[0, np.cumsum(sizes)][bounds])  # how many shingles each article has
     signed = signatures(shingles, per_article, options.signature)
     out, at = [], 0
-    for (prep, _), first, last, count, sig in zip(cleaned, bounds, bounds[1:], per_article.tolist(), signed):
+    for (fields, _), first, last, count, sig in zip(cleaned, bounds, bounds[1:], per_article.tolist(), signed):
         shingle_sizes = tuple(sizes[first:last].tolist())
-        out.append(replace(prep, shingles=shingles[at : at + count], shingle_sizes=shingle_sizes, signature=sig))
+        out.append(Prepared(**fields, shingles=shingles[at : at + count], shingle_sizes=shingle_sizes, signature=sig))
         at += count
     return out
 
 
-_UNSIGNED = np.empty(0, np.uint32)
-
-
-def _clean(article: Article, options: Options) -> tuple[Prepared, list[list[str]]]:
-    """The article prepared but for its shingles and signature, and the tokens they are made of
-    (per body paragraph)."""
+def _clean(article: Article, options: Options) -> tuple[dict[str, Any], list[list[str]]]:
+    """The article's :class:`Prepared` fields but for its shingles and signature, and the tokens
+    they are made of (per body paragraph)."""
     has_title = bool(article.title and article.title.strip())
     source = f"{article.title}\n\n{article.text}" if has_title else article.text
     clean = options.clean if not has_title else options.with_clean(headline="first").clean
@@ -123,17 +121,14 @@ def _clean(article: Article, options: Options) -> tuple[Prepared, list[list[str]
         matching_keys.append(match_key)
         compared.append(match_toks)
     headline_toks = tokens(result.headline) if result.headline else []
-    return Prepared(
+    return dict(
         article=replace(article, text=""),
         output=output,
         headline=article.title if has_title else result.headline,
         headline_line=headline_line,
         findings=tuple(f.to_dict() for f in result.findings),
-        shingles=_UNSIGNED,
-        shingle_sizes=(),
         paragraph_keys=tuple(keys),
         matching_keys=tuple(matching_keys),
-        signature=_UNSIGNED,
         headline_key=text_key(headline_toks) if len(headline_toks) >= 3 else None,
         sentences=tuple(sentences),
         date=parse_date(article.date) or parse_date(source[:1000]),

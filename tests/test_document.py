@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedupe import CleanOptions, ConfigError, Options, clean_text
-from dedupe.document import _SITE_SUFFIX_RE, _Article, _strip_site_suffix
+from dedupe.document import _SITE_SUFFIX_RE, _Article, _is_caps, _strip_site_suffix
 from dedupe.prepare import body_for_matching
 from dedupe.shingle import tokens
 
@@ -285,3 +285,9 @@ _TITLE_PIECES = st.sampled_from([
 def test_the_site_suffix_is_cut_where_the_regex_would_split(text):
     # the split is tried from the text's last separator only; it must cut the same place
     assert _strip_site_suffix(text) == _split_at_suffix(text)
+
+
+@given(st.text(alphabet=st.sampled_from("aZ ßǅⒶªİ1.ÉéSS"), max_size=12))
+def test_caps_means_more_than_three_cased_characters_all_upper(text):
+    cased = [c for c in text if c.lower() != c.upper()]
+    assert _is_caps(text) == (len(cased) > 3 and all(c.isupper() for c in cased))
