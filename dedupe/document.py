@@ -33,6 +33,7 @@ POSTING_CAP = 200  # a shingle in more paragraphs than this is too common to fin
 _SLACK = 2  # paragraphs this close to _Article.may_repeat's bound are compared all the same
 
 _SEPARATORS = "|-–—·"
+_SUFFIX_TOKENS = 5  # a site suffix has at most this many tokens
 _SITE_SUFFIX_RE = re.compile(r"\s+[|\-–—·]{1,2}\s+(?=[^|\-–—·]*$)")  # the last " | ", " - ", " – "...
 _ELLIPSIS = ("...", "…")
 _AFTER_ELLIPSIS = "\"'”’)]"  # what may follow a truncated summary's ellipsis
@@ -74,9 +75,13 @@ class _Article:
         self.truncated = [_ends_in_ellipsis(p) for p in paragraphs]
         # as compared: a truncated summary's last word may be cut in half, so it is left out
         self.toks = [w[:-1] if cut and len(w) > 1 else w for w, cut in zip(self.words, self.truncated)]
-        self.keys = [text_key(t) for t in self.toks]
+        self.keys = [text_key(t) for t in self.toks]  # as compared
         self._shingles: dict[int, tuple[frozenset[int], frozenset[int]]] = {}
         self._word_cache: dict[str, int] = {}
+
+    def word_keys(self) -> list[int]:
+        """:func:`text_key` of each paragraph's every token: its key as compared, unless truncated."""
+        return [text_key(w) if cut else k for w, cut, k in zip(self.words, self.truncated, self.keys)]
 
     def _sets(self, i: int) -> tuple[frozenset[int], frozenset[int]]:
         s = self._shingles.get(i)
@@ -184,7 +189,7 @@ def _strip_site_suffix(text: str) -> str:
     if m is None:
         return text
     head, tail = text[: m.start()], text[m.end() :]
-    if 0 < len(tokens(tail)) <= 5 and len(tokens(head)) >= 3:  # the tail first: mostly it is short
+    if 0 < len(tokens(tail)) <= _SUFFIX_TOKENS and len(tokens(head)) >= 3:  # the tail first: mostly it is short
         return head
     return text
 
@@ -214,28 +219,38 @@ class _Headline:
 
     def __init__(self, art: _Article) -> None:
         self.art = art
-        self.stripped: dict[int, list[str]] = {}  # tokens without the site suffix, where there is one
-        for i, p in enumerate(art.paras):
+        self._stripped: dict[int, list[str] | None] = {}
+
+    def stripped(self, i: int) -> list[str] | None:
+        """Paragraph i's tokens without its site suffix, or None when it has none (worked out once)."""
+        if i not in self._stripped:
+            p, found = self.art.paras[i], None
             if _SUFFIX_SEPARATOR_RE.search(p):  # cheap test before the split
                 s = _strip_site_suffix(p)
                 if s != p:
-                    self.stripped[i] = tokens(s)
+                    found = tokens(s)
+            self._stripped[i] = found
+        return self._stripped[i]
 
     def title_like(self, i: int) -> bool:
         return _title_like(self.art.paras[i], self.art.toks[i])
 
     def copies(self, c: int) -> list[int]:
         """Paragraphs that repeat paragraph c as a headline (exact, with a site suffix, in caps)."""
-        toks, stripped = self.art.toks, self.stripped
-        full, short = toks[c], stripped.get(c)
+        toks, words = self.art.toks, self.art.words
+        full, short = toks[c], self.stripped(c)
         far_ok = len(full) >= 3 or (short is not None and len(short) >= 3)
         found = []
         for j in range(len(toks)) if far_ok else range(min(len(toks), HEADLINE_WINDOW)):
             if j == c:
                 continue
-            mine = stripped.get(j)
-            # either version of j equal to either version of c (token lists: case and typography aside)
-            if toks[j] == full or toks[j] == short or (mine is not None and (mine == full or mine == short)):
+            # either version of j equal to either version of c (token lists: case and typography aside);
+            # a suffix holds 1 to 5 of a paragraph's tokens, so a longer paragraph cannot match stripped
+            if toks[j] == full or toks[j] == short or (
+                len(words[j]) <= len(full) + _SUFFIX_TOKENS
+                and (mine := self.stripped(j)) is not None
+                and (mine == full or mine == short)
+            ):
                 found.append(j)
         return found
 
@@ -256,7 +271,7 @@ class _Headline:
 
     def best_version(self, group: list[int]) -> int:
         """Prefer a copy without a site suffix, then not in capitals, then the first."""
-        return min(group, key=lambda i: (i in self.stripped, _is_caps(self.art.paras[i]), i))
+        return min(group, key=lambda i: (self.stripped(i) is not None, _is_caps(self.art.paras[i]), i))
 
     def rule(self, i: int, kept: int) -> str:
         if self.art.toks[i] != self.art.toks[kept]:
@@ -407,7 +422,7 @@ def analyse(
 
 def _analyse(
     paragraphs: tuple[str, ...], opts: CleanOptions, doc: str, layout: str, repaired: bool
-) -> tuple[CleanResult, list[list[str]]]:
+) -> tuple[CleanResult, list[list[str]], list[int]]:
     art = _Article(paragraphs, opts)
     n = len(paragraphs)
     hl = _Headline(art)
@@ -451,7 +466,7 @@ def _analyse(
     parts = ([headline_text] if headline_text is not None else []) + [p.text for p in kept]
     text = "\n\n".join(parts) + "\n" if parts else ""
     findings.sort(key=lambda f: (f.index, f.kind))
-    return CleanResult(doc, text, headline_text, kept, tuple(findings), layout, repaired), art.words
+    return CleanResult(doc, text, headline_text, kept, tuple(findings), layout, repaired), art.words, art.word_keys()
 
 
 def clean_text(
@@ -472,8 +487,9 @@ def clean_text(
 
 def clean_tokens(
     text: str, options: Options | CleanOptions | None = None, doc: str = "<text>"
-) -> tuple[CleanResult, list[list[str]]]:
-    """:func:`clean_text`, and the tokens of every input paragraph (``Paragraph.index`` into them).
+) -> tuple[CleanResult, list[list[str]], list[int]]:
+    """:func:`clean_text`, the tokens of every input paragraph (``Paragraph.index`` into them) and
+    their :func:`~dedupe.shingle.text_key`.
 
     A corpus run signs the kept paragraphs with these tokens instead of splitting them again.
     """

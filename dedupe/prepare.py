@@ -97,7 +97,7 @@ def _clean(article: Article, options: Options) -> tuple[dict[str, Any], list[lis
     has_title = bool(article.title and article.title.strip())
     source = f"{article.title}\n\n{article.text}" if has_title else article.text
     clean = options.clean if not has_title else options.with_clean(headline="first").clean
-    result, words = clean_tokens(source, clean, doc=article.id)
+    result, words, word_keys = clean_tokens(source, clean, doc=article.id)
     body = [p.text for p in result.paragraphs]
     if article.path.endswith((".txt", ".md")):
         output, headline_line = result.text, result.headline is not None
@@ -110,7 +110,7 @@ def _clean(article: Article, options: Options) -> tuple[dict[str, Any], list[lis
     for i, para in enumerate(result.paragraphs):
         toks = words[para.index]
         sentences.append(len(toks) >= 8 and para.text.rstrip().endswith(_SENTENCE_END))
-        key = text_key(toks)
+        key = word_keys[para.index]
         keys.append(key)
         matching = body_for_matching(i, para.text)
         if matching == para.text:  # most paragraphs: compared as written, the same key

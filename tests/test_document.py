@@ -284,7 +284,10 @@ _TITLE_PIECES = st.sampled_from([
 @given(st.lists(_TITLE_PIECES, max_size=20).map("".join))
 def test_the_site_suffix_is_cut_where_the_regex_would_split(text):
     # the split is tried from the text's last separator only; it must cut the same place
-    assert _strip_site_suffix(text) == _split_at_suffix(text)
+    stripped = _strip_site_suffix(text)
+    assert stripped == _split_at_suffix(text)
+    if stripped != text:  # what copies() relies on to skip paragraphs too long to match once stripped
+        assert len(tokens(stripped)) < len(tokens(text)) <= len(tokens(stripped)) + 5
 
 
 @given(st.text(alphabet=st.sampled_from("aZ ßǅⒶªİ1.ÉéSS"), max_size=12))
