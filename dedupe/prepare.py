@@ -33,6 +33,7 @@ _CREDIT_START_RE = re.compile(
     r"\(c\)|©|copyright\b|(?:additional )?reporting by\b|writing by\b|editing by\b|compiled by\b", re.IGNORECASE
 )
 _RIGHTS_RE = re.compile("all rights reserved", re.IGNORECASE)
+_CREDIT_CHARS = 200  # a credit line is shorter than this
 _SENTENCE_END = tuple(".!?\"'”’)。！？")
 
 
@@ -59,7 +60,7 @@ class Prepared:
 def body_for_matching(i: int, text: str) -> str | None:
     """The paragraph as compared across articles: dateline cut (two, when a second agency put its
     own before the first: "LONDON (AP) - LOS ANGELES (Reuters) - ..."), credit lines left out."""
-    if len(text) < 200 and (_CREDIT_START_RE.match(text) or _RIGHTS_RE.search(text)):
+    if len(text) < _CREDIT_CHARS and (_CREDIT_START_RE.match(text) or _RIGHTS_RE.search(text)):
         return None
     if i == 0:
         for _ in range(2):
@@ -108,12 +109,12 @@ def _clean(article: Article, options: Options) -> tuple[dict[str, Any], list[lis
 
     keys, matching_keys, sentences, compared = [], [], [], []
     for i, para in enumerate(result.paragraphs):
-        toks = words[para.index]
-        sentences.append(len(toks) >= 8 and para.text.rstrip().endswith(_SENTENCE_END))
-        key = word_keys[para.index]
+        text, toks, key = para.text, words[para.index], word_keys[para.index]
+        sentences.append(len(toks) >= 8 and text.rstrip().endswith(_SENTENCE_END))
         keys.append(key)
-        matching = body_for_matching(i, para.text)
-        if matching == para.text:  # most paragraphs: compared as written, the same key
+        # only a first paragraph has a dateline, only a short one is a credit line
+        matching = body_for_matching(i, text) if i == 0 or len(text) < _CREDIT_CHARS else text
+        if matching == text:  # most paragraphs: compared as written, the same key
             match_toks, match_key = toks, key if toks else 0
         else:
             match_toks = tokens(matching) if matching else []

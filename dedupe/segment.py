@@ -19,6 +19,7 @@ _SPACE_RE = re.compile(_SPACES + "+")
 # the runs squash changes: all but a lone plain space (so a whole text is squashed in one quick pass)
 _SPACE_RUN_RE = re.compile(f"(?! ){_SPACES}+| {_SPACES}+")
 _ODD_SPACE_RE = re.compile(_SPACES.replace("[ ", "["))  # the same class without the plain space: a fast scan
+_ODD_ASCII_SPACE_RE = re.compile("[\t\f\v]")  # its ASCII members: faster still, where the text is ASCII
 _BLANK = " \u200b\u200c\u200d\u2060\ufeff"  # space and zero-width characters, trimmed at the ends
 # Han, kana and hangul: unspaced scripts, which a wrapper may break after any character
 CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0002fa1f"
@@ -72,7 +73,7 @@ def looks_wrapped(blocks: list[list[str]]) -> bool:
         for line, nxt in zip(block, block[1:]):
             # a line repeated (a headline and its copy) is a scraper's copy, never a wrapper's break
             if not _is_indented(nxt) and line.strip().casefold() != nxt.strip().casefold():
-                pairs.append((line.rstrip(), _first_word(nxt)))
+                pairs.append((line.rstrip(), nxt))
     if len(pairs) < 3:
         return False
     lengths = sorted(len(line) for line, _ in pairs)
@@ -81,6 +82,7 @@ def looks_wrapped(blocks: list[list[str]]) -> bool:
     width = lengths[math.ceil(0.9 * (len(lengths) - 1))]
     if not 40 <= width <= 100 or lengths[-1] > 100 and sum(n > 100 for n in lengths) > len(lengths) / 10:
         return False
+    pairs = [(line, _first_word(nxt)) for line, nxt in pairs]  # the next lines' first words, only now
     greedy = sum(1 for line, word in pairs if _full(line, word, width))
     mid_sentence = sum(1 for line, word in pairs if not line.endswith(_SENTENCE_END) or word[:1].islower())
     return greedy / len(pairs) >= 0.8 and mid_sentence / len(pairs) >= 0.6
@@ -136,7 +138,7 @@ def segment(text: str, layout: str = "auto") -> Segmented:
         layout = "wrapped" if looks_wrapped(blocks) else "lines"
     if layout == "lines":
         # squash(line) for each non-blank line, with the spaces of the whole text collapsed at once
-        if "  " in text or _ODD_SPACE_RE.search(text):
+        if "  " in text or (_ODD_ASCII_SPACE_RE if text.isascii() else _ODD_SPACE_RE).search(text):
             text = _SPACE_RUN_RE.sub(" ", text)
         paras = [line.strip(_BLANK) for line in text.split("\n") if line.strip()]
     elif layout == "blocks":

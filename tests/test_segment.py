@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dedupe import Options, clean_text
-from dedupe.segment import segment, squash
+from dedupe.segment import _ODD_ASCII_SPACE_RE, _ODD_SPACE_RE, segment, squash
 
 from .conftest import FIXTURES
 
@@ -107,3 +107,10 @@ def test_lines_layout_is_each_line_squashed(text):
     # the whole text is squashed in one pass; the result must be squash() of each non-blank line
     expected = tuple(p for p in (squash(line) for line in text.split("\n") if line.strip()) if p)
     assert segment(text, "lines").paragraphs == expected
+
+
+def test_the_ascii_scan_finds_the_ascii_odd_spaces():
+    # segment scans an ASCII text for odd spaces with a class of three; it must be the full class's ASCII part
+    assert [c for c in range(128) if _ODD_SPACE_RE.match(chr(c))] == [
+        c for c in range(128) if _ODD_ASCII_SPACE_RE.match(chr(c))
+    ]
