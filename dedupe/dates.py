@@ -15,10 +15,11 @@ _MONTHS = {
     )
     for m in names
 }
-_ISO_RE = re.compile(r"\b(\d{4})-(\d\d)-(\d\d)")
+_ISO_RE = re.compile(r"\b(\d\d\d\d)-(\d\d)-(\d\d)")  # \d\d\d\d, not \d{4}: re runs a repeat slower
 _MDY_RE = re.compile(r"\b([A-Za-z]{3,9})\.? (\d{1,2}),? ((?:19|20)\d\d)\b")
 _DMY_RE = re.compile(r"\b(\d{1,2}) ([A-Za-z]{3,9}),? ((?:19|20)\d\d)\b")
-_FOUR_DIGITS_RE = re.compile(r"\d{4}")  # every date above has its year: one fast scan rules most texts out
+_FOUR_DIGITS_RE = re.compile(r"\d\d\d\d")  # every date above has its year: one fast scan rules most texts out
+_FOUR_ASCII_DIGITS_RE = re.compile("[0-9][0-9][0-9][0-9]")  # the same in ASCII text, faster still
 
 
 def _make(year: int, month: int, day: int) -> float | None:
@@ -36,7 +37,7 @@ def parse_date(text: str | None) -> float | None:
     >>> parse_date("2019-11-19T23:34:00Z") == parse_date("Published 11:34 PM EST Nov 19, 2019")
     True
     """
-    if not text or (four := _FOUR_DIGITS_RE.search(text)) is None:
+    if not text or (four := (_FOUR_ASCII_DIGITS_RE if text.isascii() else _FOUR_DIGITS_RE).search(text)) is None:
         return None
     # Every date holds its year, so none starts before the first four digits (an ISO date) or
     # more than 14 characters before them ("September 30, " or "30 September, "); the others
