@@ -229,3 +229,10 @@ def test_the_environment_variable_leaves_the_kernels_unused():
     env = {**os.environ, "DEDUPE_PURE_PYTHON": "1"}
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert done.stdout.startswith("None None <built-in method findall of re.Pattern")
+
+
+def test_tokens_of_every_one_byte_character():
+    # each of the 256 one-byte characters (ASCII, Latin-1) between letters, doubled, alone
+    for c in range(256):
+        text = f"a{chr(c)}b {chr(c)}{chr(c)}9 {chr(c)}"
+        assert native.tokens(text) == shingle._TOKEN_RE.findall(text), hex(c)
