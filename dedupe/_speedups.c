@@ -1194,6 +1194,37 @@ done:
     return out;
 }
 
+/* ---- u32_shared_count: dedupe.minhash.shared_count ---- */
+
+static PyObject *u32_shared_count(PyObject *self, PyObject *args) {
+    Py_buffer a, b;
+    if (!PyArg_ParseTuple(args, "y*y*", &a, &b))
+        return NULL;
+    PyObject *result = NULL;
+    if (a.len % 4 || b.len % 4) {
+        PyErr_SetString(PyExc_ValueError, "shared_count(): buffers of uint32 expected");
+        goto done;
+    }
+    const uint32_t *x = (const uint32_t *)a.buf, *y = (const uint32_t *)b.buf;
+    Py_ssize_t n = a.len / 4, m = b.len / 4, i = 0, j = 0, k = 0;
+    while (i < n && j < m) { /* a merge of two ascending runs of distinct values */
+        if (x[i] < y[j])
+            i++;
+        else if (x[i] > y[j])
+            j++;
+        else {
+            k++;
+            i++;
+            j++;
+        }
+    }
+    result = PyLong_FromSsize_t(k);
+done:
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&b);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"tokens", tokens, METH_O, "The tokens of a casefolded text: CJK characters one by one, runs of other letters and digits."},
     {"paragraph_shingles", paragraph_shingles, METH_VARARGS,
@@ -1209,6 +1240,8 @@ static PyMethodDef methods[] = {
      " subset_ratio)) -> (each paragraph's cluster head, [(paragraph, head, similarity, rule)])."},
     {"_sorted_u64", sorted_u64, METH_VARARGS, "(values, depth) -> the values sorted as the kernels sort (for tests)."},
     {"text_key", text_key, METH_O, "xxh64 of the tokens joined with \\x1f, UTF-8."},
+    {"shared_count", u32_shared_count, METH_VARARGS,
+     "(uint32 bytes, uint32 bytes) -> how many values two ascending runs of distinct values share."},
     {NULL, NULL, 0, NULL},
 };
 

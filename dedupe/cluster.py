@@ -22,6 +22,7 @@ except ImportError:
     from difflib import SequenceMatcher
 
 from .config import RunOptions
+from .minhash import shared_count
 
 MIN_CONTAINED_SHINGLES = 20  # a body this small is not judged by containment
 TEMPLATE_SPAN = 4  # aligned, texts that swap short spans (at most this many words a side)...
@@ -255,7 +256,7 @@ class Verifier:
         a, b = self.shingles(i), self.shingles(j)
         if a.size == 0 or b.size == 0:
             return PairVerdict(False, 0.0, "no_body")
-        inter = np.intersect1d(a, b, assume_unique=True).size
+        inter = shared_count(a, b)
         jaccard = inter / (a.size + b.size - inter)
         contained = inter / min(a.size, b.size)
         if jaccard >= self.opts.threshold:

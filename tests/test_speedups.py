@@ -84,6 +84,17 @@ def test_signatures_are_numpy_s(sets, num_perm):
     assert np.array_equal(minhash.signatures(hashes, counts, opts), expected)
 
 
+_U32_SETS = st.lists(st.sampled_from([0, 1, 7, 2**31 - 1, 2**31, 2**31 + 7, 2**32 - 1]) | st.integers(0, 2**32 - 1),
+                     max_size=60)
+
+
+@given(_U32_SETS, _U32_SETS)
+def test_shared_count_is_intersect1d_s(a, b):
+    # sorted distinct uint32 (values past 2**31 too: unsigned order), as the spill stores them ('<u4')
+    x, y = np.unique(np.array(a, np.uint32)), np.unique(np.array(b, "<u4"))
+    assert native.shared_count(x, y) == np.intersect1d(x, y, assume_unique=True).size == minhash.shared_count(x, y)
+
+
 @given(st.lists(_TOKEN, max_size=12), st.integers(1, 6))
 def test_shingle_sets_and_text_key_are_python_s(toks, max_n):
     assert native.shingle_sets(toks, max_n) == shingle.shingle_sets(shingle.word_hashes(toks), max_n)
