@@ -336,21 +336,11 @@ def body_texts(doc: DocInfo, output: str) -> list[str]:
     return parts[1:] if doc.headline_line else parts
 
 
-class Bodies:
-    """Articles' bodies as compared, without the ``cut`` boilerplate paragraphs: shingles and words."""
+class _BodySource:
+    """What :class:`Bodies` reads its bodies from, and how (its caches hold these methods)."""
 
     def __init__(self, docs: Docs, texts: Texts, cut: Cut) -> None:
         self.docs, self.texts, self.cut = docs, texts, cut
-        self.shingles = _cached(self._shingles)
-        # an article's words are read for each similar pair it is in; a few hundred articles (tens
-        # of KB each as str lists) cover the pairs around the current one, which come sorted
-        self.words = _cached(self._words, 256)
-
-    def touched(self) -> np.ndarray:
-        """Which articles (all of them, in run order) lose a paragraph to the cut."""
-        docs = self.docs
-        assert isinstance(docs, Sequence)
-        return np.fromiter((not all(self.kept(d)) for d in docs), bool, len(docs))
 
     def kept(self, d: DocInfo) -> list[bool]:
         """Per body paragraph of ``d``: whether the cut leaves it."""
@@ -365,16 +355,38 @@ class Bodies:
         kept = self.kept(d)
         return parts if all(kept) else [a if keep else a[:0] for keep, a in zip(kept, parts)]
 
-    def _shingles(self, i: int) -> np.ndarray:
+    def shingles(self, i: int) -> np.ndarray:
         parts = self.paragraphs(i)
         if not parts:
             return np.empty(0, np.uint32)
         return unique(parts[0]) if len(parts) == 1 else unique(np.concatenate(parts))
 
-    def _words(self, i: int) -> list[list[str]]:
+    def words(self, i: int) -> list[list[str]]:
         d = self.docs[i]
         paras = [p for keep, p in zip(self.kept(d), body_texts(d, self.texts.output(d))) if keep]
         return [words(body_for_matching(n, p) or "") for n, p in enumerate(paras)]
+
+
+class Bodies:
+    """Articles' bodies as compared, without the ``cut`` boilerplate paragraphs: shingles and words."""
+
+    def __init__(self, docs: Docs, texts: Texts, cut: Cut) -> None:
+        self.docs, self.texts, self.cut = docs, texts, cut
+        source = _BodySource(docs, texts, cut)
+        self.kept, self.paragraphs = source.kept, source.paragraphs
+        # Caches of the source's methods, not of this object's: a cache of its own bound method
+        # holds the object, a reference cycle that kept every cached array and word list past
+        # the step until the next full collection.
+        self.shingles = _cached(source.shingles)
+        # an article's words are read for each similar pair it is in; a few hundred articles (tens
+        # of KB each as str lists) cover the pairs around the current one, which come sorted
+        self.words = _cached(source.words, 256)
+
+    def touched(self) -> np.ndarray:
+        """Which articles (all of them, in run order) lose a paragraph to the cut."""
+        docs = self.docs
+        assert isinstance(docs, Sequence)
+        return np.fromiter((not all(self.kept(d)) for d in docs), bool, len(docs))
 
 
 def _without_boilerplate(d: DocInfo, text: str, cut: Cut) -> tuple[str, int]:

@@ -63,6 +63,37 @@ def test_a_clustering_round_s_verdict_table_is_freed_with_its_verifier():
             gc.enable()
 
 
+def test_a_clustering_round_s_bodies_are_freed_with_it():
+    # Bodies cached shingles and words through lru_caches of its own bound methods: a reference
+    # cycle that kept every cached array and word list past the step until a full collection
+    import gc
+    import weakref
+    from types import SimpleNamespace
+
+    from dedupe.policy import Bodies
+
+    class Texts:
+        def paragraphs(self, d):
+            return [np.array([3, 1, 2], np.uint32), np.array([2, 5], np.uint32)]
+
+        def output(self, d):
+            return "Storm hits coast\n\nHigh winds cut power to homes.\n"
+
+    doc = SimpleNamespace(keys=[1], headline_line=True, article=SimpleNamespace(path="a.txt"))
+    bodies = Bodies([doc, doc], Texts(), {})
+    assert bodies.shingles(0).tolist() == [1, 2, 3, 5]  # cached
+    assert bodies.words(1) == [["High", "winds", "cut", "power", "to", "homes"]]  # cached
+    held = weakref.ref(bodies)
+    was_enabled = gc.isenabled()
+    gc.disable()  # no collection: only reference counts free it
+    try:
+        del bodies
+        assert held() is None
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def test_a_step_s_reference_cycles_are_collected_before_the_trim():
     import gc
     import weakref
