@@ -8,6 +8,8 @@
  *   text_key(tokens)                   xxh64 of the tokens joined with \x1f
  *   may_repeat(paragraphs, size, rate, slack)   dedupe.document._Article.may_repeat
  *   cluster(order, paragraphs, keys, truncated, skip, rules)   dedupe.document._cluster
+ *   shared_count(a, b)                 how many values two sorted runs of distinct uint32 share
+ *   lines_layout(text)                 dedupe.segment's one-paragraph-a-line split, and its line pairs
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -1225,6 +1227,119 @@ done:
     return result;
 }
 
+/* ---- lines_layout: dedupe.segment._lines_layout ---- */
+
+static inline int horizontal_space(Py_UCS4 c) {
+    /* dedupe.segment._SPACES */
+    return c == ' ' || c == '\t' || c == '\f' || c == '\v' || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
+           c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+static inline int blank_end(Py_UCS4 c) {
+    /* dedupe.segment._BLANK: what a paragraph's ends are trimmed of */
+    return c == ' ' || c == 0x200B || c == 0x200C || c == 0x200D || c == 0x2060 || c == 0xFEFF;
+}
+
+/* One line [start, stop) of text: each run of horizontal space made one space, the ends trimmed of
+ * _BLANK; appended to out unless nothing is left. */
+static int append_line(PyObject *out, PyObject *text, int kind, const void *data, Py_ssize_t start, Py_ssize_t stop,
+                       Py_UCS4 **buf, Py_ssize_t *cap) {
+    int squash = 0;
+    for (Py_ssize_t i = start; i < stop; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (horizontal_space(c) && (c != ' ' || (i + 1 < stop && horizontal_space(PyUnicode_READ(kind, data, i + 1))))) {
+            squash = 1;
+            break;
+        }
+    }
+    PyObject *line;
+    if (!squash) {
+        while (start < stop && blank_end(PyUnicode_READ(kind, data, start)))
+            start++;
+        while (stop > start && blank_end(PyUnicode_READ(kind, data, stop - 1)))
+            stop--;
+        if (start == stop)
+            return 0;
+        line = PyUnicode_Substring(text, start, stop);
+    } else {
+        if (stop - start > *cap) {
+            Py_UCS4 *grown = PyMem_Realloc(*buf, (size_t)(stop - start) * sizeof(Py_UCS4));
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            *buf = grown;
+            *cap = stop - start;
+        }
+        Py_ssize_t n = 0;
+        for (Py_ssize_t i = start; i < stop; i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            if (horizontal_space(c)) {
+                while (i + 1 < stop && horizontal_space(PyUnicode_READ(kind, data, i + 1)))
+                    i++;
+                c = ' ';
+            }
+            (*buf)[n++] = c;
+        }
+        Py_ssize_t first = 0;
+        while (first < n && blank_end((*buf)[first]))
+            first++;
+        while (n > first && blank_end((*buf)[n - 1]))
+            n--;
+        if (first == n)
+            return 0;
+        line = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, *buf + first, n - first);
+    }
+    if (line == NULL)
+        return -1;
+    int err = PyList_Append(out, line);
+    Py_DECREF(line);
+    return err;
+}
+
+static PyObject *lines_layout(PyObject *self, PyObject *text) {
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "lines_layout() takes a str");
+        return NULL;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(text) < 0)
+        return NULL;
+#endif
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), start = 0, pairs = 0, cap = 0;
+    int previous = 0; /* whether the line before was not blank */
+    Py_UCS4 *buf = NULL;
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    while (start <= n) {
+        Py_ssize_t stop = start;
+        int blank = 1;
+        for (; stop < n; stop++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, stop);
+            if (c == '\n')
+                break;
+            if (blank && !Py_UNICODE_ISSPACE(c))
+                blank = 0;
+        }
+        if (!blank) {
+            pairs += previous;
+            if (append_line(out, text, kind, data, start, stop, &buf, &cap) < 0)
+                goto fail;
+        }
+        previous = !blank;
+        start = stop + 1;
+    }
+    PyMem_Free(buf);
+    return Py_BuildValue("(Nn)", out, pairs);
+fail:
+    PyMem_Free(buf);
+    Py_DECREF(out);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"tokens", tokens, METH_O, "The tokens of a casefolded text: CJK characters one by one, runs of other letters and digits."},
     {"paragraph_shingles", paragraph_shingles, METH_VARARGS,
@@ -1240,6 +1355,9 @@ static PyMethodDef methods[] = {
      " subset_ratio)) -> (each paragraph's cluster head, [(paragraph, head, similarity, rule)])."},
     {"_sorted_u64", sorted_u64, METH_VARARGS, "(values, depth) -> the values sorted as the kernels sort (for tests)."},
     {"text_key", text_key, METH_O, "xxh64 of the tokens joined with \\x1f, UTF-8."},
+    {"lines_layout", lines_layout, METH_O,
+     "(text) -> (each non-blank line with its space runs squashed and its ends trimmed, how many non-blank lines follow"
+     " another)."},
     {"shared_count", u32_shared_count, METH_VARARGS,
      "(uint32 bytes, uint32 bytes) -> how many values two ascending runs of distinct values share."},
     {NULL, NULL, 0, NULL},

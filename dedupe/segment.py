@@ -13,6 +13,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from .speedups import native
+
 _SENTENCE_END = tuple('.!?:"\'”’»。！？')
 _SPACES = "[ \\t\\f\\v\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000]"  # horizontal white space
 _SPACE_RE = re.compile(_SPACES + "+")
@@ -130,19 +132,30 @@ def _wrapped_paragraphs(blocks: list[list[str]]) -> list[str]:
     return paragraphs
 
 
+def _lines_layout(text: str) -> tuple[list[str], int]:
+    """The ``lines`` layout's paragraphs (each non-blank line, its runs of space squashed and its
+    ends trimmed, empty ones left out) and how many non-blank lines follow another (wrapped text
+    has three such pairs or more). The compiled kernel (:mod:`dedupe.speedups`) gives the same."""
+    if native is not None:
+        found: tuple[list[str], int] = native.lines_layout(text)
+        return found
+    lines = text.split("\n")
+    full = [bool(line.strip()) for line in lines]
+    pairs = sum(a and b for a, b in zip(full, full[1:]))
+    # squash(line) for each non-blank line, with the spaces of the whole text collapsed at once
+    if "  " in text or (_ODD_ASCII_SPACE_RE if text.isascii() else _ODD_SPACE_RE).search(text):
+        lines = _SPACE_RUN_RE.sub(" ", text).split("\n")
+    return [p for line, keep in zip(lines, full) if keep and (p := line.strip(_BLANK))], pairs
+
+
 def segment(text: str, layout: str = "auto") -> Segmented:
     """Split text (``\\n`` line endings) into paragraphs under the given or detected layout."""
-    lines = text.split("\n")
-    blocks = _blocks(lines)
-    if layout == "auto":
-        layout = "wrapped" if looks_wrapped(blocks) else "lines"
-    if layout == "lines":
-        # squash(line) for each non-blank line, with the spaces of the whole text collapsed at once
-        if "  " in text or (_ODD_ASCII_SPACE_RE if text.isascii() else _ODD_SPACE_RE).search(text):
-            text = _SPACE_RUN_RE.sub(" ", text)
-        paras = [line.strip(_BLANK) for line in text.split("\n") if line.strip()]
-    elif layout == "blocks":
-        paras = [_join(block) for block in blocks]
-    else:
-        paras = _wrapped_paragraphs(blocks)
+    if layout in ("auto", "lines"):
+        paras, pairs = _lines_layout(text)
+        # fewer than three line pairs: fewer than looks_wrapped needs, so no blocks to make
+        if layout == "auto" and pairs >= 3 and looks_wrapped(blocks := _blocks(text.split("\n"))):
+            return Segmented(tuple(p for p in _wrapped_paragraphs(blocks) if p), "wrapped")
+        return Segmented(tuple(paras), "lines")
+    blocks = _blocks(text.split("\n"))
+    paras = [_join(block) for block in blocks] if layout == "blocks" else _wrapped_paragraphs(blocks)
     return Segmented(tuple(p for p in paras if p), layout)

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dedupe import Options, clean_text
-from dedupe.segment import _ODD_ASCII_SPACE_RE, _ODD_SPACE_RE, segment, squash
+from dedupe.segment import _ODD_ASCII_SPACE_RE, _ODD_SPACE_RE, _blocks, _lines_layout, segment, squash
 
 from .conftest import FIXTURES
 
@@ -114,3 +114,12 @@ def test_the_ascii_scan_finds_the_ascii_odd_spaces():
     assert [c for c in range(128) if _ODD_SPACE_RE.match(chr(c))] == [
         c for c in range(128) if _ODD_ASCII_SPACE_RE.match(chr(c))
     ]
+
+
+_LINES = st.sampled_from(["", " ", "\t", "\u3000", "\x1c", "Storm hits coast", "  indented line", "a", "\u200b"])
+
+
+@given(st.lists(_LINES, max_size=14).map("\n".join))
+def test_line_pairs_are_the_blocks_line_pairs(text):
+    # segment tests for the wrapped layout only with three or more pairs: the count must be the blocks'
+    assert _lines_layout(text)[1] == sum(len(block) - 1 for block in _blocks(text.split("\n")))

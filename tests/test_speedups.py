@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dedupe import document, minhash, shingle
+from dedupe import segment as segment_module
 from dedupe.config import CleanOptions, SignatureOptions
 from dedupe.segment import CJK, segment
 from dedupe.speedups import native
@@ -82,6 +84,28 @@ def test_signatures_are_numpy_s(sets, num_perm):
     a, b = minhash.permutations(num_perm, 3)
     expected = minhash._signatures(hashes, counts, a, b, np.full((len(sets), num_perm), 2**32 - 1, np.uint32))
     assert np.array_equal(minhash.signatures(hashes, counts, opts), expected)
+
+
+# dedupe.segment's horizontal spaces and trimmed ends, other white space, line breaks, letters of three widths
+_LAYOUT_TEXT = st.text(st.sampled_from(list(" \t\f\v\u00a0\u1680\u2000\u2005\u200a\u202f\u205f\u3000\u200b\u200c"
+                                            "\u200d\u2060\ufeff\n\n\r\x1c\x85\u2028aZé東\U0001d400.")), max_size=80)
+
+
+def _python_lines_layout(text: str) -> tuple[list[str], int]:
+    with mock.patch.object(segment_module, "native", None):
+        return segment_module._lines_layout(text)
+
+
+@given(_LAYOUT_TEXT | _TEXT)
+def test_lines_layout_is_python_s(text):
+    assert native.lines_layout(text) == _python_lines_layout(text)
+
+
+def test_lines_layout_of_real_text():
+    lines = (FIXTURES / "run" / "scrape" / "feeds" / "languages.jsonl").read_text(encoding="utf-8")
+    texts = [json.loads(line)["text"] for line in lines.splitlines() if line.strip()]
+    for text in texts + [(FIXTURES / "seed" / "kursk-article.txt").read_text(encoding="utf-8")]:
+        assert native.lines_layout(text) == _python_lines_layout(text)
 
 
 _U32_SETS = st.lists(st.sampled_from([0, 1, 7, 2**31 - 1, 2**31, 2**31 + 7, 2**32 - 1]) | st.integers(0, 2**32 - 1),
