@@ -10,8 +10,10 @@ revision) is checked out in a temporary worktree and its compiled kernels built 
 Each run is `python -m dedupe.cli run SCRAPE --out DIR/ab-SIDE --jobs N` started in its side's
 folder, timed with `os.wait4` (user + system CPU of the command and the workers it waited for).
 The first round's outputs are compared file by file, and the reports line by line without their
-summary lines. Outputs go to /dev/shm where there is one (the disk's file creation varies several-
-fold from hour to hour on the benchmark machine; see benchmarks/README.md).
+summary lines. Besides each side's medians, each round's ratio is printed (its two runs share
+their minutes, so it drifts least with the machine) with their median. Outputs go to /dev/shm
+where there is one (the disk's file creation varies several-fold from hour to hour on the
+benchmark machine; see benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -118,6 +120,10 @@ def main() -> None:
             change = (1 - ratio) * 100
             print(f"head / base: CPU {ratio:.3f} ({abs(change):.1f}% {'less' if change >= 0 else 'more'}), wall "
                   f"{statistics.median(wall['head']) / statistics.median(wall['base']):.3f}")
+            # each round's two runs share their minutes: the ratio within a round drifts least with the machine
+            rounds = [h / b for h, b in zip(cpu["head"], cpu["base"])]
+            print("CPU head / base round by round: " + ", ".join(f"{r:.3f}" for r in rounds)
+                  + f"; median {statistics.median(rounds):.3f}, head faster in {sum(r < 1 for r in rounds)} of {len(rounds)}")
         finally:
             shutil.rmtree(outputs, ignore_errors=True)
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)],
