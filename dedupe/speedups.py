@@ -1,8 +1,9 @@
 """The compiled kernels of the per-article work, or ``None``: the Python and numpy code then runs instead.
 
 ``dedupe._speedups`` (C, built by ``pip install`` where a compiler is found) gives the same tokens,
-shingle hashes, signatures and within-article repeat search (``may_repeat``, the paragraph clusters)
-as the code it stands in for, several times faster (``tests/test_speedups.py`` compares the two).
+shingle hashes, signatures, within-article repeat search (``may_repeat``, the paragraph clusters),
+one-paragraph-a-line split and count of shared shingles as the code it stands in for, several times
+faster (``tests/test_speedups.py`` compares the two).
 ``DEDUPE_PURE_PYTHON=1`` in the environment leaves it unused, to compare or to rule it out.
 """
 
