@@ -5,13 +5,16 @@ Paragraphs below are from bbc-news-2225 articles/tech/019.txt (see fixtures/clea
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedupe import CleanOptions, ConfigError, Options, clean_text
 from dedupe.document import _SITE_SUFFIX_RE, _Article, _is_caps, _strip_site_suffix
-from dedupe.prepare import body_for_matching
+from dedupe.prepare import _without_text, body_for_matching
+from dedupe.records import Article
 from dedupe.shingle import tokens
 
 HEADLINE = "Intel unveils laser breakthrough"
@@ -294,3 +297,12 @@ def test_the_site_suffix_is_cut_where_the_regex_would_split(text):
 def test_caps_means_more_than_three_cased_characters_all_upper(text):
     cased = [c for c in text if c.lower() != c.upper()]
     assert _is_caps(text) == (len(cased) > 3 and all(c.isupper() for c in cased))
+
+
+def test_an_article_without_its_text_keeps_every_other_field():
+    # prepare builds it field by field (replace() is slower); a field added to Article must not be lost
+    article = Article("a.jsonl#3", "a.jsonl", "Body.", "Title", "2019-11-19", "https://x.example/a", 3, "r-1")
+    assert _without_text(article) == dataclasses.replace(article, text="")
+    assert [f.name for f in dataclasses.fields(Article)] == [
+        "id", "path", "text", "title", "date", "url", "line", "record_id"
+    ]
