@@ -248,24 +248,35 @@ static inline int is_word(Py_UCS4 c) {
     return Py_UNICODE_ISALNUM(c);
 }
 
-static int append_token(PyObject *list, PyObject *text, Py_ssize_t start, Py_ssize_t stop) {
-    PyObject *tok = PyUnicode_Substring(text, start, stop);
-    if (tok == NULL)
+/* Append a new reference to list and give it up; NULL (an error already set) gives -1. */
+static int append_new(PyObject *list, PyObject *item) {
+    if (item == NULL)
         return -1;
-    int err = PyList_Append(list, tok);
-    Py_DECREF(tok);
+    int err = PyList_Append(list, item);
+    Py_DECREF(item);
     return err;
 }
 
-static PyObject *tokens(PyObject *self, PyObject *text) {
+static int append_token(PyObject *list, PyObject *text, Py_ssize_t start, Py_ssize_t stop) {
+    return append_new(list, PyUnicode_Substring(text, start, stop));
+}
+
+/* 0 when text is a str ready to be read, else -1 with an exception set naming the function. */
+static int ready_str(PyObject *text, const char *function) {
     if (!PyUnicode_Check(text)) {
-        PyErr_SetString(PyExc_TypeError, "tokens() takes a str");
-        return NULL;
+        PyErr_Format(PyExc_TypeError, "%s() takes a str", function);
+        return -1;
     }
 #if PY_VERSION_HEX < 0x030C0000
     if (PyUnicode_READY(text) < 0) /* a legacy string made through the old C API */
-        return NULL;
+        return -1;
 #endif
+    return 0;
+}
+
+static PyObject *tokens(PyObject *self, PyObject *text) {
+    if (ready_str(text, "tokens") < 0)
+        return NULL;
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0;
@@ -1290,22 +1301,12 @@ static int append_line(PyObject *out, PyObject *text, int kind, const void *data
             return 0;
         line = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, *buf + first, n - first);
     }
-    if (line == NULL)
-        return -1;
-    int err = PyList_Append(out, line);
-    Py_DECREF(line);
-    return err;
+    return append_new(out, line);
 }
 
 static PyObject *lines_layout(PyObject *self, PyObject *text) {
-    if (!PyUnicode_Check(text)) {
-        PyErr_SetString(PyExc_TypeError, "lines_layout() takes a str");
+    if (ready_str(text, "lines_layout") < 0)
         return NULL;
-    }
-#if PY_VERSION_HEX < 0x030C0000
-    if (PyUnicode_READY(text) < 0)
-        return NULL;
-#endif
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text), start = 0, pairs = 0, cap = 0;
