@@ -1,7 +1,8 @@
 /* Compiled kernels of dedupe's per-article work: the same results as the Python and numpy code
  * they stand in for (dedupe/speedups.py picks them; tests/test_speedups.py compares the two).
  *
- *   tokens(text)                       the matching tokens of an already casefolded text
+ *   tokens(text)                       the matching tokens of an already casefolded text (short ones of
+ *                                      one-byte text handed out again from a small cache of strings)
  *   paragraph_shingles(paras, words)   each paragraph's sorted distinct word n-gram hashes
  *   signatures(hashes, counts, a, b, out)   MinHash rows, datasketch's affine32 scheme
  *   shingle_sets(tokens, max_n)        a paragraph's 64-bit n-gram hashes, n = 1..max_n, and its longest
@@ -257,8 +258,38 @@ static int append_new(PyObject *list, PyObject *item) {
     return err;
 }
 
+/* Short tokens of one-byte strings recur ("the", "of", "said"): the last string made for each of
+ * TOKEN_SLOTS hash slots is kept and handed out again when the same characters come back, instead
+ * of a new one (an equal str: the same characters, and one-byte characters make the same kind). */
+#define TOKEN_SLOTS 4096
+#define TOKEN_CACHED_CHARS 12
+static PyObject *token_slots[TOKEN_SLOTS];
+
+static PyObject *token_string(PyObject *text, Py_ssize_t start, Py_ssize_t stop) {
+    Py_ssize_t n = stop - start;
+    if (PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND || n > TOKEN_CACHED_CHARS)
+        return PyUnicode_Substring(text, start, stop);
+    const Py_UCS1 *s = PyUnicode_1BYTE_DATA(text) + start;
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (Py_ssize_t k = 0; k < n; k++)
+        h = (h ^ s[k]) * 16777619u;
+    PyObject **slot = &token_slots[h & (TOKEN_SLOTS - 1)];
+    PyObject *seen = *slot;
+    if (seen != NULL && PyUnicode_GET_LENGTH(seen) == n && PyUnicode_KIND(seen) == PyUnicode_1BYTE_KIND &&
+        memcmp(PyUnicode_1BYTE_DATA(seen), s, (size_t)n) == 0) {
+        Py_INCREF(seen);
+        return seen;
+    }
+    PyObject *tok = PyUnicode_Substring(text, start, stop);
+    if (tok == NULL)
+        return NULL;
+    Py_INCREF(tok);
+    Py_XSETREF(*slot, tok);
+    return tok;
+}
+
 static int append_token(PyObject *list, PyObject *text, Py_ssize_t start, Py_ssize_t stop) {
-    return append_new(list, PyUnicode_Substring(text, start, stop));
+    return append_new(list, token_string(text, start, stop));
 }
 
 /* 0 when text is a str ready to be read, else -1 with an exception set naming the function. */

@@ -266,6 +266,14 @@ def test_the_environment_variable_leaves_the_kernels_unused():
     assert done.stdout.startswith("None None <built-in method findall of re.Pattern")
 
 
+def test_tokens_of_texts_that_share_words():
+    # the tokenizer hands out again the string it made for a short token of one-byte text: words
+    # shared by ASCII and Latin-1 texts, in every order, must come out as the regex gives them
+    texts = ["the café said", "café the", "the", "thé the said", "été the café", "saidthe the said"] * 3
+    for text in texts + texts[::-1]:
+        assert native.tokens(text) == shingle._TOKEN_RE.findall(text)
+
+
 def test_tokens_of_every_one_byte_character():
     # each of the 256 one-byte characters (ASCII, Latin-1) between letters, doubled, alone
     for c in range(256):
