@@ -214,6 +214,22 @@ static uint64_t xxh64(const unsigned char *p, size_t len) {
 
 DEFINE_SORT(sort_u32, uint32_t)
 DEFINE_SORT(sort_u64, uint64_t)
+
+/* How many values two ascending runs of distinct values share: a merge. */
+#define DEFINE_SHARED(NAME, T)                                                                        \
+    static Py_ssize_t NAME(const T *x, Py_ssize_t n, const T *y, Py_ssize_t m) {                      \
+        Py_ssize_t i = 0, j = 0, shared = 0;                                                          \
+        while (i < n && j < m) {                                                                      \
+            T a = x[i], b = y[j];                                                                     \
+            shared += a == b;                                                                         \
+            i += a <= b;                                                                              \
+            j += b <= a;                                                                              \
+        }                                                                                             \
+        return shared;                                                                                \
+    }
+
+DEFINE_SHARED(shared_u32, uint32_t)
+DEFINE_SHARED(shared_u64, uint64_t)
 DEFINE_SORT(sort_ssize, Py_ssize_t)
 
 /* The tokens of a list as a borrowed array (NULL for none) and their count; -1 with an exception set
@@ -874,14 +890,7 @@ done:
  * shingles are counted by a merge. */
 
 static Py_ssize_t shared_count(const Shingles *a, const Shingles *b) {
-    Py_ssize_t i = 0, j = 0, shared = 0;
-    while (i < a->n_all && j < b->n_all) {
-        uint64_t x = a->all[i], y = b->all[j];
-        shared += x == y;
-        i += x <= y;
-        j += y <= x;
-    }
-    return shared;
+    return shared_u64(a->all, a->n_all, b->all, b->n_all);
 }
 
 /* A growing array of paragraph numbers */
@@ -1249,20 +1258,7 @@ static PyObject *u32_shared_count(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "shared_count(): buffers of uint32 expected");
         goto done;
     }
-    const uint32_t *x = (const uint32_t *)a.buf, *y = (const uint32_t *)b.buf;
-    Py_ssize_t n = a.len / 4, m = b.len / 4, i = 0, j = 0, k = 0;
-    while (i < n && j < m) { /* a merge of two ascending runs of distinct values */
-        if (x[i] < y[j])
-            i++;
-        else if (x[i] > y[j])
-            j++;
-        else {
-            k++;
-            i++;
-            j++;
-        }
-    }
-    result = PyLong_FromSsize_t(k);
+    result = PyLong_FromSsize_t(shared_u32((const uint32_t *)a.buf, a.len / 4, (const uint32_t *)b.buf, b.len / 4));
 done:
     PyBuffer_Release(&a);
     PyBuffer_Release(&b);
