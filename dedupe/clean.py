@@ -8,6 +8,7 @@ that it misses nothing on real mojibake.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -29,17 +30,24 @@ FTFY_CONFIG = ftfy.TextFixerConfig(
 
 _NEWLINES_RE = re.compile("\r\n?|[\u2028\u2029\u0085]")
 
+
+def _char_class(codes: Iterable[int]) -> str:
+    """The inside of a regex character class holding these code points (runs written as ranges)."""
+    parts = []
+    for _, group in itertools.groupby(enumerate(sorted(codes)), lambda pair: pair[1] - pair[0]):
+        run = [c for _, c in group]
+        first = re.escape(chr(run[0]))
+        parts.append(first if len(run) == 1 else f"{first}-{re.escape(chr(run[-1]))}")
+    return "".join(parts)
+
+
 # Characters some enabled ftfy fixer acts on, besides mojibake (which is_bad detects) and
 # entities: its control characters, C1 controls, ligatures, surrogates and line breaks.
-_TRIGGER_CHARS = (
-    "".join(re.escape(chr(c)) for c in sorted(chardata.CONTROL_CHARS))
-    + "".join(re.escape(chr(c)) for c in sorted(chardata.LIGATURES))
-    + "\x80-\x9f\ud800-\udfff\r\u2028\u2029"
-)
-_TRIGGER_CHAR_RE = re.compile(f"[{_TRIGGER_CHARS}]")
 _TRIGGERS = frozenset(
     map(chr, {*chardata.CONTROL_CHARS, *chardata.LIGATURES, *range(0x80, 0xA0), *range(0xD800, 0xE000), 0x0D, 0x2028, 0x2029})
-)  # the same characters, as a set
+)
+_TRIGGER_CHARS = _char_class(map(ord, _TRIGGERS))  # the same, for the scans of whole texts and lines
+_TRIGGER_CHAR_RE = re.compile(f"[{_TRIGGER_CHARS}]")
 
 
 _COMMON = frozenset(map(ord, "“”‘’–—…«»£€©°·"))  # typography news text is full of
@@ -78,7 +86,7 @@ def _required_chars(pattern: re.Pattern[str]) -> str | None:
         if best is None:
             return None
         needed |= best
-    return "".join(re.escape(chr(c)) for c in sorted(needed))
+    return _char_class(needed)
 
 
 _BAD_CHARS = _required_chars(BADNESS_RE)
