@@ -118,8 +118,7 @@ def _clean(article: Article, options: Options) -> tuple[dict[str, Any], list[lis
         text, toks, key = para.text, words[para.index], word_keys[para.index]
         sentences.append(len(toks) >= 8 and text.rstrip().endswith(_SENTENCE_END))
         keys.append(key)
-        # only a first paragraph has a dateline, only a short one is a credit line
-        matching = body_for_matching(i, text) if i == 0 or len(text) < _CREDIT_CHARS else text
+        matching = body_for_matching(i, text)
         if matching == text:  # most paragraphs: compared as written, the same key
             match_toks, match_key = toks, key if toks else 0
         else:
