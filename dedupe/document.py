@@ -32,12 +32,13 @@ PREFIX_WORDS = 5  # ... that starts like it, or ends in an ellipsis (a pull quot
 POSTING_CAP = 200  # a shingle in more paragraphs than this is too common to find candidates
 _SLACK = 2  # paragraphs this close to _Article.may_repeat's bound are compared all the same
 
-_SEPARATORS = "|-–—·"
+_SEPARATORS = "|-–—·"  # what separates a headline from its site suffix
+_SEP = re.escape(_SEPARATORS)
 _SUFFIX_TOKENS = 5  # a site suffix has at most this many tokens
-_SITE_SUFFIX_RE = re.compile(r"\s+[|\-–—·]{1,2}\s+(?=[^|\-–—·]*$)")  # the last " | ", " - ", " – "...
+_SITE_SUFFIX_RE = re.compile(rf"\s+[{_SEP}]{{1,2}}\s+(?=[^{_SEP}]*$)")  # the last " | ", " - ", " – "...
 _ELLIPSIS = ("...", "…")
 _AFTER_ELLIPSIS = "\"'”’)]"  # what may follow a truncated summary's ellipsis
-_SUFFIX_SEPARATOR_RE = re.compile(" [|\\-–—·]")  # a site suffix starts with one (text is squashed)
+_SUFFIX_SEPARATOR_RE = re.compile(f" [{_SEP}]")  # a site suffix starts with one (text is squashed)
 _CLOSERS = "\"')]»”’」』"
 _SENTENCE_END = tuple(".,;:…。，；：")
 _QUESTION = ("?", ":", "？", "：")
