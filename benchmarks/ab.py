@@ -8,7 +8,8 @@ tell a change of a few percent from the hour; runs alternated in the same minute
 revision) is checked out in a temporary worktree and its compiled kernels built there
 (`setup.py build_ext --inplace`, with this interpreter); the other side is this checkout as it is.
 Each run is `python -m dedupe.cli run SCRAPE --out DIR/ab-SIDE --jobs N` started in its side's
-folder, timed with `os.wait4` (user + system CPU of the command and the workers it waited for).
+folder, measured by speed.py's `measure` (`os.wait4`: user + system CPU of the command and the
+workers it waited for).
 The first round's outputs are compared file by file, and the reports line by line without their
 summary lines. Besides each side's medians, each round's ratio is printed (its two runs share
 their minutes, so it drifts least with the machine) with their median. Outputs go to /dev/shm
@@ -20,16 +21,15 @@ from __future__ import annotations
 
 import argparse
 import filecmp
-import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from speed import ROOT, measure  # benchmarks/ is on sys.path when this script runs
 
 
 def _corpus_bytes(scrape: Path) -> int:
@@ -54,15 +54,11 @@ def _kernels(side: Path) -> str:
     return (done.stdout or done.stderr).strip().splitlines()[-1]
 
 
-def _run(side: Path, scrape: Path, out: Path, jobs: int) -> tuple[float, float, float, int]:
-    """One `dedupe run`: wall s, user s, system s, exit code."""
+def _run(side: Path, scrape: Path, out: Path, jobs: int, workdir: Path, tag: str) -> dict[str, Any]:
+    """One `dedupe run`, started in ``side``, measured as speed.py measures its contenders."""
     shutil.rmtree(out, ignore_errors=True)
     cmd = [sys.executable, "-m", "dedupe.cli", "run", str(scrape), "--out", str(out), "--jobs", str(jobs)]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=side, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            stdin=subprocess.DEVNULL)
-    _, status, ru = os.wait4(proc.pid, 0)
-    return time.perf_counter() - t0, ru.ru_utime, ru.ru_stime, os.waitstatus_to_exitcode(status)
+    return measure(cmd, workdir, tag, cwd=side)
 
 
 def _same_tree(a: Path, b: Path) -> bool:
@@ -102,12 +98,13 @@ def main() -> None:
             same = None
             for r in range(1, args.rounds + 1):
                 for name, side in sides.items():
-                    w, user, system, rc = _run(side, scrape, outputs / f"ab-{name}", args.jobs)
-                    if rc not in (0, 1):
-                        raise SystemExit(f"{name}: dedupe run exited with {rc}")
-                    cpu[name].append(user + system)
-                    wall[name].append(w)
-                    print(f"round {r} {name}: wall {w:6.2f} s  CPU {user + system:6.2f} s (user {user:.2f} + system {system:.2f})")
+                    m = _run(side, scrape, outputs / f"ab-{name}", args.jobs, Path(tmp), f"{name}-{r}")
+                    if m["rc"] not in (0, 1):
+                        raise SystemExit(f"{name}: dedupe run exited with {m['rc']}:\n{m['stderr'][-2000:]}")
+                    cpu[name].append(m["cpu_s"])
+                    wall[name].append(m["wall_s"])
+                    print(f"round {r} {name}: wall {m['wall_s']:6.2f} s  CPU {m['cpu_s']:6.2f} s"
+                          f" (system {m['system_s']:.2f})")
                 if same is None:
                     a, b = outputs / "ab-base", outputs / "ab-head"
                     same = _same_tree(a, b) and _report_lines(a) == _report_lines(b)

@@ -326,8 +326,9 @@ def _tree_hwm_kb(root: int, peaks: dict[int, int]) -> None:
             peaks[pid] = max(peaks.get(pid, 0), hwm)
 
 
-def measure(cmd: list[str], workdir: Path, tag: str) -> dict[str, Any]:
-    """Run ``cmd`` (cwd = repo root); its wall time, CPU (with reaped children), peak RSS, output.
+def measure(cmd: list[str], workdir: Path, tag: str, cwd: Path = ROOT) -> dict[str, Any]:
+    """Run ``cmd`` (in ``cwd``, the repo root by default); its wall time, CPU (with reaped children),
+    peak RSS, output.
 
     ``peak_rss_mb`` is the rusage ru_maxrss that os.wait4 returns for this one child: the largest
     single process among it and the children it reaped. (RUSAGE_CHILDREN's ru_maxrss is the largest
@@ -343,7 +344,7 @@ def measure(cmd: list[str], workdir: Path, tag: str) -> dict[str, Any]:
     peaks: dict[int, int] = {}
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=ROOT)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=cwd)
         done = threading.Event()
 
         def sample() -> None:
