@@ -210,6 +210,31 @@ def to_datasketch(sig: np.ndarray, opts: SignatureOptions):  # type: ignore[no-u
 _QUADRATURE_NODES = 96  # Gauss-Legendre nodes: the integrands are smooth, this is exact to ~1e-15
 
 
+def _legendre(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The Legendre polynomial of degree n at x, and its derivative (by the three-term recurrence)."""
+    p_prev, p = np.ones_like(x), x
+    for k in range(2, n + 1):
+        p_prev, p = p, ((2 * k - 1) * x * p - (k - 1) * p_prev) / k
+    return p, n * (x * p - p_prev) / (x * x - 1)
+
+
+def _gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [-1, 1], by Newton's method on the Legendre polynomial.
+
+    What ``np.polynomial.legendre.leggauss`` gives, without its eigenvalue solver: LAPACK wakes
+    OpenBLAS's threads, which then spin for most of a second (0.1 CPU s of a run's other core).
+    """
+    x = np.cos(np.pi * (np.arange(n, 0, -1) - 0.25) / (n + 0.5))  # near the roots, ascending
+    for _ in range(100):
+        p, slope = _legendre(x, n)
+        step = p / slope
+        x = x - step
+        if np.abs(step).max() < 1e-15:
+            break
+    _, slope = _legendre(x, n)
+    return x, 2 / ((1 - x * x) * slope * slope)
+
+
 @lru_cache(maxsize=16)
 def lsh_params(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5) -> tuple[int, int]:
     """datasketch's optimal (bands, rows) for an LSH threshold: ``MinHashLSH``'s own choice.
@@ -219,7 +244,7 @@ def lsh_params(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weigh
     integrated in numpy for all (b, r) at once instead of 1,400 scipy ``quad`` calls, so a run does
     not import scipy. ``tests/test_minhash.py`` checks it against datasketch.
     """
-    nodes, weights = np.polynomial.legendre.leggauss(_QUADRATURE_NODES)
+    nodes, weights = _gauss_legendre(_QUADRATURE_NODES)
     pairs = [(b, r) for b in range(1, num_perm + 1) for r in range(1, num_perm // b + 1)]
     b = np.array([p[0] for p in pairs], dtype=np.float64).reshape(-1, 1)
     r = np.array([p[1] for p in pairs], dtype=np.float64).reshape(-1, 1)

@@ -109,6 +109,31 @@ def test_lsh_params_are_datasketchs_choice(threshold, num_perm):
     assert lsh_params(threshold, num_perm) == _optimal_param(threshold, num_perm, 0.5, 0.5)
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 8, 33, 96])
+def test_gauss_legendre_is_numpys(n):
+    nodes, weights = minhash._gauss_legendre(n)
+    want_nodes, want_weights = np.polynomial.legendre.leggauss(n)
+    np.testing.assert_allclose(nodes, want_nodes, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(weights, want_weights, rtol=0, atol=1e-14)
+    # exact for polynomials of degree 2n - 1: the integral of x**k over [-1, 1]
+    for k in range(2 * n):
+        assert abs((weights * nodes**k).sum() - (2 / (k + 1) if k % 2 == 0 else 0)) < 1e-13
+
+
+def test_lsh_params_need_no_lapack(monkeypatch):
+    # an eigenvalue solver wakes OpenBLAS's threads, which spin for most of a second after it
+    def no_lapack(*args, **kwargs):
+        raise AssertionError("LAPACK called")
+
+    monkeypatch.setattr(np.linalg, "eigvalsh", no_lapack)
+    monkeypatch.setattr(np.linalg, "eigvals", no_lapack)
+    lsh_params.cache_clear()
+    try:
+        assert lsh_params(0.7, 128) == (14, 9)
+    finally:
+        lsh_params.cache_clear()
+
+
 def test_a_run_does_not_import_scipy(tmp_path):
     # datasketch imports scipy (a second or so per process); a run needs neither for its LSH bands
     import subprocess
