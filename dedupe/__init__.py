@@ -1,28 +1,38 @@
-"""dedupe: deduplicate and clean scraped news text (distribution ``news-dedupe``)."""
+"""dedupe: deduplicate and clean scraped news text (distribution ``news-dedupe``).
+
+The public names are imported on first use: ``import dedupe`` loads no numpy, so the command line
+can tell OpenBLAS to start no threads before anything loads it (see :mod:`dedupe.cli`).
+"""
 
 from __future__ import annotations
 
 import logging
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-from .api import clean_file, clean_files
-from .config import CleanOptions, FieldOptions, Options, RunOptions, SignatureOptions
-from .document import clean_text
-from .engine import RunSummary, run
-from .errors import ConfigError, DedupeError, IndexFileError, InputError
-from .index import Index, IndexStats
-from .records import (
-    Article,
-    CleanResult,
-    DocFinding,
-    FileOutcome,
-    Finding,
-    Match,
-    Paragraph,
-    Problem,
-    Verdict,
-)
-from .review import ReviewSummary, write_review
+if TYPE_CHECKING:
+    from .api import clean_file, clean_files
+    from .config import CleanOptions, FieldOptions, Options, RunOptions, SignatureOptions
+    from .document import clean_text
+    from .engine import RunSummary, run
+    from .errors import ConfigError, DedupeError, IndexFileError, InputError
+    from .index import Index, IndexStats
+    from .records import Article, CleanResult, DocFinding, FileOutcome, Finding, Match, Paragraph, Problem, Verdict
+    from .review import ReviewSummary, write_review
+
+# each public name's module (tests/test_static.py checks these against the imports above and __all__)
+_HOMES = {
+    "api": ("clean_file", "clean_files"),
+    "config": ("CleanOptions", "FieldOptions", "Options", "RunOptions", "SignatureOptions"),
+    "document": ("clean_text",),
+    "engine": ("RunSummary", "run"),
+    "errors": ("ConfigError", "DedupeError", "IndexFileError", "InputError"),
+    "index": ("Index", "IndexStats"),
+    "records": ("Article", "CleanResult", "DocFinding", "FileOutcome", "Finding", "Match", "Paragraph", "Problem", "Verdict"),
+    "review": ("ReviewSummary", "write_review"),
+}
+_HOME = {name: module for module, names in _HOMES.items() for name in names}
 
 try:
     __version__ = version("news-dedupe")
@@ -61,3 +71,17 @@ __all__ = [
     "run",
     "write_review",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A public name, imported from its module the first time it is asked for (PEP 562)."""
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
