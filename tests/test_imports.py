@@ -39,3 +39,18 @@ def test_the_command_line_starts_no_blas_threads():
     code = "import os, dedupe.cli, numpy; print(len(os.listdir('/proc/self/task')), os.environ['OPENBLAS_NUM_THREADS'])"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert done.stdout.split() == ["1", "1"]
+
+
+def test_the_command_sets_its_garbage_collector():
+    # the console script's entry point (pyproject.toml) freezes the imports' objects and collects less often
+    code = (
+        "import gc, sys\n"
+        "from dedupe.cli import GC_YOUNG_OBJECTS, entry\n"
+        "sys.argv = ['dedupe', '--version']\n"
+        "try:\n    entry()\nexcept SystemExit:\n    pass\n"
+        "print(gc.get_threshold()[0] == GC_YOUNG_OBJECTS, gc.get_freeze_count() > 1000)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split()[-2:] == ["True", "True"]
+    script = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'dedupe = "dedupe.cli:entry"' in script
