@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -20,6 +19,8 @@ if TYPE_CHECKING:
     from .index import Index, IndexStats
     from .records import Article, CleanResult, DocFinding, FileOutcome, Finding, Match, Paragraph, Problem, Verdict
     from .review import ReviewSummary, write_review
+
+    __version__: str
 
 # each public name's module (tests/test_static.py checks these against the imports above and __all__)
 _HOMES = {
@@ -33,11 +34,6 @@ _HOMES = {
     "review": ("ReviewSummary", "write_review"),
 }
 _HOME = {name: module for module, names in _HOMES.items() for name in names}
-
-try:
-    __version__ = version("news-dedupe")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -73,12 +69,24 @@ __all__ = [
 ]
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("news-dedupe")  # importlib.metadata: 10-20 ms of imports, so only when asked
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
     """A public name, imported from its module the first time it is asked for (PEP 562)."""
     module = _HOME.get(name)
-    if module is None:
+    if name == "__version__":
+        value: Any = _version()
+    elif module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
+    else:
+        value = getattr(import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
 

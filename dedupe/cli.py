@@ -17,7 +17,6 @@ from typing import IO, Any, TypeVar
 
 import click
 
-from . import __version__
 from .api import clean_outputs, filter_lines
 from .config import (
     COMPONENTS,
@@ -76,8 +75,18 @@ def _clean_options(**kw: Any) -> CleanOptions:
         raise click.UsageError(str(e)) from e
 
 
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """click's own --version, but the version looked up only when asked for (see dedupe.__init__)."""
+    if value and not ctx.resilient_parsing:
+        from . import __version__
+
+        click.echo(f"dedupe (news-dedupe), version {__version__}")
+        ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="dedupe (news-dedupe)")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
+              help="Show the version and exit.")
 def main() -> None:
     """Deduplicate and clean scraped news text."""
 

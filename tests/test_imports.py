@@ -27,9 +27,27 @@ def test_public_names_are_imported_where_they_live():
 
 
 def test_import_dedupe_loads_no_numpy():
-    code = "import sys, dedupe; print('numpy' in sys.modules, dedupe.__version__ != '')"
+    # nor importlib.metadata, until the version is asked for; the command line's imports do not ask
+    code = (
+        "import sys, dedupe\n"
+        "print('numpy' in sys.modules, 'importlib.metadata' in sys.modules)\n"
+        "import dedupe.cli\n"
+        "print('importlib.metadata' in sys.modules, dedupe.__version__ not in ('', None))\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["False", "True"]
+    assert done.stdout.split() == ["False", "False", "False", "True"]
+
+
+def test_the_version():
+    from importlib.metadata import version
+
+    from click.testing import CliRunner
+
+    from dedupe.cli import main
+
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"dedupe (news-dedupe), version {version('news-dedupe')}\n" == f"dedupe (news-dedupe), version {dedupe.__version__}\n"
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir() or (os.cpu_count() or 1) < 2, reason="threads counted in /proc")
