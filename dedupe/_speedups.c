@@ -11,6 +11,7 @@
  *   cluster(order, paragraphs, keys, truncated, skip, rules)   dedupe.document._cluster
  *   shared_count(a, b)                 how many values two sorted runs of distinct uint32 share
  *   lines_layout(text)                 dedupe.segment's one-paragraph-a-line split, and its line pairs
+ *   find_char, char_positions          where a text holds characters of a set (dedupe.clean's scans)
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -1380,6 +1381,77 @@ fail:
     return NULL;
 }
 
+/* ---- find_char and char_positions: the scans of dedupe.clean ---- */
+
+#define BMP_TABLE_BYTES 8192 /* a bit a code point below U+10000 */
+
+static inline int in_table(const unsigned char *table, Py_UCS4 c) {
+    return c < 0x10000 && (table[c >> 3] >> (c & 7)) & 1;
+}
+
+/* Where the next character in table is, from start (or n: none); the kind a constant in each loop. */
+static Py_ssize_t next_in_table(int kind, const void *data, Py_ssize_t start, Py_ssize_t n, const unsigned char *table) {
+    Py_ssize_t i = start;
+    if (kind == PyUnicode_1BYTE_KIND) {
+        const Py_UCS1 *chars = data;
+        while (i < n && !in_table(table, chars[i]))
+            i++;
+    } else if (kind == PyUnicode_2BYTE_KIND) {
+        const Py_UCS2 *chars = data;
+        while (i < n && !in_table(table, chars[i]))
+            i++;
+    } else {
+        const Py_UCS4 *chars = data;
+        while (i < n && !in_table(table, chars[i]))
+            i++;
+    }
+    return i;
+}
+
+/* 0 when text is a ready str and table the size of one, else -1 with an exception set (and the table released). */
+static int table_arg(Py_buffer *table, PyObject *text, const char *function) {
+    if (ready_str(text, function) < 0) {
+        PyBuffer_Release(table);
+        return -1;
+    }
+    if (table->len != BMP_TABLE_BYTES) {
+        PyErr_SetString(PyExc_ValueError, "the table must be 8192 bytes: a bit a code point below U+10000");
+        PyBuffer_Release(table);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *find_char(PyObject *self, PyObject *args) {
+    PyObject *text;
+    Py_buffer table;
+    Py_ssize_t start = 0;
+    if (!PyArg_ParseTuple(args, "Oy*|n", &text, &table, &start) || table_arg(&table, text, "find_char") < 0)
+        return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (start < 0)
+        start = 0;
+    Py_ssize_t at = next_in_table(PyUnicode_KIND(text), PyUnicode_DATA(text), start, n, table.buf);
+    PyBuffer_Release(&table);
+    return PyLong_FromSsize_t(at < n ? at : -1);
+}
+
+static PyObject *char_positions(PyObject *self, PyObject *args) {
+    PyObject *text;
+    Py_buffer table;
+    if (!PyArg_ParseTuple(args, "Oy*", &text, &table) || table_arg(&table, text, "char_positions") < 0)
+        return NULL;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    PyObject *out = PyList_New(0);
+    for (Py_ssize_t at = 0; out != NULL && (at = next_in_table(kind, data, at, n, table.buf)) < n; at++)
+        if (append_new(out, PyLong_FromSsize_t(at)) < 0)
+            Py_CLEAR(out);
+    PyBuffer_Release(&table);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"tokens", tokens, METH_O, "The tokens of a casefolded text: CJK characters one by one, runs of other letters and digits."},
     {"paragraph_shingles", paragraph_shingles, METH_VARARGS,
@@ -1398,6 +1470,10 @@ static PyMethodDef methods[] = {
     {"lines_layout", lines_layout, METH_O,
      "(text) -> (each non-blank line with its space runs squashed and its ends trimmed, how many non-blank lines follow"
      " another)."},
+    {"find_char", find_char, METH_VARARGS,
+     "(text, table, start=0) -> the index of the first character from start whose bit is set in table (8192 bytes,"
+     " a bit a code point below U+10000), or -1."},
+    {"char_positions", char_positions, METH_VARARGS, "(text, table) -> the index of every character in table, in order."},
     {"shared_count", u32_shared_count, METH_VARARGS,
      "(uint32 bytes, uint32 bytes) -> how many values two ascending runs of distinct values share."},
     {NULL, NULL, 0, NULL},

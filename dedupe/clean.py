@@ -19,6 +19,8 @@ import ftfy
 from ftfy import chardata
 from ftfy.badness import BADNESS_RE, is_bad
 
+from .speedups import native
+
 # ftfy as dedupe uses it: text, not HTML, so entities are always decoded; the publisher's
 # curly quotes and full-width characters are kept (matching ignores them anyway).
 FTFY_CONFIG = ftfy.TextFixerConfig(
@@ -46,8 +48,39 @@ def _char_class(codes: Iterable[int]) -> str:
 _TRIGGERS = frozenset(
     map(chr, {*chardata.CONTROL_CHARS, *chardata.LIGATURES, *range(0x80, 0xA0), *range(0xD800, 0xE000), 0x0D, 0x2028, 0x2029})
 )
-_TRIGGER_CHARS = _char_class(map(ord, _TRIGGERS))  # the same, for the scans of whole texts and lines
-_TRIGGER_CHAR_RE = re.compile(f"[{_TRIGGER_CHARS}]")
+
+
+class _CharSet:
+    """A set of characters that texts are scanned for: by the compiled scan over a bitmap where it is
+    built (8 KB, a bit a code point; five times the speed of a regex class of 300 characters), else by
+    the regex class. ``None`` stands for every character."""
+
+    def __init__(self, chars: frozenset[str] | None) -> None:
+        self.regex = re.compile(f"[{_char_class(map(ord, chars))}]" if chars is not None else "")
+        self.table: bytes | None = None
+        if native is not None and chars is not None and all(c < "\U00010000" for c in chars):
+            table = bytearray(8192)
+            for code in map(ord, chars):
+                table[code >> 3] |= 1 << (code & 7)
+            self.table = bytes(table)
+
+    def find(self, text: str, start: int = 0) -> int:
+        """Where the first of these characters is from ``start``, or -1."""
+        if self.table is not None and native is not None:
+            at: int = native.find_char(text, self.table, start)
+            return at
+        m = self.regex.search(text, start)
+        return -1 if m is None else m.start()
+
+    def positions(self, text: str) -> list[int]:
+        """Where each of them is, in order."""
+        if self.table is not None and native is not None:
+            found: list[int] = native.char_positions(text, self.table)
+            return found
+        return [m.start() for m in self.regex.finditer(text)]
+
+
+_TRIGGER_SET = _CharSet(_TRIGGERS)
 
 
 _COMMON = frozenset(map(ord, "“”‘’–—…«»£€©°·"))  # typography news text is full of
@@ -59,7 +92,7 @@ def _rarity(chars: set[int]) -> tuple[int, int, int, int]:
     return sum(c < 128 for c in chars), len(chars & _COMMON), sum(chr(c).islower() for c in chars), len(chars)
 
 
-def _required_chars(pattern: re.Pattern[str]) -> str | None:
+def _required_chars(pattern: re.Pattern[str]) -> frozenset[str] | None:
     """Characters one of which any match of ``pattern`` must contain, or None if unknown.
 
     ``pattern`` is an alternation; each branch is a sequence whose plain items are all
@@ -86,14 +119,14 @@ def _required_chars(pattern: re.Pattern[str]) -> str | None:
         if best is None:
             return None
         needed |= best
-    return _char_class(needed)
+    return frozenset(map(chr, needed))
 
 
 _BAD_CHARS = _required_chars(BADNESS_RE)
-_MAYBE_BAD_RE = re.compile(f"[{_BAD_CHARS}]" if _BAD_CHARS else "")
+_MAYBE_BAD = _CharSet(_BAD_CHARS)
 # one fast scan: a line with none of these (and no "&", and in NFC) needs nothing from ftfy
-_SUSPECT_RE = re.compile(f"[{_TRIGGER_CHARS}{_BAD_CHARS}]" if _BAD_CHARS else "")
-_SUSPECT_OR_AMP_RE = re.compile(f"[&{_TRIGGER_CHARS}{_BAD_CHARS}]" if _BAD_CHARS else "")
+_SUSPECT = _CharSet(_TRIGGERS | _BAD_CHARS if _BAD_CHARS is not None else None)
+_SUSPECT_OR_AMP = _CharSet(_TRIGGERS | _BAD_CHARS | {"&"} if _BAD_CHARS is not None else None)
 
 
 _BAD_WIDTH = sre_parse.parse(BADNESS_RE.pattern, BADNESS_RE.flags).getwidth()[1]  # longest match: 7
@@ -108,19 +141,19 @@ def might_be_bad(line: str) -> bool:
     ``$`` or lookahead for ``endpos`` to fool). On long lines of accented text that is a quarter
     of the line or less.
     """
-    return _bad_near(line, _MAYBE_BAD_RE, frozenset())
+    return _bad_near(line, _MAYBE_BAD, frozenset())
 
 
-def _bad_near(line: str, finder: re.Pattern[str], triggers: frozenset[str]) -> bool:
+def _bad_near(line: str, finder: _CharSet, triggers: frozenset[str]) -> bool:
     """Whether a character ``finder`` finds is in ``triggers``, or ftfy's mojibake regex matches
     around the others (see :func:`might_be_bad`)."""
+    found = finder.positions(line)
     if _BAD_WIDTH > 100:
-        return any(m[0] in triggers for m in finder.finditer(line)) or is_bad(line)
+        return any(line[at : at + 1] in triggers for at in found) or is_bad(line)
     start = end = -1  # the run of windows so far
-    for m in finder.finditer(line):
-        if m[0] in triggers:
+    for at in found:
+        if line[at : at + 1] in triggers:
             return True
-        at = m.start()
         if at - _BAD_WIDTH <= end:  # overlaps the run: extend it
             end = at + _BAD_WIDTH + 1
             continue
@@ -144,9 +177,9 @@ def needs_repair(line: str) -> bool:
         return True
     if line.isascii():
         # printable ASCII holds no trigger character, and no mojibake
-        return not line.isprintable() and _TRIGGER_CHAR_RE.search(line) is not None
+        return not line.isprintable() and _TRIGGER_SET.find(line) >= 0
     # one scan: a trigger character, or mojibake around one of the characters it needs
-    if _bad_near(line, _SUSPECT_RE, _TRIGGERS):
+    if _bad_near(line, _SUSPECT, _TRIGGERS):
         return True
     return not unicodedata.is_normalized("NFC", line)
 
@@ -168,8 +201,8 @@ def clean_throughout(text: str) -> bool:
     if "&" in text:
         return False
     if text.isascii():
-        return _TRIGGER_CHAR_RE.search(text) is None
-    return _SUSPECT_RE.search(text) is None and unicodedata.is_normalized("NFC", text)
+        return _TRIGGER_SET.find(text) < 0
+    return _SUSPECT.find(text) < 0 and unicodedata.is_normalized("NFC", text)
 
 
 def _lines_to_check(text: str, lines: list[str]) -> Iterable[int]:
@@ -178,10 +211,10 @@ def _lines_to_check(text: str, lines: list[str]) -> Iterable[int]:
     if not unicodedata.is_normalized("NFC", text):
         return range(len(lines))
     found, at, line = [], 0, 0  # the search resumes at the start of line ``line``, ``at``
-    while (m := _SUSPECT_OR_AMP_RE.search(text, at)) is not None:
-        line += text.count("\n", at, m.start())
+    while (hit := _SUSPECT_OR_AMP.find(text, at)) >= 0:
+        line += text.count("\n", at, hit)
         found.append(line)
-        at = text.find("\n", m.start()) + 1
+        at = text.find("\n", hit) + 1
         if at == 0:
             break
         line += 1

@@ -17,9 +17,8 @@ from ftfy.badness import is_bad
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dedupe import clean_text
+from dedupe import clean, clean_text
 from dedupe.clean import (
-    _TRIGGER_CHAR_RE,
     _TRIGGERS,
     FTFY_CONFIG,
     _lines_to_check,
@@ -29,6 +28,7 @@ from dedupe.clean import (
     normalize_newlines,
     repair,
 )
+from dedupe.speedups import native
 
 from .conftest import FIXTURES
 
@@ -178,6 +178,48 @@ def test_only_lines_with_a_suspect_character_are_checked(parts):
     assert set(flagged) <= set(_lines_to_check(text, lines))
 
 
-def test_the_trigger_set_is_the_trigger_class():
-    # needs_repair tests each suspect character against the set; the whole-text scans use the class
-    assert {c for c in range(0x110000) if _TRIGGER_CHAR_RE.match(chr(c))} == set(map(ord, _TRIGGERS))
+_CHAR_SETS = {
+    "triggers": (clean._TRIGGER_SET, _TRIGGERS),
+    "mojibake's needs": (clean._MAYBE_BAD, clean._BAD_CHARS),
+    "suspects": (clean._SUSPECT, _TRIGGERS | clean._BAD_CHARS),
+    "suspects and &": (clean._SUSPECT_OR_AMP, _TRIGGERS | clean._BAD_CHARS | {"&"}),
+}
+_EVERY_CHARACTER = "".join(map(chr, range(0x110000)))
+
+
+@pytest.mark.parametrize("name", _CHAR_SETS)
+def test_a_scan_finds_exactly_its_set(name):
+    # the compiled scan's bitmap, the regex class (the scan where it is not built) and the set agree
+    # on every code point; needs_repair tests each suspect character against the set
+    scan, chars = _CHAR_SETS[name]
+    want = sorted(map(ord, chars))
+    assert [m.start() for m in scan.regex.finditer(_EVERY_CHARACTER)] == want
+    if native is not None:
+        assert scan.table is not None
+        assert scan.positions(_EVERY_CHARACTER) == want
+        assert native.char_positions(_EVERY_CHARACTER, scan.table) == want
+
+
+_SCAN_TEXT = st.text(alphabet=st.sampled_from(
+    list("ab &\n\x00\x85\r\t") + ["\u00e9", "\u00c3", "\u00a9", "\u201d", "\u0412", "\u0440", "\u2028",
+                                      "\ufb01", "\ud800", "\U0001f600", "\u4e2d", "\u00ff"]), max_size=40)
+
+
+@pytest.mark.skipif(native is None, reason="the compiled kernels are not built")
+@pytest.mark.parametrize("name", _CHAR_SETS)
+@given(text=_SCAN_TEXT, start=st.integers(-3, 45))
+def test_the_compiled_scan_is_the_regex(name, text, start):
+    # in texts of one, two and four bytes a character, from any start
+    scan = _CHAR_SETS[name][0]
+    m = scan.regex.search(text, max(start, 0))
+    assert native.find_char(text, scan.table, start) == (-1 if m is None else m.start())
+    assert scan.positions(text) == [m.start() for m in scan.regex.finditer(text)]
+
+
+def test_the_compiled_scan_checks_its_arguments():
+    if native is None:
+        pytest.skip("the compiled kernels are not built")
+    with pytest.raises(ValueError, match="8192 bytes"):
+        native.find_char("text", b"short")
+    with pytest.raises(TypeError, match="takes a str"):
+        native.char_positions(b"text", bytes(8192))
