@@ -18,8 +18,7 @@ _MONTHS = {
 _ISO_RE = re.compile(r"\b(\d\d\d\d)-(\d\d)-(\d\d)")  # \d\d\d\d, not \d{4}: re runs a repeat slower
 _MDY_RE = re.compile(r"\b([A-Za-z]{3,9})\.? (\d{1,2}),? ((?:19|20)\d\d)\b")
 _DMY_RE = re.compile(r"\b(\d{1,2}) ([A-Za-z]{3,9}),? ((?:19|20)\d\d)\b")
-_FOUR_DIGITS_RE = re.compile(r"\d\d\d\d")  # every date above has its year: one fast scan rules most texts out
-_FOUR_ASCII_DIGITS_RE = re.compile("[0-9][0-9][0-9][0-9]")  # the same in ASCII text, faster still
+_LEAD = 15  # the most a month-name date puts before its year: "September. 30, "
 
 
 def _make(year: int, month: int, day: int) -> float | None:
@@ -37,27 +36,41 @@ def parse_date(text: str | None) -> float | None:
     >>> parse_date("2019-11-19T23:34:00Z") == parse_date("Published 11:34 PM EST Nov 19, 2019")
     True
     """
-    if not text or (four := (_FOUR_ASCII_DIGITS_RE if text.isascii() else _FOUR_DIGITS_RE).search(text)) is None:
+    if not text:
         return None
-    # Every date holds its year, so none starts before the first four digits (an ISO date) or
-    # more than 14 characters before them ("September 30, " or "30 September, "); the others
-    # need a space before a year of 19xx or 20xx. The regexes scan from there, if at all.
-    first = four.start()
-    m = _ISO_RE.search(text, first)
-    if m:
-        return _make(int(m[1]), int(m[2]), int(m[3]))
-    if " 19" not in text and " 20" not in text:
-        return None
+    # Each form is looked for only where it can be, found by substring finds instead of regex scans
+    # (five times faster): an ISO date four characters before a "-", a month-name date in the 15
+    # characters before a year of 19xx or 20xx after a space. A match of either is its form's first.
+    at = text.find("-", 4)
+    while at >= 0:
+        m = _ISO_RE.match(text, at - 4)
+        if m:
+            return _make(int(m[1]), int(m[2]), int(m[3]))
+        at = text.find("-", at + 1)
+    years = _years(text)
     for rx, (mi, di) in ((_MDY_RE, (1, 2)), (_DMY_RE, (2, 1))):
-        for m in rx.finditer(text, max(0, first - 14)):
-            month = _MONTHS.get(m[mi].lower())
-            if month:
-                return _make(int(m[3]), month, int(m[di]))
+        for year in years:
+            # the window holds this year's match, if any (and maybe an earlier year's, already refused)
+            for m in rx.finditer(text, max(0, year - _LEAD), year + 5):
+                month = _MONTHS.get(m[mi].lower())
+                if month:
+                    return _make(int(m[3]), month, int(m[di]))
     return None
 
 
+def _years(text: str) -> list[int]:
+    """Where a year of 19xx or 20xx may start after a space (the month-name forms have one), in order."""
+    found = []
+    for prefix in (" 19", " 20"):
+        at = text.find(prefix)
+        while at >= 0:
+            found.append(at + 1)
+            at = text.find(prefix, at + 3)
+    return sorted(found)
+
+
 def _first_date(text: str) -> float | None:
-    """The date patterns tried one after another over the whole text (what the scans above shortcut)."""
+    """The date patterns tried one after another over the whole text (what the finds above shortcut)."""
     m = _ISO_RE.search(text)
     if m:
         return _make(int(m[1]), int(m[2]), int(m[3]))

@@ -24,6 +24,7 @@ def day(y: int, m: int, d: int) -> float:
         ("Last updated on 19 November 2019 at 10:02", day(2019, 11, 19)),
         ("LONDON, 5 Jan 2005 (Reuters) - Shares fell", day(2005, 1, 5)),
         ("Mayday 5, 2019: not a month, then December 24 2004", day(2004, 12, 24)),
+        ("September. 30, 2019", day(2019, 9, 30)),  # the longest lead before a year: 15 characters
         ("The 2019-02-30 date does not exist", None),
         ("Nov 19, 1899 is before the years read", None),
         ("Storm hits coast\n\nHigh winds cut power to 300 homes on Monday.", None),
@@ -43,7 +44,7 @@ def test_the_pre_scan_never_hides_a_date(text):
 _PIECES = st.sampled_from([
     " ", "  ", ",", ", ", ".", "-", "x", "_", "Nov", "Sept.", "september", "Mayday", "Foo", "12", "5", "1899",
     "2019", "20199", "2004", "19", "20", "-11-", "11", "30", "\u0663\u0669", "\n", "é", "T23:34",
-    "September 30, ", "30 September, ", "December 24 ", "Sept. 3 ",  # the longest forms run into a year
+    "September 30, ", "September. 30, ", "30 September, ", "December 24 ", "Sept. 3 ",  # the longest forms
 ])
 
 
