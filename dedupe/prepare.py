@@ -60,7 +60,7 @@ class Prepared:
 def body_for_matching(i: int, text: str) -> str | None:
     """The paragraph as compared across articles: dateline cut (two, when a second agency put its
     own before the first: "LONDON (AP) - LOS ANGELES (Reuters) - ..."), credit lines left out."""
-    if len(text) < _CREDIT_CHARS and (_CREDIT_START_RE.match(text) or _RIGHTS_RE.search(text)):
+    if len(text) < _CREDIT_CHARS and (_CREDIT_START_RE.match(text) or _all_rights_reserved(text)):
         return None
     if i == 0:
         for _ in range(2):
@@ -68,6 +68,13 @@ def body_for_matching(i: int, text: str) -> str | None:
             if not cut:
                 break
     return text
+
+
+def _all_rights_reserved(text: str) -> bool:
+    """``_RIGHTS_RE.search``; in ASCII text, where ignoring case is lower-casing, a substring test (twice as fast)."""
+    if text.isascii():
+        return "all rights reserved" in text.lower()
+    return _RIGHTS_RE.search(text) is not None
 
 
 def prepare(article: Article, options: Options) -> Prepared:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from dedupe import CleanOptions, ConfigError, Options, clean_text
 from dedupe.document import _SITE_SUFFIX_RE, _Article, _is_caps, _strip_site_suffix
-from dedupe.prepare import _without_text, body_for_matching
+from dedupe.prepare import _RIGHTS_RE, _all_rights_reserved, _without_text, body_for_matching
 from dedupe.records import Article
 from dedupe.shingle import tokens
 
@@ -268,6 +268,13 @@ def test_a_stacked_dateline_is_cut_like_a_single_one():
 )
 def test_credit_lines_are_left_out_of_matching(line, credit):
     assert (body_for_matching(3, line) is None) is credit
+
+
+@given(st.lists(st.sampled_from(["all", "ALL", "All", " ", "  ", "rights", "RiGhTs", "reserved", "reſerved", "\u0130",
+                                 "\u00e9", "x", ".", "K"]), max_size=12).map("".join))
+def test_all_rights_reserved_is_the_regex(text):
+    # the ASCII shortcut (lower-casing) and the regex (which also folds "ſ" into "s") agree
+    assert _all_rights_reserved(text) == (_RIGHTS_RE.search(text) is not None)
 
 
 def _split_at_suffix(text: str) -> str:
