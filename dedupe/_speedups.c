@@ -1293,16 +1293,36 @@ static inline int blank_end(Py_UCS4 c) {
 
 /* One line [start, stop) of text: each run of horizontal space made one space, the ends trimmed of
  * _BLANK; appended to out unless nothing is left. */
-static int append_line(PyObject *out, PyObject *text, int kind, const void *data, Py_ssize_t start, Py_ssize_t stop,
-                       Py_UCS4 **buf, Py_ssize_t *cap) {
-    int squash = 0;
+/* Per Latin-1 character: 1 for a horizontal space, 2 more for one other than ' ' (filled when the module loads). */
+static unsigned char latin1_space[256];
+
+static void latin1_spaces_init(void) {
+    for (Py_UCS4 c = 0; c < 256; c++)
+        latin1_space[c] = horizontal_space(c) ? (c == ' ' ? 1 : 3) : 0;
+}
+
+/* Whether a line has a run of horizontal space to squash, or a space other than ' '. */
+static int needs_squash(int kind, const void *data, Py_ssize_t start, Py_ssize_t stop) {
+    if (kind == PyUnicode_1BYTE_KIND) { /* most text: without a branch a character (spaces are every few) */
+        const Py_UCS1 *chars = data;
+        unsigned found = 0;
+        if (start < stop)
+            found = latin1_space[chars[stop - 1]] >> 1;
+        for (Py_ssize_t i = start; i + 1 < stop; i++)
+            found |= (latin1_space[chars[i]] >> 1) | (latin1_space[chars[i]] & latin1_space[chars[i + 1]] & 1);
+        return found != 0;
+    }
     for (Py_ssize_t i = start; i < stop; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (horizontal_space(c) && (c != ' ' || (i + 1 < stop && horizontal_space(PyUnicode_READ(kind, data, i + 1))))) {
-            squash = 1;
-            break;
-        }
+        if (horizontal_space(c) && (c != ' ' || (i + 1 < stop && horizontal_space(PyUnicode_READ(kind, data, i + 1)))))
+            return 1;
     }
+    return 0;
+}
+
+static int append_line(PyObject *out, PyObject *text, int kind, const void *data, Py_ssize_t start, Py_ssize_t stop,
+                       Py_UCS4 **buf, Py_ssize_t *cap) {
+    int squash = needs_squash(kind, data, start, stop);
     PyObject *line;
     if (!squash) {
         while (start < stop && blank_end(PyUnicode_READ(kind, data, start)))
@@ -1358,12 +1378,19 @@ static PyObject *lines_layout(PyObject *self, PyObject *text) {
     while (start <= n) {
         Py_ssize_t stop = start;
         int blank = 1;
-        for (; stop < n; stop++) {
-            Py_UCS4 c = PyUnicode_READ(kind, data, stop);
-            if (c == '\n')
-                break;
-            if (blank && !Py_UNICODE_ISSPACE(c))
-                blank = 0;
+        if (kind == PyUnicode_1BYTE_KIND) { /* the line's end by memchr; blank unless a non-space comes first */
+            const Py_UCS1 *chars = data, *end = memchr(chars + start, '\n', (size_t)(n - start));
+            stop = end == NULL ? n : end - chars;
+            for (Py_ssize_t i = start; i < stop && blank; i++)
+                blank = Py_UNICODE_ISSPACE(chars[i]);
+        } else {
+            for (; stop < n; stop++) {
+                Py_UCS4 c = PyUnicode_READ(kind, data, stop);
+                if (c == '\n')
+                    break;
+                if (blank && !Py_UNICODE_ISSPACE(c))
+                    blank = 0;
+            }
         }
         if (!blank) {
             pairs += previous;
@@ -1491,5 +1518,6 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     if (h == -1)
         return NULL;
     map_seed = xxh64((const unsigned char *)&h, sizeof(h));
+    latin1_spaces_init();
     return PyModule_Create(&module);
 }

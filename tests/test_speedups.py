@@ -91,12 +91,16 @@ _LAYOUT_TEXT = st.text(st.sampled_from(list(" \t\f\v\u00a0\u1680\u2000\u2005\u20
                                             "\u200d\u2060\ufeff\n\n\r\x1c\x85\u2028aZé東\U0001d400.")), max_size=80)
 
 
+# ... and one-byte texts alone, which the kernel reads by a loop of their own
+_LATIN1_LAYOUT_TEXT = st.text(st.sampled_from(list(" \t\f\v\u00a0\n\r\x1c\x85aZé.")), max_size=80)
+
+
 def _python_lines_layout(text: str) -> tuple[list[str], int]:
     with mock.patch.object(segment_module, "native", None):
         return segment_module._lines_layout(text)
 
 
-@given(_LAYOUT_TEXT | _TEXT)
+@given(_LAYOUT_TEXT | _LATIN1_LAYOUT_TEXT | _TEXT)
 def test_lines_layout_is_python_s(text):
     assert native.lines_layout(text) == _python_lines_layout(text)
 
