@@ -7,6 +7,7 @@
  *   signatures(hashes, counts, a, b, out)   MinHash rows, datasketch's affine32 scheme
  *   shingle_sets(tokens, max_n)        a paragraph's 64-bit n-gram hashes, n = 1..max_n, and its longest
  *   text_key(tokens)                   xxh64 of the tokens joined with \x1f
+ *   tokens_of(texts), text_keys(lists)  tokens (of the casefolded texts) and text_key of each of a list
  *   may_repeat(paragraphs, size, rate, slack)   dedupe.document._Article.may_repeat
  *   cluster(order, paragraphs, keys, truncated, skip, rules)   dedupe.document._cluster
  *   shared_count(a, b)                 how many values two sorted runs of distinct uint32 share
@@ -322,9 +323,41 @@ static int ready_str(PyObject *text, const char *function) {
     return 0;
 }
 
+static PyObject *split_tokens(PyObject *text);
+
 static PyObject *tokens(PyObject *self, PyObject *text) {
     if (ready_str(text, "tokens") < 0)
         return NULL;
+    return split_tokens(text);
+}
+
+/* The tokens of each text of a list, casefolded first (dedupe.shingle.tokens of each, in one call). */
+static PyObject *tokens_of(PyObject *self, PyObject *texts) {
+    if (!PyList_Check(texts) && !PyTuple_Check(texts)) {
+        PyErr_SetString(PyExc_TypeError, "tokens_of() takes a list or tuple of str");
+        return NULL;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(texts);
+    PyObject *out = PyList_New(n);
+    for (Py_ssize_t k = 0; out != NULL && k < n; k++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(texts, k), *folded;
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "tokens_of() takes a list or tuple of str");
+            folded = NULL;
+        } else {
+            folded = PyObject_CallMethod(text, "casefold", NULL);
+        }
+        PyObject *toks = folded == NULL || ready_str(folded, "tokens_of") < 0 ? NULL : split_tokens(folded);
+        Py_XDECREF(folded);
+        if (toks == NULL)
+            Py_CLEAR(out);
+        else
+            PyList_SET_ITEM(out, k, toks);
+    }
+    return out;
+}
+
+static PyObject *split_tokens(PyObject *text) {
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0;
@@ -606,6 +639,26 @@ static PyObject *shingle_sets(PyObject *self, PyObject *args) {
         return NULL;
     }
     return Py_BuildValue("(NN)", all, top);
+}
+
+static PyObject *text_key(PyObject *self, PyObject *toks);
+
+/* text_key of each token list of a list. */
+static PyObject *text_keys(PyObject *self, PyObject *lists) {
+    if (!PyList_Check(lists)) {
+        PyErr_SetString(PyExc_TypeError, "text_keys() takes a list of token lists");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(lists);
+    PyObject *out = PyList_New(n);
+    for (Py_ssize_t k = 0; out != NULL && k < n; k++) {
+        PyObject *key = text_key(self, PyList_GET_ITEM(lists, k));
+        if (key == NULL)
+            Py_CLEAR(out);
+        else
+            PyList_SET_ITEM(out, k, key);
+    }
+    return out;
 }
 
 static PyObject *text_key(PyObject *self, PyObject *toks) {
@@ -1494,6 +1547,10 @@ static PyMethodDef methods[] = {
      " subset_ratio)) -> (each paragraph's cluster head, [(paragraph, head, similarity, rule)])."},
     {"_sorted_u64", sorted_u64, METH_VARARGS, "(values, depth) -> the values sorted as the kernels sort (for tests)."},
     {"text_key", text_key, METH_O, "xxh64 of the tokens joined with \\x1f, UTF-8."},
+    {"text_keys", text_keys, METH_O, "(token lists) -> text_key of each."},
+    {"tokens_of", tokens_of, METH_O, "(texts: list or tuple) -> the tokens of each text, casefolded first."},
+    {"text_keys", text_keys, METH_O, "(token lists) -> text_key of each."},
+    {"tokens_of", tokens_of, METH_O, "(texts: list or tuple) -> the tokens of each text, casefolded first."},
     {"lines_layout", lines_layout, METH_O,
      "(text) -> (each non-blank line with its space runs squashed and its ends trimmed, how many non-blank lines follow"
      " another)."},

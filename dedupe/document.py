@@ -20,7 +20,7 @@ from .clean import normalize_newlines, repair
 from .config import CleanOptions, Options
 from .records import CleanResult, Finding, Paragraph
 from .segment import segment
-from .shingle import text_key, token_shingles, tokens
+from .shingle import text_key, text_keys, token_shingles, tokens, tokens_of
 from .speedups import native
 
 HEADLINE_WINDOW = 5  # the headline and its copies are looked for among the first paragraphs
@@ -72,11 +72,11 @@ class _Article:
     def __init__(self, paragraphs: tuple[str, ...], opts: CleanOptions) -> None:
         self.paras = paragraphs
         self.opts = opts
-        self.words = [tokens(p) for p in paragraphs]  # every token (what signatures see)
+        self.words = tokens_of(paragraphs)  # every token (what signatures see)
         self.truncated = [_ends_in_ellipsis(p) for p in paragraphs]
         # as compared: a truncated summary's last word may be cut in half, so it is left out
         self.toks = [w[:-1] if cut and len(w) > 1 else w for w, cut in zip(self.words, self.truncated)]
-        self.keys = [text_key(t) for t in self.toks]  # as compared
+        self.keys = text_keys(self.toks)  # as compared
         self._shingles: dict[int, tuple[frozenset[int], frozenset[int]]] = {}
         self._word_cache: dict[str, int] = {}
 

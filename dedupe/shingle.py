@@ -29,6 +29,14 @@ def tokens(text: str) -> list[str]:
     return _split(text.casefold())
 
 
+def tokens_of(texts: list[str] | tuple[str, ...]) -> list[list[str]]:
+    """:func:`tokens` of each text (one call of the compiled kernels for them all)."""
+    if native is not None:
+        found: list[list[str]] = native.tokens_of(texts)
+        return found
+    return [tokens(text) for text in texts]
+
+
 def words(text: str) -> list[str]:
     """The same tokens as :func:`tokens`, with their case kept (names and numbers stand out)."""
     return _split(text)
@@ -67,6 +75,14 @@ def token_shingles(toks: list[str], max_n: int, cache: dict[str, int] | None = N
         sets: tuple[frozenset[int], frozenset[int]] = native.shingle_sets(toks, max_n)
         return sets
     return shingle_sets(word_hashes(toks, cache), max_n)
+
+
+def text_keys(lists: list[list[str]]) -> list[int]:
+    """:func:`text_key` of each token list."""
+    if native is not None:
+        keys: list[int] = native.text_keys(lists)
+        return keys
+    return [text_key(toks) for toks in lists]
 
 
 def text_key(toks: list[str]) -> int:

@@ -50,6 +50,15 @@ def test_tokens_are_the_regex_s(text):
     assert shingle.tokens(text) == shingle._TOKEN_RE.findall(text.casefold())
 
 
+@given(st.lists(_TEXT, max_size=5), st.booleans())
+def test_tokens_of_and_text_keys_are_one_at_a_time(texts, as_tuple):
+    # the batch kernels of _Article: each text casefolded and split, each token list keyed
+    given_texts = tuple(texts) if as_tuple else texts
+    want = [shingle._TOKEN_RE.findall(text.casefold()) for text in texts]
+    assert native.tokens_of(given_texts) == want
+    assert native.text_keys(want) == [xxhash.xxh64_intdigest("\x1f".join(t).encode()) for t in want]
+
+
 def test_tokens_at_the_edges_of_the_cjk_ranges():
     # each range's first and last character, and their neighbours outside it, between two letters
     # (the ranges of dedupe.segment.CJK, which the C code spells out again)
@@ -162,6 +171,14 @@ def test_wrong_input_raises_not_crashes():
         native.paragraph_shingles([["a"]], 0)
     with pytest.raises(UnicodeEncodeError):  # as str.encode() raises
         native.text_key(["\udc80"])
+    with pytest.raises(UnicodeEncodeError):
+        native.text_keys([["a"], ["\udc80"]])
+    with pytest.raises(TypeError):
+        native.tokens_of(["a", b"bytes"])
+    with pytest.raises(TypeError):
+        native.tokens_of("not a list")
+    with pytest.raises(TypeError):
+        native.text_keys([["a"], "not a list"])
     with pytest.raises(ValueError):
         native.signatures(np.zeros(3, np.uint32), np.array([4], np.int64), np.zeros(2, np.uint32),
                           np.zeros(2, np.uint32), np.zeros((1, 2), np.uint32))
