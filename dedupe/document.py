@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .clean import normalize_newlines, repair
 from .config import CleanOptions, Options
@@ -418,12 +419,31 @@ def analyse(
     repaired: bool = False,
 ) -> CleanResult:
     """Headline and paragraph dedup over already segmented paragraphs."""
-    return _analyse(paragraphs, opts, doc, layout, repaired)[0]
+    return _analyse(paragraphs, opts, doc, layout, repaired)[0].result()
+
+
+class Analysis(NamedTuple):
+    """A :class:`CleanResult` before its :class:`Paragraph` objects are made: a corpus run reads the
+    kept paragraphs from these lists (a few hundred thousand objects a run fewer)."""
+
+    doc: str
+    text: str
+    headline: str | None
+    sources: list[int]  # each kept paragraph's input index (where its text is taken from)
+    texts: list[str]  # its text
+    findings: list[Finding]
+    layout: str
+    repaired: bool
+
+    def result(self) -> CleanResult:
+        paragraphs = tuple(map(Paragraph, self.sources, self.texts))
+        return CleanResult(self.doc, self.text, self.headline, paragraphs, tuple(self.findings), self.layout,
+                           self.repaired)
 
 
 def _analyse(
     paragraphs: tuple[str, ...], opts: CleanOptions, doc: str, layout: str, repaired: bool
-) -> tuple[CleanResult, list[list[str]], list[int]]:
+) -> tuple[Analysis, list[list[str]], list[int]]:
     art = _Article(paragraphs, opts)
     n = len(paragraphs)
     hl = _Headline(art)
@@ -459,15 +479,16 @@ def _analyse(
             for i in sorted(group - {chosen})
         ]
 
-    kept = tuple(
-        Paragraph(text_from.get(i, i), paragraphs[text_from.get(i, i)])
-        for i in range(n)
-        if i not in removed and i not in group
-    )
-    parts = ([headline_text] if headline_text is not None else []) + [p.text for p in kept]
+    if removed or group or text_from:
+        sources = [text_from.get(i, i) for i in range(n) if i not in removed and i not in group]
+        texts = [paragraphs[i] for i in sources]
+    else:  # most articles: nothing removed
+        sources, texts = list(range(n)), list(paragraphs)
+    parts = [headline_text, *texts] if headline_text is not None else texts
     text = "\n\n".join(parts) + "\n" if parts else ""
     findings.sort(key=lambda f: (f.index, f.kind))
-    return CleanResult(doc, text, headline_text, kept, tuple(findings), layout, repaired), art.words, art.word_keys()
+    analysis = Analysis(doc, text, headline_text, sources, texts, findings, layout, repaired)
+    return analysis, art.words, art.word_keys()
 
 
 def clean_text(
@@ -483,14 +504,14 @@ def clean_text(
     >>> [(f.kind, f.index, f.duplicate_of) for f in r.findings]
     [('duplicate_headline', 1, 0)]
     """
-    return clean_tokens(text, options, doc)[0]
+    return clean_tokens(text, options, doc)[0].result()
 
 
 def clean_tokens(
     text: str, options: Options | CleanOptions | None = None, doc: str = "<text>"
-) -> tuple[CleanResult, list[list[str]], list[int]]:
-    """:func:`clean_text`, the tokens of every input paragraph (``Paragraph.index`` into them) and
-    their :func:`~dedupe.shingle.text_key`.
+) -> tuple[Analysis, list[list[str]], list[int]]:
+    """:func:`clean_text` as an :class:`Analysis`, the tokens of every input paragraph (``sources``
+    index into them) and their :func:`~dedupe.shingle.text_key`.
 
     A corpus run signs the kept paragraphs with these tokens instead of splitting them again.
     """

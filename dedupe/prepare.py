@@ -112,7 +112,7 @@ def _clean(article: Article, options: Options) -> tuple[dict[str, Any], list[lis
     source = f"{article.title}\n\n{article.text}" if has_title else article.text
     clean = options.clean if not has_title else options.with_clean(headline="first").clean
     result, words, word_keys = clean_tokens(source, clean, doc=article.id)
-    body = [p.text for p in result.paragraphs]
+    body = result.texts
     if article.path.endswith((".txt", ".md")):
         output, headline_line = result.text, result.headline is not None
     elif not has_title:
@@ -121,8 +121,8 @@ def _clean(article: Article, options: Options) -> tuple[dict[str, Any], list[lis
         output, headline_line = "\n\n".join(body), False
 
     keys, matching_keys, sentences, compared = [], [], [], []
-    for i, para in enumerate(result.paragraphs):
-        text, toks, key = para.text, words[para.index], word_keys[para.index]
+    for i, (source_index, text) in enumerate(zip(result.sources, result.texts)):
+        toks, key = words[source_index], word_keys[source_index]
         sentences.append(len(toks) >= 8 and text.rstrip().endswith(_SENTENCE_END))
         keys.append(key)
         matching = body_for_matching(i, text)
