@@ -20,7 +20,7 @@ from .config import FieldOptions, Options
 from .errors import InputError
 from .formats import kind_of, write_json, write_jsonl
 from .io import write_text_atomic
-from .minhash import unique
+from .minhash import shared_count, unique
 from .prepare import body_for_matching, prepare_many
 from .records import Article, Problem
 from .shingle import words
@@ -98,6 +98,44 @@ def _within(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
     return found
 
 
+_EMPTY = np.empty(0, np.uint32)
+
+
+def content_scores(parts: list[list[np.ndarray]], prose: list[bytes]) -> list[float]:
+    """The ``content`` policy's score of each copy of a cluster, from its paragraphs' shingles (sorted
+    distinct, one array a paragraph) and which of those paragraphs read as prose (see :func:`_ranking`).
+
+    Two copies (most clusters) are scored from set sizes and two intersections (the compiled merge),
+    in half the time of :func:`_counted_scores`, which scores larger clusters.
+    """
+    sets = [unique(np.concatenate(p)) if p else _EMPTY for p in parts]
+    prose_sets = [[a for a, is_prose in zip(p, flags) if is_prose] for p, flags in zip(parts, prose)]
+    if len(parts) != 2:
+        return _counted_scores(sets, prose_sets)
+    shared = shared_count(sets[0], sets[1])  # the story: what both copies have
+    scores = []
+    for own, other, in_prose in ((sets[0], sets[1], prose_sets[0]), (sets[1], sets[0], prose_sets[1])):
+        in_prose_set = unique(np.concatenate(in_prose)) if in_prose else _EMPTY
+        prose_only = in_prose_set.size - shared_count(in_prose_set, other)  # in prose, not in the other copy
+        scores.append(shared + 0.5 * prose_only - (own.size - shared - prose_only))
+    return scores
+
+
+def _counted_scores(sets: list[np.ndarray], prose_sets: list[list[np.ndarray]]) -> list[float]:
+    """:func:`content_scores` by counting how many copies hold each shingle."""
+    story = max(2, (len(sets) + 1) // 2)  # a shingle in this many copies is the story's
+    every = np.sort(np.concatenate(sets)) if sets else _EMPTY
+    starts = np.flatnonzero(np.r_[every.size > 0, every[1:] != every[:-1]])
+    values, copies = every[starts], np.diff(np.r_[starts, every.size])  # how many copies hold each shingle
+    scores = []
+    for own, in_prose in zip(sets, prose_sets):
+        shared = copies[np.searchsorted(values, own)] >= story
+        in_prose_mask = _within(own, unique(np.concatenate(in_prose))) if in_prose else np.zeros(own.size, bool)
+        scores.append(int(shared.sum()) + 0.5 * int((~shared & in_prose_mask).sum())
+                      - int((~shared & ~in_prose_mask).sum()))
+    return scores
+
+
 def _ranking(
     docs: Docs, policy: str, paragraphs: Callable[[int], list[np.ndarray]], first: Set[int] = frozenset()
 ) -> Callable[[list[int]], list[int]]:
@@ -124,18 +162,8 @@ def _ranking(
         return lambda members: sorted(members, key=lambda i: (date(i), docs[i].order))
 
     def by_content(members: list[int]) -> list[int]:
-        parts = {m: paragraphs(m) for m in members}
-        sets = {m: unique(np.concatenate(p)) if p else np.empty(0, np.uint32) for m, p in parts.items()}
-        every = np.sort(np.concatenate(list(sets.values())))
-        starts = np.flatnonzero(np.r_[every.size > 0, every[1:] != every[:-1]])
-        values, counts = every[starts], np.diff(np.r_[starts, every.size])
-        story = max(2, (len(members) + 1) // 2)  # a shingle in this many copies is the story's
-        score = {}
-        for m in members:
-            shared = counts[np.searchsorted(values, sets[m])] >= story
-            prose = [a for a, is_prose in zip(parts[m], docs[m].sentences) if is_prose]
-            in_prose = _within(sets[m], unique(np.concatenate(prose))) if prose else np.zeros(sets[m].size, bool)
-            score[m] = int(shared.sum()) + 0.5 * int((~shared & in_prose).sum()) - int((~shared & ~in_prose).sum())
+        scores = content_scores([paragraphs(m) for m in members], [docs[m].sentences for m in members])
+        score = dict(zip(members, scores))
         return sorted(members, key=lambda i: (-score[i], date(i), docs[i].order))
 
     return by_content

@@ -297,3 +297,17 @@ def test_the_local_work_redoes_the_rows_to_do_in_its_workers(jobs, monkeypatch):
     for (i, j), row, redo in zip(pairs.tolist(), table, todo.tolist()):
         assert verdict(row) == (_Redo.fresh(i, j) if redo else PairVerdict(False, 0.5, "no_body"))
         assert (int(row["i"]), int(row["j"])) == (i, j)
+
+
+_SHINGLE_PARAGRAPHS = st.lists(st.lists(st.integers(0, 40), max_size=12).map(lambda v: np.unique(np.array(v, np.uint32))),
+                               max_size=5)
+
+
+@given(_SHINGLE_PARAGRAPHS, _SHINGLE_PARAGRAPHS, st.lists(st.booleans(), min_size=5, max_size=5),
+       st.lists(st.booleans(), min_size=5, max_size=5))
+def test_a_pair_is_scored_as_counting_scores_it(a, b, prose_a, prose_b):
+    # the content policy's two-copy shortcut (set sizes and intersections) against counting copies
+    parts, prose = [a, b], [bytes(prose_a[: len(a)]), bytes(prose_b[: len(b)])]
+    sets = [np.unique(np.concatenate(p)) if p else np.empty(0, np.uint32) for p in parts]
+    prose_sets = [[x for x, keep in zip(p, flags) if keep] for p, flags in zip(parts, prose)]
+    assert policy.content_scores(parts, prose) == policy._counted_scores(sets, prose_sets)
