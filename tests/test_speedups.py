@@ -85,6 +85,25 @@ def test_paragraph_shingles_are_numpy_s(paragraphs, words):
     assert hashes.tolist() == expected_hashes.tolist() and sizes.tolist() == expected_sizes.tolist()
 
 
+@given(st.lists(st.lists(_TOKEN | st.sampled_from(["a", "b", "news"]), min_size=30, max_size=200), min_size=1, max_size=3),
+       st.integers(1, 6))
+def test_long_paragraphs_are_sorted_as_numpy_sorts(paragraphs, words):
+    # paragraphs of 32 shingles or more are sorted by the radix sort (byte by byte), shorter ones by the introsort
+    hashes, sizes = minhash.paragraph_shingles(paragraphs, words)
+    expected_hashes, expected_sizes = minhash._paragraph_shingles(paragraphs, words)
+    assert hashes.tolist() == expected_hashes.tolist() and sizes.tolist() == expected_sizes.tolist()
+
+
+def test_real_paragraphs_shingle_as_numpy_does():
+    text = (FIXTURES / "seed" / "kursk-article.txt").read_text(encoding="utf-8")
+    paragraphs = [shingle.tokens(p) for p in segment(text).paragraphs]
+    paragraphs.append([w for p in paragraphs for w in p])  # one long paragraph of them all
+    assert max(map(len, paragraphs)) > 300
+    hashes, sizes = minhash.paragraph_shingles(paragraphs, 5)
+    expected_hashes, expected_sizes = minhash._paragraph_shingles(paragraphs, 5)
+    assert hashes.tolist() == expected_hashes.tolist() and sizes.tolist() == expected_sizes.tolist()
+
+
 @given(st.lists(st.lists(st.integers(0, 2**32 - 1), max_size=40), max_size=8), st.sampled_from([16, 40, 128]))
 def test_signatures_are_numpy_s(sets, num_perm):
     opts = SignatureOptions(num_perm=num_perm, seed=3)
