@@ -356,6 +356,8 @@ def _removals(art: _Article, cluster: list[int], matched: dict[int, _Match]) -> 
                 a, b = a + step, b + step
         return False
 
+    if not matched:
+        return {}  # most articles: no paragraph matched another
     members: dict[int, list[int]] = defaultdict(list)
     for i in sorted(matched):
         members[cluster[i]].append(i)

@@ -30,6 +30,7 @@ from .records import Article
 from .sequences import Packed
 
 EDGE = 3  # paragraphs at each end of an article that can be site boilerplate
+WRITE_BUFFER = 1 << 20  # bytes a spill file gathers before a write (Python's 8 KB made a system call an article)
 
 
 @dataclass(slots=True)
@@ -110,8 +111,8 @@ class SpillWriter:
         if folder is None:
             self.shingles, self.outputs = io.BytesIO(), io.BytesIO()
         else:
-            self.shingles = open(os.path.join(folder, f"{name}.u32"), "wb")  # noqa: SIM115
-            self.outputs = open(os.path.join(folder, f"{name}.txt"), "wb")  # noqa: SIM115
+            self.shingles = open(os.path.join(folder, f"{name}.u32"), "wb", buffering=WRITE_BUFFER)  # noqa: SIM115
+            self.outputs = open(os.path.join(folder, f"{name}.txt"), "wb", buffering=WRITE_BUFFER)  # noqa: SIM115
         self._shingles_at = self._outputs_at = 0
 
     def add(self, prep: Prepared) -> DocInfo:
@@ -240,7 +241,7 @@ class DocTable(Packed[DocInfo]):
 
     def __init__(self, folder: str) -> None:
         self.path = os.path.join(folder, "records.bin")
-        self._out = open(self.path, "wb")  # noqa: SIM115
+        self._out = open(self.path, "wb", buffering=WRITE_BUFFER)  # noqa: SIM115
         self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         self._at = array("Q", [0])
         self._pending = False  # appended records not yet flushed
@@ -320,7 +321,7 @@ class Signatures:
     def __init__(self, folder: str, num_perm: int) -> None:
         self.path = os.path.join(folder, "signatures.u32")
         self.width = num_perm
-        self._out = open(self.path, "wb")  # noqa: SIM115
+        self._out = open(self.path, "wb", buffering=WRITE_BUFFER)  # noqa: SIM115
         self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         self.rows = 0
         self._pending = False
