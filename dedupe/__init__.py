@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     __version__: str
 
-# each public name's module (tests/test_static.py checks these against the imports above and __all__)
+# each public name's module (tests/test_imports.py checks these against the imports above and __all__)
 _HOMES = {
     "api": ("clean_file", "clean_files"),
     "config": ("CleanOptions", "FieldOptions", "Options", "RunOptions", "SignatureOptions"),
@@ -80,13 +80,12 @@ def _version() -> str:
 
 def __getattr__(name: str) -> Any:
     """A public name, imported from its module the first time it is asked for (PEP 562)."""
-    module = _HOME.get(name)
     if name == "__version__":
         value: Any = _version()
-    elif module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    elif name in _HOME:
+        value = getattr(import_module(f".{_HOME[name]}", __name__), name)
     else:
-        value = getattr(import_module(f".{module}", __name__), name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value
     return value
 

@@ -400,7 +400,7 @@ def entry() -> None:
 
     The objects the imports made are set aside for good (no collection looks at them again), and a
     young-generation collection waits for 20,000 new objects, not 700: a run makes millions of
-    short-lived lists, most freed by their counts before a collection would see them (2-4% less CPU).
+    short-lived lists, most freed by their counts before a collection would see them (1-2% less CPU).
     """
     gc.freeze()
     gc.set_threshold(GC_YOUNG_OBJECTS, *gc.get_threshold()[1:])
