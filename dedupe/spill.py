@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import xxhash
@@ -106,8 +106,8 @@ class SpillWriter:
 
     def __init__(self, folder: str | None, name: str) -> None:
         self.folder, self.name, self.pid = folder, name, os.getpid()
-        self.shingles: io.BufferedWriter | io.BytesIO
-        self.outputs: io.BufferedWriter | io.BytesIO
+        self.shingles: BinaryIO
+        self.outputs: BinaryIO
         if folder is None:
             self.shingles, self.outputs = io.BytesIO(), io.BytesIO()
         else:
