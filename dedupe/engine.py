@@ -48,7 +48,7 @@ from .policy import (
     writing_done,
 )
 from .records import Match, Problem
-from .runreport import Names, RunSummary, _doc_findings, _summary_line, _where, _write_json_line, binned
+from .runreport import Gathered, RunSummary, _doc_findings, _summary_line, _where, _write_json_line, binned
 from .spill import DocInfo, Spill, SpillWriter
 
 __all__ = ["RunSummary", "default_report_path", "run", "staging_folder"]
@@ -375,11 +375,13 @@ def _run(
     give_back_memory(big)
 
     def findings() -> None:  # the report's lines (each article's own, then the clusters'), written as the outputs are
-        for d in docs:
+        gathered = Gathered(boiler)
+        for n, d in enumerate(docs):
+            gathered.add(n, d)
             for f in engine.texts.findings(d):
                 _write_json_line(rep, {**f, "doc": d.name, **_where(d)})
-        names = Names(docs)
-        for finding in _doc_findings(docs, result, seen, boiler, options.run.boilerplate, corpus.body_texts):
+        names = gathered.names(docs)
+        for finding in _doc_findings(docs, result, seen, gathered, options.run.boilerplate, corpus.body_texts):
             line = finding.to_dict()
             for named, prefix in ((names.get(finding.doc), ""), (names.get(finding.duplicate_of), "duplicate_of_")):
                 if named is not None:

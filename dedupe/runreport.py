@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import IO, Any
 
@@ -72,9 +72,9 @@ class Names:
     """Which article of the run a report name is (the last of that name, if two share one), from a
     sorted array of the names' 64-bit hashes: 16 bytes an article, not a dict of names."""
 
-    def __init__(self, docs: Sequence[DocInfo]) -> None:
+    def __init__(self, docs: Sequence[DocInfo], hashes: np.ndarray) -> None:
+        """``hashes``: each article's :func:`_name_hash`, in run order (see :class:`Gathered`)."""
         self.docs = docs
-        hashes = np.fromiter((_name_hash(d.name) for d in docs), np.uint64, len(docs))
         self.order = np.argsort(hashes, kind="stable")
         self.hashes = hashes[self.order]
 
@@ -92,6 +92,34 @@ class Names:
 
 def _name_hash(name: str) -> int:
     return xxhash.xxh64_intdigest(name.encode("utf-8", "surrogatepass"))
+
+
+class Gathered:
+    """What the report's later lines need of every article, gathered as the records are read for each
+    article's own findings: one read of them all instead of four (each decodes every record). Arrays,
+    about 24 bytes an article: the names' hashes, the articles with a headline key and their keys,
+    and where each boilerplate paragraph of ``boiler`` is first found."""
+
+    def __init__(self, boiler: Mapping[tuple[str, int], int]) -> None:
+        self.boiler = boiler
+        self.name_hashes = array("Q")
+        self.headline_numbers, self.headline_keys = array("q"), array("Q")
+        self.firsts: dict[tuple[str, int], tuple[int, int]] = {}
+
+    def add(self, n: int, d: DocInfo) -> None:
+        """Take in article ``n`` (in run order: each article once, the first first)."""
+        self.name_hashes.append(_name_hash(d.name))
+        if d.headline_key is not None:
+            self.headline_numbers.append(n)
+            self.headline_keys.append(d.headline_key)
+        if self.boiler:
+            src = _source(d.article.path)
+            for i in d.edge:
+                if (src, d.keys[i]) in self.boiler:
+                    self.firsts.setdefault((src, d.keys[i]), (n, i))
+
+    def names(self, docs: Sequence[DocInfo]) -> Names:
+        return Names(docs, np.frombuffer(self.name_hashes, np.uint64))
 
 
 SIMILARITY_BINS = 20
@@ -141,21 +169,17 @@ def _summary_line(summary: RunSummary, scrape: str, out: str, options: Options, 
     }
 
 
-def _same_headlines(docs: Sequence[DocInfo]) -> Iterator[list[int]]:
-    """Groups of two or more articles with one headline key, each in run order, by their first.
+def _same_headlines(numbers: array, keys: array) -> Iterator[list[int]]:  # type: ignore[type-arg]
+    """Groups of two or more articles with one headline key, each in run order, by their first
+    (``numbers``: the articles with a headline key, in run order; ``keys``: theirs).
 
     Held as arrays while the groups are read (a million articles have hundreds of thousands of
     them): each article's number by headline, and where each group starts and how long it is.
     """
-    numbers, keys = array("q"), array("Q")
-    for i, d in enumerate(docs):
-        if d.headline_key is not None:
-            numbers.append(i)
-            keys.append(d.headline_key)
     order = np.argsort(np.frombuffer(keys, np.uint64), kind="stable")
     sorted_keys = np.frombuffer(keys, np.uint64)[order]
     sorted_numbers = np.frombuffer(numbers, np.int64)[order]
-    del order, keys, numbers
+    del order
     starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
     del sorted_keys
     sizes = np.diff(np.r_[starts, len(sorted_numbers)])
@@ -168,17 +192,20 @@ def _same_headlines(docs: Sequence[DocInfo]) -> Iterator[list[int]]:
 
 
 def _doc_findings(
-    docs: Sequence[DocInfo], result: Clustering, seen: dict[int, Match], boiler: dict[tuple[str, int], int],
+    docs: Sequence[DocInfo], result: Clustering, seen: dict[int, Match], gathered: Gathered,
     removing: bool, body_paragraphs: Callable[[int], list[str]],
 ) -> Iterator[DocFinding]:
-    for i, d in enumerate(docs):
+    """The report's lines on articles and their copies, in run order: copies dropped, pairs held
+    apart, same headlines over different stories, boilerplate (``gathered`` from every record)."""
+    keeper = np.asarray(result.keeper)
+    dropped = np.flatnonzero(keeper != np.arange(keeper.size)).tolist()  # only these and ``seen`` say anything
+    for i in sorted({*dropped, *seen}):
+        d = docs[i]
         if i in seen:
             hit = seen[i]
             yield DocFinding("duplicate_document", d.name, hit.id, hit.similarity, "in_index", (("rule", hit.rule),))
             continue
-        k = result.keeper[i]
-        if k == i:
-            continue
+        k = int(keeper[i])
         v = result.verdicts[i]
         if k in seen:  # a copy of an article the index holds: dropped through it, naming the indexed one
             yield DocFinding("duplicate_document", d.name, seen[k].id, v.similarity, "in_index",
@@ -196,19 +223,15 @@ def _doc_findings(
     }
     for i, j, v in result.held_apart:
         yield DocFinding(v.reason, docs[j].name, docs[i].name, v.similarity, held_reasons[v.reason])
-    for group in _same_headlines(docs):
+    for group in _same_headlines(gathered.headline_numbers, gathered.headline_keys):
         first = group[0]
         for m in group[1:]:
             if result.keeper[m] != result.keeper[first]:
                 yield DocFinding("same_headline", docs[m].name, None, 0.0,
                                  "same headline, different story: kept both",
                                  (("same_as", docs[first].name), ("headline", docs[m].headline)))
-    firsts: dict[tuple[str, int], tuple[int, int]] = {}
-    for n, d in enumerate(docs):
-        for i in d.edge:
-            if (_source(d.article.path), d.keys[i]) in boiler:
-                firsts.setdefault((_source(d.article.path), d.keys[i]), (n, i))
-    for (src, key), count in sorted(boiler.items(), key=lambda kv: firsts[kv[0]]):
+    firsts = gathered.firsts
+    for (src, key), count in sorted(gathered.boiler.items(), key=lambda kv: firsts[kv[0]]):
         n, i = firsts[(src, key)]
         yield DocFinding("boilerplate", docs[n].name, None, 1.0,
                          "opens or closes many articles of this source" + ("; removed" if removing else "; kept"),

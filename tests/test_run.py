@@ -311,12 +311,14 @@ def test_files_prepared_in_batches_give_each_file_its_own_records(tmp_path, monk
 def test_articles_with_one_headline_are_grouped_in_run_order(headlines):
     from types import SimpleNamespace
 
-    from dedupe.runreport import _same_headlines
+    from dedupe.runreport import Gathered, _same_headlines
 
-    docs = [SimpleNamespace(headline_key=h) for h in headlines]
+    gathered = Gathered({})
+    for i, h in enumerate(headlines):
+        gathered.add(i, SimpleNamespace(name=f"a{i}", headline_key=h))  # type: ignore[arg-type]
     groups: dict[int, list[int]] = {}
     for i, h in enumerate(headlines):
         if h is not None:
             groups.setdefault(h, []).append(i)
-    found = list(_same_headlines(docs))  # type: ignore[arg-type]
+    found = list(_same_headlines(gathered.headline_numbers, gathered.headline_keys))
     assert found == sorted((g for g in groups.values() if len(g) > 1), key=lambda g: g[0])
