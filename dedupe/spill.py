@@ -246,11 +246,15 @@ class DocTable(Packed[DocInfo]):
         self._at = array("Q", [0])
         self._pending = False  # appended records not yet flushed
         self._unique_ids: bytearray | None = None  # 1 where a record's id is unique in the run
+        self._id_numbers, self._id_hashes = array("q"), array("Q")  # the records with an id, until named
         self._get = lru_cache(maxsize=RECORDS_CACHED)(self._read)
 
     def append(self, d: DocInfo) -> None:
         data = _pack(d)
         self._out.write(data)
+        if d.article.record_id:  # what name() needs, taken now rather than by a read of every record
+            self._id_numbers.append(len(self))
+            self._id_hashes.append(xxhash.xxh64_intdigest(d.article.record_id.encode("utf-8", "surrogatepass")))
         self._at.append(self._at[-1] + len(data))
         self._pending = True
 
@@ -288,12 +292,10 @@ class DocTable(Packed[DocInfo]):
 
     def name(self) -> None:
         """Give each record its report name: its id where no other record of the run has the same
-        one (told apart by a 64-bit hash of the id), else its path (``path#line``)."""
-        numbers, hashes = array("q"), array("Q")
-        for i, d in enumerate(self):
-            if d.article.record_id:
-                numbers.append(i)
-                hashes.append(xxhash.xxh64_intdigest(d.article.record_id.encode("utf-8", "surrogatepass")))
+        one (told apart by a 64-bit hash of the id), else its path (``path#line``). Once, after the last
+        append: the ids were hashed as the records came in."""
+        numbers, hashes = self._id_numbers, self._id_hashes
+        self._id_numbers, self._id_hashes = array("q"), array("Q")
         unique = bytearray(len(self))
         if hashes:
             _, inverse, counts = np.unique(np.frombuffer(hashes, np.uint64), return_inverse=True, return_counts=True)
