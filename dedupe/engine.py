@@ -422,11 +422,14 @@ class _Writing:
 def _write_files(w: _Writing, files: range) -> tuple[int, int, list[Problem]]:
     """Write the kept articles of these input files; returns bytes written, boilerplate removed
     and the files that could not be written (a path too long, a full disk: the rest go on)."""
-    docs = w.corpus.docs
     bytes_out = removed = 0
     problems = []
+    if not files:
+        return 0, 0, []
+    # the files' records one after the other, read in blocks (not one system call a record)
+    records = w.corpus.docs.run(w.corpus.file_docs(files[0]).start, w.corpus.file_docs(files[-1]).stop)
     for f in files:
-        kept = [docs[i] for i in w.corpus.file_docs(f) if w.result.keeper[i] == i and i not in w.seen]
+        kept = [d for i, d in zip(w.corpus.file_docs(f), records) if w.result.keeper[i] == i and i not in w.seen]
         if kept:
             written, cut, problem = write_file(kept[0].article.path, kept, w.corpus.texts.output, w.cut, w.sink)
             bytes_out, removed = bytes_out + written, removed + cut

@@ -271,18 +271,20 @@ class DocTable(Packed[DocInfo]):
 
     def __iter__(self) -> Iterator[DocInfo]:
         """Every record in order, read a block at a time."""
+        return self.run(0, len(self))
+
+    def run(self, start: int, stop: int) -> Iterator[DocInfo]:
+        """Records ``start`` to ``stop`` (not included) in order, read a block at a time."""
         self._flush()
-        n, block = len(self), 1 << 22
-        i = 0
-        while i < n:
-            start = self._at[i]
-            stop = i + 1
-            while stop < n and self._at[stop + 1] - start <= block:
-                stop += 1
-            data = _pread(self._fd, self._at[stop] - start, start)
-            for k in range(i, stop):
-                yield self._named(k, _unpack(data[self._at[k] - start : self._at[k + 1] - start]))
-            i = stop
+        block, i = 1 << 22, start
+        while i < stop:
+            at, end = self._at[i], i + 1  # bytes from ``at``, records i to ``end``
+            while end < stop and self._at[end + 1] - at <= block:
+                end += 1
+            data = _pread(self._fd, self._at[end] - at, at)
+            for k in range(i, end):
+                yield self._named(k, _unpack(data[self._at[k] - at : self._at[k + 1] - at]))
+            i = end
 
     def _named(self, i: int, d: DocInfo) -> DocInfo:
         if self._unique_ids is not None:
