@@ -217,41 +217,43 @@ static uint64_t xxh64(const unsigned char *p, size_t len) {
 DEFINE_SORT(sort_u32, uint32_t)
 DEFINE_SORT(sort_u64, uint64_t)
 
-/* LSD radix sort of n uint32 a byte at a time (tmp: room for n more), for n of RADIX_FROM or more, where
- * it outruns the introsort (hashes are random: a quicksort mispredicts half its comparisons). The four
- * counts are taken in one pass; a byte that all the values share is skipped. */
+/* LSD radix sort a byte at a time (tmp: room for n more), for n of RADIX_FROM or more, where it outruns
+ * the introsort (hashes are random: a quicksort mispredicts half its comparisons). The counts of every
+ * byte are taken in one pass; a byte that all the values share is skipped. */
 #define RADIX_FROM 32
-static void radix_sort_u32(uint32_t *v, Py_ssize_t n, uint32_t *tmp) {
-    Py_ssize_t counts[4][256] = {{0}};
-    for (Py_ssize_t i = 0; i < n; i++) {
-        uint32_t x = v[i];
-        counts[0][x & 0xFF]++;
-        counts[1][(x >> 8) & 0xFF]++;
-        counts[2][(x >> 16) & 0xFF]++;
-        counts[3][x >> 24]++;
+#define DEFINE_RADIX(NAME, T)                                                                         \
+    static void NAME(T *v, Py_ssize_t n, T *tmp) {                                                    \
+        Py_ssize_t counts[sizeof(T)][256];                                                            \
+        memset(counts, 0, sizeof counts);                                                             \
+        for (Py_ssize_t i = 0; i < n; i++)                                                            \
+            for (size_t d = 0; d < sizeof(T); d++)                                                    \
+                counts[d][(v[i] >> (8 * d)) & 0xFF]++;                                                \
+        T *from = v, *to = tmp;                                                                       \
+        for (size_t d = 0; d < sizeof(T); d++) {                                                      \
+            Py_ssize_t *c = counts[d], at = 0;                                                        \
+            int shift = 8 * (int)d;                                                                   \
+            if (c[(from[0] >> shift) & 0xFF] == n)                                                    \
+                continue; /* one bucket holds them all: the order stands */                           \
+            for (int b = 0; b < 256; b++) {                                                           \
+                Py_ssize_t k = c[b];                                                                  \
+                c[b] = at;                                                                            \
+                at += k;                                                                              \
+            }                                                                                         \
+            for (Py_ssize_t i = 0; i < n; i++) {                                                      \
+                T x = from[i];                                                                        \
+                to[c[(x >> shift) & 0xFF]++] = x;                                                     \
+            }                                                                                         \
+            T *t = from;                                                                              \
+            from = to;                                                                                \
+            to = t;                                                                                   \
+        }                                                                                             \
+        if (from != v)                                                                                \
+            memcpy(v, from, (size_t)n * sizeof(T));                                                   \
     }
-    uint32_t *from = v, *to = tmp;
-    for (int d = 0; d < 4; d++) {
-        Py_ssize_t *c = counts[d], at = 0;
-        int shift = 8 * d;
-        if (c[(from[0] >> shift) & 0xFF] == n)
-            continue; /* one bucket holds them all: the order stands */
-        for (int b = 0; b < 256; b++) {
-            Py_ssize_t k = c[b];
-            c[b] = at;
-            at += k;
-        }
-        for (Py_ssize_t i = 0; i < n; i++) {
-            uint32_t x = from[i];
-            to[c[(x >> shift) & 0xFF]++] = x;
-        }
-        uint32_t *t = from;
-        from = to;
-        to = t;
-    }
-    if (from != v)
-        memcpy(v, from, (size_t)n * sizeof(uint32_t));
-}
+
+DEFINE_RADIX(radix_sort_u32, uint32_t)
+DEFINE_RADIX(radix_sort_u64, uint64_t)
+#define RADIX64_FROM 64 /* eight passes: worth it from more values than four */
 
 /* How many values two ascending runs of distinct values share: a merge. */
 #define DEFINE_SHARED(NAME, T)                                                                        \
@@ -593,10 +595,20 @@ typedef struct {
     Py_ssize_t n_all, n_top;
 } Shingles;
 
+/* Sorts v and keeps each value once; returns how many are left (-1: no memory, an exception set). */
 static Py_ssize_t sort_distinct(uint64_t *v, Py_ssize_t n) {
     if (n == 0)
         return 0;
-    sort_u64(v, n);
+    uint64_t *tmp = n >= RADIX64_FROM ? PyMem_Malloc((size_t)n * sizeof(uint64_t)) : NULL;
+    if (tmp != NULL) {
+        radix_sort_u64(v, n, tmp);
+        PyMem_Free(tmp);
+    } else if (n >= RADIX64_FROM) {
+        PyErr_NoMemory();
+        return -1;
+    } else {
+        sort_u64(v, n);
+    }
     Py_ssize_t kept = 1;
     for (Py_ssize_t s = 1; s < n; s++)
         if (v[s] != v[kept - 1])
@@ -643,6 +655,8 @@ static int shingles_of(PyObject **items, Py_ssize_t n, int max_n, Shingles *out)
     memcpy(out->top, grams, count * sizeof(uint64_t));
     out->n_top = sort_distinct(out->top, count);
     out->n_all = sort_distinct(out->all, total);
+    if (out->n_top < 0 || out->n_all < 0)
+        goto fail;
     PyMem_Free(words);
     return 0;
 fail:

@@ -157,6 +157,12 @@ def test_shingle_sets_and_text_key_are_python_s(toks, max_n):
     assert native.text_key(toks) == xxhash.xxh64_intdigest("\x1f".join(toks).encode())
 
 
+@given(st.lists(_TOKEN | st.sampled_from(["a", "b", "news"]), min_size=13, max_size=200), st.integers(1, 6))
+def test_long_shingle_sets_are_python_s(toks, max_n):
+    # 64 n-grams or more are sorted by the 64-bit radix sort, fewer by the introsort
+    assert native.shingle_sets(toks, max_n) == shingle.shingle_sets(shingle.word_hashes(toks), max_n)
+
+
 def test_long_tokens_hash_as_xxhash_does():
     # every tail of xxh32's 16-byte and xxh64's 32-byte stripes
     for n in range(0, 80):
