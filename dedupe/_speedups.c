@@ -363,6 +363,78 @@ static int ready_str(PyObject *text, const char *function) {
 
 static PyObject *split_tokens(PyObject *text);
 
+/* The lower-cased token bytes[0:n] (ASCII) as a str: the cached one for short tokens, else a new one. */
+static PyObject *ascii_token(const char *lowered, Py_ssize_t n) {
+    PyObject **slot = NULL;
+    if (n <= TOKEN_CACHED_CHARS) {
+        uint32_t h = 2166136261u; /* FNV-1a, as token_string hashes the same characters */
+        for (Py_ssize_t k = 0; k < n; k++)
+            h = (h ^ (unsigned char)lowered[k]) * 16777619u;
+        slot = &token_slots[h & (TOKEN_SLOTS - 1)];
+        PyObject *seen = *slot;
+        if (seen != NULL && PyUnicode_GET_LENGTH(seen) == n && PyUnicode_KIND(seen) == PyUnicode_1BYTE_KIND &&
+            memcmp(PyUnicode_1BYTE_DATA(seen), lowered, (size_t)n) == 0) {
+            Py_INCREF(seen);
+            return seen;
+        }
+    }
+    PyObject *tok = PyUnicode_New(n, 127);
+    if (tok == NULL)
+        return NULL;
+    memcpy(PyUnicode_1BYTE_DATA(tok), lowered, (size_t)n);
+    if (slot != NULL) {
+        Py_INCREF(tok);
+        Py_XSETREF(*slot, tok);
+    }
+    return tok;
+}
+
+static inline int is_ascii_word(unsigned char c) {
+    return (unsigned)((c | 32) - 'a') < 26 || (unsigned)(c - '0') < 10;
+}
+
+/* The tokens of an ASCII text, lower-cased as they are cut (for ASCII, casefold is lower): no folded
+ * copy of the whole text. */
+static PyObject *ascii_tokens(PyObject *text) {
+    const unsigned char *chars = PyUnicode_1BYTE_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0, cap = 64;
+    char small[64], *buf = small;
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    while (i < n) {
+        if (!is_ascii_word(chars[i])) {
+            i++;
+            continue;
+        }
+        Py_ssize_t j = i + 1;
+        while (j < n && is_ascii_word(chars[j]))
+            j++;
+        if (j - i > cap) {
+            char *grown = buf == small ? PyMem_Malloc((size_t)(j - i)) : PyMem_Realloc(buf, (size_t)(j - i));
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                goto fail;
+            }
+            buf = grown;
+            cap = j - i;
+        }
+        for (Py_ssize_t k = i; k < j; k++)
+            buf[k - i] = (char)(chars[k] >= 'A' && chars[k] <= 'Z' ? chars[k] + 32 : chars[k]);
+        if (append_new(out, ascii_token(buf, j - i)) < 0)
+            goto fail;
+        i = j;
+    }
+    if (buf != small)
+        PyMem_Free(buf);
+    return out;
+fail:
+    if (buf != small)
+        PyMem_Free(buf);
+    Py_DECREF(out);
+    return NULL;
+}
+
 static PyObject *tokens(PyObject *self, PyObject *text) {
     if (ready_str(text, "tokens") < 0)
         return NULL;
@@ -379,14 +451,15 @@ static PyObject *tokens_of(PyObject *self, PyObject *texts) {
     PyObject *out = PyList_New(n);
     for (Py_ssize_t k = 0; out != NULL && k < n; k++) {
         PyObject *text = PySequence_Fast_GET_ITEM(texts, k), *folded;
+        PyObject *toks = NULL;
         if (!PyUnicode_Check(text)) {
             PyErr_SetString(PyExc_TypeError, "tokens_of() takes a list or tuple of str");
-            folded = NULL;
-        } else {
-            folded = PyObject_CallMethod(text, "casefold", NULL);
+        } else if (ready_str(text, "tokens_of") == 0 && PyUnicode_IS_ASCII(text)) {
+            toks = ascii_tokens(text);
+        } else if (!PyErr_Occurred() && (folded = PyObject_CallMethod(text, "casefold", NULL)) != NULL) {
+            toks = ready_str(folded, "tokens_of") < 0 ? NULL : split_tokens(folded);
+            Py_DECREF(folded);
         }
-        PyObject *toks = folded == NULL || ready_str(folded, "tokens_of") < 0 ? NULL : split_tokens(folded);
-        Py_XDECREF(folded);
         if (toks == NULL)
             Py_CLEAR(out);
         else

@@ -59,6 +59,16 @@ def test_tokens_of_and_text_keys_are_one_at_a_time(texts, as_tuple):
     assert native.text_keys(want) == [xxhash.xxh64_intdigest("\x1f".join(t).encode()) for t in want]
 
 
+_ASCII_TEXT = st.lists(st.sampled_from([*"aZq09 _-.,'\n\t@[`{/:", "The", "NEWS", "x" * 70]), max_size=40).map("".join)
+
+
+@given(st.lists(_ASCII_TEXT | _TEXT, max_size=6))
+def test_ascii_texts_are_lowered_as_casefold_lowers_them(texts):
+    # ASCII texts are split and lower-cased in one pass (no casefolded copy); a token longer than the
+    # 64-byte buffer, and words met in texts of other kinds before or after, come out the same
+    assert native.tokens_of(texts) == [shingle._TOKEN_RE.findall(text.casefold()) for text in texts]
+
+
 def test_tokens_at_the_edges_of_the_cjk_ranges():
     # each range's first and last character, and their neighbours outside it, between two letters
     # (the ranges of dedupe.segment.CJK, which the C code spells out again)
