@@ -321,11 +321,10 @@ static int append_new(PyObject *list, PyObject *item) {
 #define TOKEN_CACHED_CHARS 12
 static PyObject *token_slots[TOKEN_SLOTS];
 
-static PyObject *token_string(PyObject *text, Py_ssize_t start, Py_ssize_t stop) {
-    Py_ssize_t n = stop - start;
-    if (PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND || n > TOKEN_CACHED_CHARS)
-        return PyUnicode_Substring(text, start, stop);
-    const Py_UCS1 *s = PyUnicode_1BYTE_DATA(text) + start;
+/* The str of the n one-byte characters at s: the cache's for a short token (or a new one it keeps). */
+static PyObject *one_byte_token(const Py_UCS1 *s, Py_ssize_t n) {
+    if (n > TOKEN_CACHED_CHARS)
+        return PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, s, n);
     uint32_t h = 2166136261u; /* FNV-1a */
     for (Py_ssize_t k = 0; k < n; k++)
         h = (h ^ s[k]) * 16777619u;
@@ -336,12 +335,18 @@ static PyObject *token_string(PyObject *text, Py_ssize_t start, Py_ssize_t stop)
         Py_INCREF(seen);
         return seen;
     }
-    PyObject *tok = PyUnicode_Substring(text, start, stop);
+    PyObject *tok = PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, s, n);
     if (tok == NULL)
         return NULL;
     Py_INCREF(tok);
     Py_XSETREF(*slot, tok);
     return tok;
+}
+
+static PyObject *token_string(PyObject *text, Py_ssize_t start, Py_ssize_t stop) {
+    if (PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND)
+        return PyUnicode_Substring(text, start, stop);
+    return one_byte_token(PyUnicode_1BYTE_DATA(text) + start, stop - start);
 }
 
 static int append_token(PyObject *list, PyObject *text, Py_ssize_t start, Py_ssize_t stop) {
@@ -363,32 +368,6 @@ static int ready_str(PyObject *text, const char *function) {
 
 static PyObject *split_tokens(PyObject *text);
 
-/* The lower-cased token bytes[0:n] (ASCII) as a str: the cached one for short tokens, else a new one. */
-static PyObject *ascii_token(const char *lowered, Py_ssize_t n) {
-    PyObject **slot = NULL;
-    if (n <= TOKEN_CACHED_CHARS) {
-        uint32_t h = 2166136261u; /* FNV-1a, as token_string hashes the same characters */
-        for (Py_ssize_t k = 0; k < n; k++)
-            h = (h ^ (unsigned char)lowered[k]) * 16777619u;
-        slot = &token_slots[h & (TOKEN_SLOTS - 1)];
-        PyObject *seen = *slot;
-        if (seen != NULL && PyUnicode_GET_LENGTH(seen) == n && PyUnicode_KIND(seen) == PyUnicode_1BYTE_KIND &&
-            memcmp(PyUnicode_1BYTE_DATA(seen), lowered, (size_t)n) == 0) {
-            Py_INCREF(seen);
-            return seen;
-        }
-    }
-    PyObject *tok = PyUnicode_New(n, 127);
-    if (tok == NULL)
-        return NULL;
-    memcpy(PyUnicode_1BYTE_DATA(tok), lowered, (size_t)n);
-    if (slot != NULL) {
-        Py_INCREF(tok);
-        Py_XSETREF(*slot, tok);
-    }
-    return tok;
-}
-
 static inline int is_ascii_word(unsigned char c) {
     return (unsigned)((c | 32) - 'a') < 26 || (unsigned)(c - '0') < 10;
 }
@@ -398,7 +377,7 @@ static inline int is_ascii_word(unsigned char c) {
 static PyObject *ascii_tokens(PyObject *text) {
     const unsigned char *chars = PyUnicode_1BYTE_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0, cap = 64;
-    char small[64], *buf = small;
+    Py_UCS1 small[64], *buf = small;
     PyObject *out = PyList_New(0);
     if (out == NULL)
         return NULL;
@@ -411,7 +390,7 @@ static PyObject *ascii_tokens(PyObject *text) {
         while (j < n && is_ascii_word(chars[j]))
             j++;
         if (j - i > cap) {
-            char *grown = buf == small ? PyMem_Malloc((size_t)(j - i)) : PyMem_Realloc(buf, (size_t)(j - i));
+            Py_UCS1 *grown = buf == small ? PyMem_Malloc((size_t)(j - i)) : PyMem_Realloc(buf, (size_t)(j - i));
             if (grown == NULL) {
                 PyErr_NoMemory();
                 goto fail;
@@ -420,8 +399,8 @@ static PyObject *ascii_tokens(PyObject *text) {
             cap = j - i;
         }
         for (Py_ssize_t k = i; k < j; k++)
-            buf[k - i] = (char)(chars[k] >= 'A' && chars[k] <= 'Z' ? chars[k] + 32 : chars[k]);
-        if (append_new(out, ascii_token(buf, j - i)) < 0)
+            buf[k - i] = (Py_UCS1)(chars[k] >= 'A' && chars[k] <= 'Z' ? chars[k] + 32 : chars[k]);
+        if (append_new(out, one_byte_token(buf, j - i)) < 0)
             goto fail;
         i = j;
     }
@@ -450,15 +429,15 @@ static PyObject *tokens_of(PyObject *self, PyObject *texts) {
     Py_ssize_t n = PySequence_Fast_GET_SIZE(texts);
     PyObject *out = PyList_New(n);
     for (Py_ssize_t k = 0; out != NULL && k < n; k++) {
-        PyObject *text = PySequence_Fast_GET_ITEM(texts, k), *folded;
-        PyObject *toks = NULL;
-        if (!PyUnicode_Check(text)) {
-            PyErr_SetString(PyExc_TypeError, "tokens_of() takes a list or tuple of str");
-        } else if (ready_str(text, "tokens_of") == 0 && PyUnicode_IS_ASCII(text)) {
+        PyObject *text = PySequence_Fast_GET_ITEM(texts, k), *toks = NULL;
+        if (ready_str(text, "tokens_of") < 0) {
+            toks = NULL; /* not a str: the error is set */
+        } else if (PyUnicode_IS_ASCII(text)) {
             toks = ascii_tokens(text);
-        } else if (!PyErr_Occurred() && (folded = PyObject_CallMethod(text, "casefold", NULL)) != NULL) {
-            toks = ready_str(folded, "tokens_of") < 0 ? NULL : split_tokens(folded);
-            Py_DECREF(folded);
+        } else {
+            PyObject *folded = PyObject_CallMethod(text, "casefold", NULL);
+            toks = folded == NULL || ready_str(folded, "tokens_of") < 0 ? NULL : split_tokens(folded);
+            Py_XDECREF(folded);
         }
         if (toks == NULL)
             Py_CLEAR(out);
@@ -1470,8 +1449,6 @@ static inline int blank_end(Py_UCS4 c) {
     return c == ' ' || c == 0x200B || c == 0x200C || c == 0x200D || c == 0x2060 || c == 0xFEFF;
 }
 
-/* One line [start, stop) of text: each run of horizontal space made one space, the ends trimmed of
- * _BLANK; appended to out unless nothing is left. */
 /* Per Latin-1 character: 1 for a horizontal space, 2 more for one other than ' ' (filled when the module loads). */
 static unsigned char latin1_space[256];
 
@@ -1499,6 +1476,8 @@ static int needs_squash(int kind, const void *data, Py_ssize_t start, Py_ssize_t
     return 0;
 }
 
+/* One line [start, stop) of text: each run of horizontal space made one space, the ends trimmed of
+ * _BLANK; appended to out unless nothing is left. */
 static int append_line(PyObject *out, PyObject *text, int kind, const void *data, Py_ssize_t start, Py_ssize_t stop,
                        Py_UCS4 **buf, Py_ssize_t *cap) {
     int squash = needs_squash(kind, data, start, stop);
@@ -1673,8 +1652,6 @@ static PyMethodDef methods[] = {
      " subset_ratio)) -> (each paragraph's cluster head, [(paragraph, head, similarity, rule)])."},
     {"_sorted_u64", sorted_u64, METH_VARARGS, "(values, depth) -> the values sorted as the kernels sort (for tests)."},
     {"text_key", text_key, METH_O, "xxh64 of the tokens joined with \\x1f, UTF-8."},
-    {"text_keys", text_keys, METH_O, "(token lists) -> text_key of each."},
-    {"tokens_of", tokens_of, METH_O, "(texts: list or tuple) -> the tokens of each text, casefolded first."},
     {"text_keys", text_keys, METH_O, "(token lists) -> text_key of each."},
     {"tokens_of", tokens_of, METH_O, "(texts: list or tuple) -> the tokens of each text, casefolded first."},
     {"lines_layout", lines_layout, METH_O,

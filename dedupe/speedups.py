@@ -2,8 +2,9 @@
 
 ``dedupe._speedups`` (C, built by ``pip install`` where a compiler is found) gives the same tokens,
 shingle hashes, signatures, within-article repeat search (``may_repeat``, the paragraph clusters),
-one-paragraph-a-line split and count of shared shingles as the code it stands in for, several times
-faster (``tests/test_speedups.py`` compares the two).
+one-paragraph-a-line split, scans for the characters ftfy acts on and count of shared shingles as the
+code it stands in for, several times faster (``tests/test_speedups.py`` and ``tests/test_repair.py``
+compare the two).
 ``DEDUPE_PURE_PYTHON=1`` in the environment leaves it unused, to compare or to rule it out.
 """
 
