@@ -173,6 +173,11 @@ def normalize_newlines(text: str) -> str:
 
 def needs_repair(line: str) -> bool:
     """Cheap test: could ftfy change this line? False means it certainly would not."""
+    return _needs_repair(line, in_nfc=False)
+
+
+def _needs_repair(line: str, in_nfc: bool) -> bool:
+    """:func:`needs_repair`, told whether the line is known to be in NFC (a line of a text in NFC is)."""
     if "&" in line and chardata.HTML_ENTITY_RE.search(line):
         return True
     if line.isascii():
@@ -181,7 +186,7 @@ def needs_repair(line: str) -> bool:
     # one scan: a trigger character, or mojibake around one of the characters it needs
     if _bad_near(line, _SUSPECT, _TRIGGERS):
         return True
-    return not unicodedata.is_normalized("NFC", line)
+    return not in_nfc and not unicodedata.is_normalized("NFC", line)
 
 
 def repair_line(line: str) -> str:
@@ -205,11 +210,12 @@ def clean_throughout(text: str) -> bool:
     return _SUSPECT.find(text) < 0 and unicodedata.is_normalized("NFC", text)
 
 
-def _lines_to_check(text: str, lines: list[str]) -> Iterable[int]:
-    """The lines :func:`needs_repair` may flag: in a text in NFC, only those holding "&" or a
-    character of ftfy's (one scan of the text from line to line, not a call a line)."""
+def _lines_to_check(text: str, lines: list[str]) -> tuple[Iterable[int], bool]:
+    """The lines :func:`needs_repair` may flag, and whether the text is in NFC: in a text in NFC,
+    only those holding "&" or a character of ftfy's (one scan of the text from line to line, not a
+    call a line), and each line is in NFC too (a line break neither composes nor reorders)."""
     if not unicodedata.is_normalized("NFC", text):
-        return range(len(lines))
+        return range(len(lines)), False
     found, at, line = [], 0, 0  # the search resumes at the start of line ``line``, ``at``
     while (hit := _SUSPECT_OR_AMP.find(text, at)) >= 0:
         line += text.count("\n", at, hit)
@@ -218,7 +224,7 @@ def _lines_to_check(text: str, lines: list[str]) -> Iterable[int]:
         if at == 0:
             break
         line += 1
-    return found
+    return found, True
 
 
 def repair(text: str) -> tuple[str, bool]:
@@ -228,9 +234,10 @@ def repair(text: str) -> tuple[str, bool]:
         return text, False
     lines = text.split("\n")
     changed = False
-    for i in _lines_to_check(text, lines):
+    checked, in_nfc = _lines_to_check(text, lines)
+    for i in checked:
         line = lines[i]
-        if needs_repair(line):
+        if _needs_repair(line, in_nfc):
             fixed = ftfy.fix_text(line, FTFY_CONFIG)
             if fixed != line:
                 # A fix may add line breaks (an entity such as &#10;); they stay line breaks.
