@@ -48,7 +48,7 @@ from .dask_components import EMPTY
 from .dask_components import components as cluster_components
 from .dask_tasks import Box
 from .errors import ConfigError
-from .formats import Paths, list_inputs
+from .formats import Paths, iter_inputs
 from .io import clear_staging
 from .minhash import lsh_params
 from .policy import (
@@ -168,7 +168,7 @@ class DaskEngine:
 
     def inputs(self, problems: list[Problem]) -> Sequence[str]:
         return Paths(self.remote.list_urls(self.root, problems) if self.remote.is_url(self.root) else
-                     list_inputs(self.root, problems))
+                     iter_inputs(self.root, problems))
 
     def prepared(self, rels: Sequence[str]) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]:
         """Pass one: each file's (path, chunk, records), in path order."""

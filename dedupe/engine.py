@@ -34,7 +34,7 @@ from .cluster import VERDICTS, Clustering, Drops, PairVerdict, Verifier, settle,
 from .config import Options
 from .corpus import Corpus, Engine, RunTexts, Work, _candidates, _seen_before
 from .errors import ConfigError, IndexFileError
-from .formats import Paths, list_inputs, read_articles
+from .formats import Paths, iter_inputs, read_articles
 from .index import Index
 from .io import atomic_writer, clear_staging, clear_temps
 from .policy import (
@@ -249,7 +249,7 @@ class _Local:
         self.work: Work = _LocalWork(jobs)
 
     def inputs(self, problems: list[Problem]) -> Sequence[str]:
-        return Paths(list_inputs(self.root, problems))
+        return Paths(iter_inputs(self.root, problems))
 
     def prepared(self, rels: Sequence[str]) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]:
         return _prepared_files(self.root, rels, self.options, self.jobs, self._tmp.name)

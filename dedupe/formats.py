@@ -58,19 +58,48 @@ def list_inputs(root: str | Path, problems: list[Problem] | None = None) -> list
     Hidden files and directories are passed over; symlinked directories are not followed. A
     folder that cannot be listed (permissions, a path too long) is added to ``problems``.
     """
-    found: list[str] = []
+    return list(iter_inputs(root, problems))
+
+
+def iter_inputs(root: str | Path, problems: list[Problem] | None = None) -> Iterator[str]:
+    """:func:`list_inputs`'s paths one at a time, in its order, holding one folder's names at a time
+    (a million paths as Python strings take about 100 MB): each folder's entries are sorted with a
+    folder's name read as if ``/`` followed it, which is where its paths fall among its siblings'."""
+    top = os.fspath(root)
 
     def unlisted(e: OSError) -> None:
         if problems is not None:
-            rel = os.path.relpath(e.filename, root).replace(os.sep, "/") if e.filename else str(root)
+            rel = os.path.relpath(e.filename, top).replace(os.sep, "/") if e.filename else top
             problems.append(Problem(rel, f"cannot list this folder: {e.strerror or e} (skipped)"))
 
-    for dirpath, dirs, files in os.walk(root, onerror=unlisted):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        folder = os.path.relpath(dirpath, root).replace(os.sep, "/")  # once a folder, not once a file
-        prefix = "" if folder == "." else folder + "/"
-        found.extend(prefix + name for name in files if not name.startswith(".") and kind_of(name) is not None)
-    return sorted(found)
+    def walk(folder: str, prefix: str) -> Iterator[str]:
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted((key, e.path) for e in it if (key := _entry_key(e)) is not None)
+        except OSError as e:
+            unlisted(e)
+            return
+        for key, path in entries:
+            if key.endswith("/"):
+                yield from walk(path, prefix + key)
+            elif kind_of(key) is not None:
+                yield prefix + key
+
+    return walk(top, "")
+
+
+def _entry_key(e: os.DirEntry[str]) -> str | None:
+    """How a folder's entry sorts: its name, with ``/`` after a folder's; None for what is not
+    listed (hidden entries, symlinked folders)."""
+    if e.name.startswith("."):
+        return None
+    try:
+        folder = e.is_dir()
+    except OSError:
+        folder = False
+    if folder and e.is_symlink():
+        return None
+    return e.name + "/" if folder else e.name
 
 
 class Paths(Packed[str]):

@@ -1,9 +1,12 @@
 """What a long run does to stay small: freed heap pages go back to the OS between its steps, its
-listing is held compactly, and an index add spools its band rows to files."""
+listing is made a folder at a time and held compactly, and an index add spools its band rows to files."""
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
+from pathlib import Path
 from unittest import mock
 
 import numpy as np
@@ -12,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dedupe.engine import _TRIM, give_back_memory
-from dedupe.formats import Paths
+from dedupe.formats import Paths, iter_inputs, kind_of, list_inputs
 from dedupe.stores import SortedSpool
 
 
@@ -115,6 +118,50 @@ def test_a_step_s_reference_cycles_are_collected_before_the_trim():
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _listed_at_once(root: str) -> list[str]:
+    """The listing as it was made before it was made a folder at a time: every path, then sorted."""
+    found: list[str] = []
+    for dirpath, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        folder = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        prefix = "" if folder == "." else folder + "/"
+        found.extend(prefix + name for name in files if not name.startswith(".") and kind_of(name) is not None)
+    return sorted(found)
+
+
+# names whose order as path prefixes differs from their order alone: "a" < "a b" < "a-b" < "a.txt", but
+# "a-b/..." < "a.txt" < "a/..." < "ab"
+_NAMES = st.sampled_from(["a", "a b", "a-b", "a.txt", "a.md", "ab", "b", "B", ".hid", "é", "x.json", "z.jsonl", "y.csv"])
+
+
+@given(st.lists(st.lists(_NAMES, min_size=1, max_size=4), max_size=25))
+def test_the_listing_made_a_folder_at_a_time_is_the_sorted_listing(paths):
+    with tempfile.TemporaryDirectory() as tmp:
+        for parts in paths:
+            target = Path(tmp, *parts)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if not target.exists():
+                    target.write_text("x")
+            except OSError:  # a name already taken by a file (or a folder) on the way
+                continue
+        expected = _listed_at_once(tmp)
+        assert list(iter_inputs(tmp)) == expected == list_inputs(tmp)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symlinks")
+def test_the_listing_passes_over_symlinked_folders_and_names_what_it_cannot_list(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "a.txt").write_text("x")
+    (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
+    (tmp_path / "file.txt").symlink_to(tmp_path / "real" / "a.txt")
+    problems: list = []
+    assert list(iter_inputs(tmp_path, problems)) == ["file.txt", "real/a.txt"] == _listed_at_once(str(tmp_path))
+    assert list(iter_inputs(tmp_path / "missing", problems)) == []
+    [problem] = problems
+    assert problem.source == "." and "cannot list this folder" in problem.reason  # the folder asked for
 
 
 @given(st.lists(st.text(st.characters(exclude_categories=())), max_size=40), st.data())
