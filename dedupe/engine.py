@@ -351,6 +351,7 @@ def _run(
         if progress:
             progress(1, len(rels))
     big = len(corpus.docs) >= COLLECT_ARTICLES
+    often = corpus.repeated_edge_keys()  # boilerplate's first count, before the candidates take memory
     give_back_memory(big)
     docs = corpus.docs
     docs.name()
@@ -365,7 +366,7 @@ def _run(
     give_back_memory(big)
     result = engine.clustering(corpus, candidates, {}, None, first)
     give_back_memory(big)
-    boiler = _boilerplate(docs, result.keeper, options.run.boilerplate_min_docs)
+    boiler = _boilerplate(docs, result.keeper, options.run.boilerplate_min_docs, often)
     cut = boiler if options.run.boilerplate else {}
     if cut:
         give_back_memory(big)

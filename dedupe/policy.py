@@ -44,29 +44,42 @@ def _source(path: str) -> str:
     return path.split("/", 1)[0] if "/" in path else ""
 
 
-def _boilerplate(docs: Sequence[DocInfo], keeper: Sequence[int], min_docs: int) -> dict[tuple[str, int], int]:
+def repeated_keys(sorted_parts: Iterable[np.ndarray], min_docs: int) -> set[int]:
+    """The values found at least ``min_docs`` times, from parts each sorted and each holding all the
+    copies of its values (:meth:`dedupe.stores.SortedSpool.sorted_parts`), as unsigned 64-bit keys:
+    the only edge paragraphs that can be boilerplate, a few among a million articles' millions."""
+    m = max(1, min_docs)
+    often: set[int] = set()
+    for ordered in sorted_parts:
+        values = ordered.view(np.uint64)
+        often.update(values[: values.size - m + 1][values[m - 1 :] == values[: values.size - m + 1]].tolist())
+    return often
+
+
+def _boilerplate(
+    docs: Sequence[DocInfo], keeper: Sequence[int], min_docs: int, often: Set[int] | None = None
+) -> dict[tuple[str, int], int]:
     """Paragraphs that open or close at least ``min_docs`` different stories of one source.
 
     Copies of one story count once (``keeper`` is each article's kept copy), so a story's own
     closing line is not boilerplate because ten sites carried the story.
 
-    Two reads of the records: the first keeps only each edge paragraph's key (8 bytes; a million
-    articles have millions) and sorts them in place, to find the few found ``min_docs`` times;
-    the second takes source and story for those alone.
+    ``often`` is :func:`repeated_keys` of every article's edge keys (the run gathers them as the
+    articles come, before the candidates, when it holds little else); without it the records are
+    read for them first. Source and story are then taken for those keys alone.
     """
-    m = max(1, min_docs)
-    keys = array("Q")
-    for d in docs:
-        keys.extend(d.edge_keys)
-    if len(keys) < m:
-        return {}
-    ordered = np.frombuffer(keys, np.uint64)
-    ordered.sort()  # in place: the records are read again below
-    often = set(ordered[: ordered.size - m + 1][ordered[m - 1 :] == ordered[: ordered.size - m + 1]].tolist())
-    del ordered
-    keys = array("Q")
+    if often is None:
+        keys = array("Q")
+        for d in docs:
+            keys.extend(d.edge_keys)
+        ordered = np.frombuffer(keys, np.uint64).copy()
+        del keys
+        ordered.sort()
+        often = repeated_keys([ordered], min_docs)
+        del ordered
     if not often:
         return {}
+    keys = array("Q")
     sources: dict[str, int] = {}
     src, story = array("i"), array("i")
     for n, d in enumerate(docs):

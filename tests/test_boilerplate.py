@@ -14,15 +14,18 @@ from array import array
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import dedupe.engine as engine
 from dedupe import Options, RunOptions, run
-from dedupe.policy import _boilerplate
+from dedupe.policy import _boilerplate, repeated_keys
 from dedupe.records import Article
 from dedupe.runreport import similarity_bins
 from dedupe.spill import DocInfo
+from dedupe.stores import SortedSpool
 
 from .conftest import FIXTURES
 
@@ -134,6 +137,27 @@ def test_boilerplate_counts_the_stories_each_edge_paragraph_of_a_source_closes(a
     expected = {k: len(v) for k, v in stories.items() if len(v) >= min_docs}
     assert all(list(d.edge_keys) == [d.keys[i] for i in d.edge] for d in docs)
     assert _boilerplate(docs, keeper, min_docs) == expected
+    gathered = SortedSpool()  # as a run gathers them while adding articles, here spooled to files past 4
+    gathered.HELD = 4
+    for d in docs:
+        gathered.add(np.frombuffer(d.edge_keys, np.int64))
+    assert _boilerplate(docs, keeper, min_docs, repeated_keys(gathered.sorted_parts(), min_docs)) == expected
+
+
+def test_a_run_counts_edge_paragraphs_from_the_keys_it_gathered_not_from_its_records(tmp_path, monkeypatch):
+    # the first count of boilerplate takes the keys the corpus gathered as articles came, not a read of the records
+    root = make_scrape(tmp_path)
+    calls = []
+    real = engine._boilerplate
+
+    def spy(docs, keeper, min_docs, often=None):
+        calls.append(often)
+        return real(docs, keeper, min_docs, often)
+
+    monkeypatch.setattr(engine, "_boilerplate", spy)
+    run(root, tmp_path / "out", Options(run=RunOptions(jobs=1)), report=tmp_path / "r.jsonl")
+    [often] = calls
+    assert often  # the scrape's footer and banner lines
 
 
 def test_pass_two_holds_the_similarity_bins_not_the_verdict_table(scrape, tmp_path, monkeypatch):
