@@ -54,7 +54,7 @@ def _candidates(corpus: Corpus, options: Options, first: frozenset[int]) -> np.n
 
     Bands and rows are datasketch's choice for the threshold (``MinHashLSH``'s own optimum), but
     the buckets are found by sorting each band's values: no per-article Python objects, and
-    memory of one band's columns at a time (:func:`dedupe.policy.band_pairs`).
+    memory of one band's keys at a time (:func:`dedupe.policy.band_keys`, :func:`dedupe.policy.band_pairs`).
     """
     keys = np.empty(0, np.int64)
     if len(corpus.docs) < 2:
@@ -63,7 +63,7 @@ def _candidates(corpus: Corpus, options: Options, first: frozenset[int]) -> np.n
     bands, rows = lsh_params(sig.lsh_threshold, sig.num_perm)
     numbers = np.arange(len(corpus.docs))
     for b in range(bands):
-        keys = add_pairs(keys, band_pairs(band_keys(corpus.signature_columns(b * rows, (b + 1) * rows)), numbers))
+        keys = add_pairs(keys, band_pairs(corpus.signatures.column_keys(b * rows, (b + 1) * rows, band_keys), numbers))
     pairs = unseen_pairs(pair_rows(keys), first)
     del keys
     return corpus.plausible(pairs)

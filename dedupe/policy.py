@@ -241,10 +241,23 @@ def merge_pairs(*arrays: np.ndarray) -> np.ndarray:
     return pair_rows(unique(np.concatenate([pair_keys(a[:, 0], a[:, 1]) for a in arrays] or [np.empty(0, np.int64)])))
 
 
+_BAND_SEED, _BAND_MULTIPLIER, _BAND_SHIFT = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(29)
+
+
 def band_keys(block: np.ndarray) -> np.ndarray:
-    """One band's rows of each signature (a matrix) as one void value per article."""
-    block = np.ascontiguousarray(block)
-    return block.view(np.dtype((np.void, block.dtype.itemsize * block.shape[1]))).ravel()
+    """One band's rows of each signature (a matrix of uint32) as one 64-bit hash per article, its
+    bucket: 8 bytes an article where the rows as one value took 36, and sorted four times as fast.
+
+    Each value is mixed in by a bijection of the hash so far (xor, multiply by an odd number,
+    xor-shift), so rows that differ in one value never share a key, and others by a chance of 2**-64
+    (a pair that would join a bucket it should not is still verified).
+    """
+    keys = np.full(len(block), _BAND_SEED, np.uint64)
+    for c in range(block.shape[1]):
+        keys ^= block[:, c]
+        keys *= _BAND_MULTIPLIER
+        keys ^= keys >> _BAND_SHIFT
+    return keys
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ import json
 import marshal
 import os
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
@@ -357,6 +357,14 @@ class Signatures:
         out = np.empty((self.rows, stop - start), np.uint32)
         for b in range(-(-self.rows // self.BLOCK)):
             out[b * self.BLOCK : (b + 1) * self.BLOCK] = self._read_block(b)[:, start:stop]
+        return out
+
+    def column_keys(self, start: int, stop: int, keys: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """``keys(columns)`` of columns ``start:stop`` of every row, a block of rows at a time (one LSH
+        band's buckets, without the band's matrix in memory)."""
+        out = np.empty(self.rows, np.uint64)
+        for b in range(-(-self.rows // self.BLOCK)):
+            out[b * self.BLOCK : (b + 1) * self.BLOCK] = keys(self._read_block(b)[:, start:stop])
         return out
 
     def close(self) -> None:

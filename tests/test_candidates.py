@@ -17,9 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedupe import Options, RunOptions, run
-from dedupe.policy import AGREE_COLUMNS, Floor, agreements, plausible_pairs
+from dedupe.policy import AGREE_COLUMNS, Floor, agreements, band_keys, plausible_pairs
 from dedupe.prepare import prepare
 from dedupe.records import Article
+from dedupe.spill import Signatures
 
 from .conftest import FIXTURES
 from .test_run import findings, outputs
@@ -124,3 +125,36 @@ def test_plausible_pairs_keeps_the_pairs_that_pass_in_order():
     got = plausible_pairs(pairs, lambda a, b: sig[:, a:b], sizes, floor)
     assert got.tolist() == [[0, 1], [0, 3]]  # a near copy; a small set inside a large one
     assert plausible_pairs(pairs[:0], lambda a, b: sig[:, a:b], sizes, floor).shape == (0, 2)
+
+
+@given(st.lists(st.lists(st.integers(0, 3) | st.integers(0, 2**32 - 1), min_size=3, max_size=3), max_size=60))
+def test_a_band_s_key_is_shared_by_equal_rows_only(rows):
+    band = np.array(rows, np.uint32).reshape(-1, 3)
+    keys = band_keys(band)
+    assert keys.dtype == np.uint64 and len(keys) == len(band)
+    for a in range(len(band)):
+        for b in range(len(band)):
+            assert (keys[a] == keys[b]) == (band[a] == band[b]).all()
+
+
+@given(st.lists(st.integers(0, 2**32 - 1), min_size=9, max_size=9), st.integers(0, 8), st.integers(1, 2**32 - 1))
+def test_rows_that_differ_in_one_value_never_share_a_key(row, at, change):
+    # each value goes in through a bijection of the hash: a difference in one value is never lost
+    other = list(row)
+    other[at] = (other[at] + change) % 2**32
+    a, b = band_keys(np.array([row, other], np.uint32))
+    assert a != b
+
+
+def test_a_band_s_keys_are_computed_block_by_block_as_on_the_whole_band(tmp_path, monkeypatch):
+    rng = np.random.default_rng(5)
+    rows = rng.integers(0, 2**32, (1000, 16), dtype=np.uint64).astype(np.uint32)
+    sigs = Signatures(str(tmp_path), 16)
+    for row in rows:
+        sigs.append(row)
+    monkeypatch.setattr(Signatures, "BLOCK", 64)  # 16 blocks, the last one short
+    try:
+        for start, stop in ((0, 9), (9, 16), (3, 4)):
+            assert np.array_equal(sigs.column_keys(start, stop, band_keys), band_keys(rows[:, start:stop]))
+    finally:
+        sigs.close()
