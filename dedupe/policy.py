@@ -52,6 +52,8 @@ def repeated_keys(sorted_parts: Iterable[np.ndarray], min_docs: int) -> set[int]
     often: set[int] = set()
     for ordered in sorted_parts:
         values = ordered.view(np.uint64)
+        if values.size < m:
+            continue
         often.update(values[: values.size - m + 1][values[m - 1 :] == values[: values.size - m + 1]].tolist())
     return often
 

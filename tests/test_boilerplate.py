@@ -144,6 +144,15 @@ def test_boilerplate_counts_the_stories_each_edge_paragraph_of_a_source_closes(a
     assert _boilerplate(docs, keeper, min_docs, repeated_keys(gathered.sorted_parts(), min_docs)) == expected
 
 
+@given(st.dictionaries(st.integers(0, 3) | st.integers(2**63, 2**64 - 1), st.integers(1, 7), max_size=8),
+       st.integers(1, 4), st.integers(1, 9))
+def test_repeated_keys_are_the_values_held_min_docs_times(counts, parts, min_docs):
+    # parts as SortedSpool gives them: each sorted, all the copies of a value in one part, some shorter than min_docs
+    by_part = [sorted(v for v in counts if v % parts == p) for p in range(parts)]
+    arrays = [np.repeat(np.array(vs, np.uint64), [counts[v] for v in vs]).view(np.int64) for vs in by_part]
+    assert repeated_keys(arrays, min_docs) == {v for v, n in counts.items() if n >= min_docs}
+
+
 def test_a_run_counts_edge_paragraphs_from_the_keys_it_gathered_not_from_its_records(tmp_path, monkeypatch):
     # the first count of boilerplate takes the keys the corpus gathered as articles came, not a read of the records
     root = make_scrape(tmp_path)
