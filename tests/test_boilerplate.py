@@ -153,6 +153,18 @@ def test_repeated_keys_are_the_values_held_min_docs_times(counts, parts, min_doc
     assert repeated_keys(arrays, min_docs) == {v for v, n in counts.items() if n >= min_docs}
 
 
+@pytest.mark.parametrize("paragraphs", range(1, 10))
+def test_a_run_with_fewer_edge_paragraphs_than_boilerplate_needs_finds_none(tmp_path, paragraphs):
+    # one article: 1 to 9 edge paragraphs against min_docs 5 (3 of them once failed the count)
+    site = tmp_path / "scrape" / "site"
+    site.mkdir(parents=True)
+    body = [p for name in LONG for p in _paragraphs(name)[1:]][:paragraphs]
+    (site / "a.txt").write_text("\n\n".join([_paragraphs(LONG[0])[0], *body]) + "\n", "utf-8")
+    summary = run(tmp_path / "scrape", tmp_path / "out", Options(run=RunOptions(jobs=1)), report=tmp_path / "r.jsonl")
+    assert summary.kept == 1 and summary.boilerplate_removed == 0
+    assert (tmp_path / "out" / "site" / "a.txt").read_text("utf-8").count("\n\n") == paragraphs
+
+
 def test_a_run_counts_edge_paragraphs_from_the_keys_it_gathered_not_from_its_records(tmp_path, monkeypatch):
     # the first count of boilerplate takes the keys the corpus gathered as articles came, not a read of the records
     root = make_scrape(tmp_path)
