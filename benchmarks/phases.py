@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from dedupe import Options, RunOptions, engine
+from dedupe import Options, RunOptions, engine, policy
 from dedupe import cluster as cluster_module
 from dedupe.index import Index
 
@@ -84,7 +84,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=0, help="worker processes (default: one per CPU)")
     args = ap.parse_args()
     engine._seen_before = _timed("index lookups", engine._seen_before)
-    engine._boilerplate = _timed("boilerplate", engine._boilerplate)
+    policy.EdgeRows.boilerplate = _timed("boilerplate", policy.EdgeRows.boilerplate)  # type: ignore[method-assign]
     cluster_module._components = _timed("components", cluster_module._components)
     engine._Local.prepared = _timed_iter("pass one", engine._Local.prepared)  # type: ignore[method-assign]
     for name in ("candidates", "clustering", "write_outputs"):

@@ -22,6 +22,7 @@ from .minhash import lsh_params
 from .policy import (
     Bodies,
     Cut,
+    EdgeRows,
     Floor,
     Texts,
     _ranking,
@@ -31,13 +32,9 @@ from .policy import (
     body_texts,
     pair_rows,
     plausible_pairs,
-    repeated_keys,
 )
 from .records import Match, Problem
 from .spill import DocInfo, DocTable, Signatures
-from .stores import SortedSpool
-
-EDGE_BUFFER = 1 << 16  # edge keys gathered before they go to the spool
 
 
 def _seen_before(corpus: Corpus, index: Index) -> dict[int, Match]:
@@ -143,9 +140,7 @@ class Corpus:
         self.signatures = Signatures(self._tmp.name, options.signature.num_perm)
         self.dates = array("d")  # NaN where undated: never outside a window
         self.shingle_counts = array("I")  # of each article's body, as signed
-        # the keys of the paragraphs that open or close each article (millions for a million articles:
-        # spooled to files past a million, a few thousand at a time)
-        self._edge_keys, self._edge_buffer = SortedSpool(), array("Q")
+        self.edges = EdgeRows(self._tmp.name)  # the paragraphs that open or close each article, for boilerplate
         self._file_starts = array("q")  # each input file's first article (an article's file: its path)
         self._last_path = ""
         self.bytes_in = 0
@@ -165,22 +160,9 @@ class Corpus:
             self._last_path = d.article.path
         self.dates.append(d.date if d.date is not None else float("nan"))
         self.shingle_counts.append(sum(d.shingle_sizes))
-        self._edge_buffer.extend(d.edge_keys)
-        if len(self._edge_buffer) >= EDGE_BUFFER:
-            self._spool_edge_keys()
+        self.edges.add(d)
         self.docs.append(d)
         self.bytes_in += d.bytes_in
-
-    def _spool_edge_keys(self) -> None:
-        self._edge_keys.add(np.frombuffer(self._edge_buffer, np.int64).copy())
-        self._edge_buffer = array("Q")
-
-    def repeated_edge_keys(self) -> set[int]:
-        """The edge paragraphs' keys that the articles added so far share often enough to be
-        boilerplate (:func:`dedupe.policy.repeated_keys`); the keys gathered are then let go."""
-        self._spool_edge_keys()
-        spool, self._edge_keys = self._edge_keys, SortedSpool()
-        return repeated_keys(spool.sorted_parts(), self.options.run.boilerplate_min_docs)
 
     def files(self) -> range:
         """The input files that gave articles, numbered in run order."""
@@ -204,6 +186,7 @@ class Corpus:
         return plausible_pairs(pairs, self.signature_columns, counts, Floor.of(self.options))
 
     def close(self) -> None:
+        self.edges.close()
         self.docs.close()
         self.signatures.close()
         self._tmp.cleanup()

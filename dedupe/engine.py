@@ -40,7 +40,6 @@ from .io import atomic_writer, clear_staging, clear_temps
 from .policy import (
     Cut,
     LocalSink,
-    _boilerplate,
     default_report_path,
     prepare_files,
     staging_folder,
@@ -351,7 +350,7 @@ def _run(
         if progress:
             progress(1, len(rels))
     big = len(corpus.docs) >= COLLECT_ARTICLES
-    often = corpus.repeated_edge_keys()  # boilerplate's first count, before the candidates take memory
+    often = corpus.edges.often(options.run.boilerplate_min_docs)  # before the candidates take memory
     give_back_memory(big)
     docs = corpus.docs
     docs.name()
@@ -366,7 +365,7 @@ def _run(
     give_back_memory(big)
     result = engine.clustering(corpus, candidates, {}, None, first)
     give_back_memory(big)
-    boiler = _boilerplate(docs, result.keeper, options.run.boilerplate_min_docs, often)
+    boiler = corpus.edges.boilerplate(often, result.keeper, options.run.boilerplate_min_docs)
     cut = boiler if options.run.boilerplate else {}
     if cut:
         give_back_memory(big)

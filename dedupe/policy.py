@@ -7,6 +7,7 @@ its own copy, so the engine cannot change a run's outputs or report.
 from __future__ import annotations
 
 import os
+import tempfile
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from .prepare import body_for_matching, prepare_many
 from .records import Article, Problem
 from .shingle import words
 from .spill import DocInfo, SpillWriter
+from .stores import SortedSpool
 
 T = TypeVar("T")
 Docs = Sequence[DocInfo] | Mapping[int, DocInfo]  # articles by run number: all of them, or those a task holds
@@ -58,50 +60,97 @@ def repeated_keys(sorted_parts: Iterable[np.ndarray], min_docs: int) -> set[int]
     return often
 
 
-def _boilerplate(
-    docs: Sequence[DocInfo], keeper: Sequence[int], min_docs: int, often: Set[int] | None = None
-) -> dict[tuple[str, int], int]:
-    """Paragraphs that open or close at least ``min_docs`` different stories of one source.
+EDGE_ROWS = np.dtype([("key", "<u8"), ("doc", "<u4"), ("source", "<u4")])
 
-    Copies of one story count once (``keeper`` is each article's kept copy), so a story's own
-    closing line is not boilerplate because ten sites carried the story.
 
-    ``often`` is :func:`repeated_keys` of every article's edge keys (the run gathers them as the
-    articles come, before the candidates, when it holds little else); without it the records are
-    read for them first. Source and story are then taken for those keys alone.
-    """
-    if often is None:
-        keys = array("Q")
+class EdgeRows:
+    """The paragraphs that open or close each article, as rows (key, article, source) gathered as the
+    articles are added in run order: their keys spooled for :func:`repeated_keys`, the rows written to
+    a temporary file and read back a block at a time, so that boilerplate is found without reading
+    the records and with memory of a block (a million articles have about six million such rows)."""
+
+    BLOCK = 1 << 16  # rows held before they go to the file
+
+    def __init__(self, folder: str | None = None) -> None:
+        self.sources: dict[str, int] = {}
+        self._file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115
+        self._spool = SortedSpool()
+        self._keys, self._counts, self._srcs = array("Q"), array("I"), array("I")
+        self._next = 0  # the first article not yet written
+
+    def add(self, d: DocInfo) -> None:
+        """Take in the next article."""
+        keys = d.edge_keys
+        self._keys.extend(keys)
+        self._counts.append(len(keys))
+        self._srcs.append(self.sources.setdefault(_source(d.article.path), len(self.sources)) if keys else 0)
+        if len(self._keys) >= self.BLOCK:
+            self._flush()
+
+    def _flush(self) -> None:
+        counts = np.frombuffer(self._counts, np.uint32)
+        rows = np.empty(len(self._keys), EDGE_ROWS)
+        rows["key"] = np.frombuffer(self._keys, np.uint64)
+        rows["doc"] = np.repeat(np.arange(self._next, self._next + counts.size, dtype=np.uint32), counts)
+        rows["source"] = np.repeat(np.frombuffer(self._srcs, np.uint32), counts)
+        self._file.write(rows.tobytes())
+        self._spool.add(np.ascontiguousarray(rows["key"]).view(np.int64))
+        self._next += counts.size
+        self._keys, self._counts, self._srcs = array("Q"), array("I"), array("I")
+
+    def often(self, min_docs: int) -> set[int]:
+        """:func:`repeated_keys` of the keys added so far: the only ones that can be boilerplate. Once:
+        the spool is spent."""
+        self._flush()
+        spool, self._spool = self._spool, SortedSpool()
+        return repeated_keys(spool.sorted_parts(), min_docs)
+
+    def rows(self) -> Iterator[np.ndarray]:
+        """Every row added, a block at a time."""
+        self._flush()
+        self._file.seek(0)
+        while block := self._file.read(self.BLOCK * EDGE_ROWS.itemsize):
+            yield np.frombuffer(block, EDGE_ROWS)
+
+    def boilerplate(self, often: Set[int], keeper: Sequence[int], min_docs: int) -> dict[tuple[str, int], int]:
+        """Paragraphs that open or close at least ``min_docs`` different stories of one source.
+
+        Copies of one story count once (``keeper`` is each article's kept copy), so a story's own
+        closing line is not boilerplate because ten sites carried the story. ``often`` is what
+        :meth:`often` found, taken before the candidates, when the run holds least; source and story
+        are taken for those keys' rows alone.
+        """
+        if not often:
+            return {}
+        wanted = np.sort(np.fromiter(often, np.uint64, len(often)))
+        found = [block[_within(block["key"], wanted)] for block in self.rows()]
+        rows = np.concatenate(found) if found else np.empty(0, EDGE_ROWS)
+        srcs, ks, stories = rows["source"], rows["key"], np.asarray(keeper)[rows["doc"]]
+        order = np.lexsort((stories, ks, srcs))
+        srcs, ks, stories = srcs[order], ks[order], stories[order]
+        group = np.r_[True, (srcs[1:] != srcs[:-1]) | (ks[1:] != ks[:-1])]  # a new (source, paragraph)
+        new_story = group | np.r_[True, stories[1:] != stories[:-1]]  # each story counted once in its group
+        first = np.flatnonzero(group)
+        counts = np.add.reduceat(new_story.astype(np.int64), first)
+        names = list(self.sources)
+        return {
+            (names[int(srcs[f])], int(ks[f])): int(c)
+            for f, c in zip(first[counts >= min_docs], counts[counts >= min_docs])
+        }
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _boilerplate(docs: Iterable[DocInfo], keeper: Sequence[int], min_docs: int) -> dict[tuple[str, int], int]:
+    """:meth:`EdgeRows.boilerplate` of these articles (a run gathers its rows as it adds them)."""
+    edges = EdgeRows()
+    try:
         for d in docs:
-            keys.extend(d.edge_keys)
-        ordered = np.frombuffer(keys, np.uint64).copy()
-        del keys
-        ordered.sort()
-        often = repeated_keys([ordered], min_docs)
-        del ordered
-    if not often:
-        return {}
-    keys = array("Q")
-    sources: dict[str, int] = {}
-    src, story = array("i"), array("i")
-    for n, d in enumerate(docs):
-        for k in d.edge_keys:
-            if k in often:
-                src.append(sources.setdefault(_source(d.article.path), len(sources)))
-                keys.append(k)
-                story.append(keeper[n])
-    srcs, ks, stories = (np.frombuffer(a, t) for a, t in ((src, np.intc), (keys, np.uint64), (story, np.intc)))
-    order = np.lexsort((stories, ks, srcs))
-    srcs, ks, stories = srcs[order], ks[order], stories[order]
-    group = np.r_[True, (srcs[1:] != srcs[:-1]) | (ks[1:] != ks[:-1])]  # a new (source, paragraph)
-    new_story = group | np.r_[True, stories[1:] != stories[:-1]]  # each story counted once in its group
-    first = np.flatnonzero(group)
-    counts = np.add.reduceat(new_story.astype(np.int64), first)
-    names = list(sources)
-    return {
-        (names[int(srcs[f])], int(ks[f])): int(c)
-        for f, c in zip(first[counts >= min_docs], counts[counts >= min_docs])
-    }
+            edges.add(d)
+        return edges.boilerplate(edges.often(min_docs), keeper, min_docs)
+    finally:
+        edges.close()
 
 
 def _within(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:

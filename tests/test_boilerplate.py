@@ -13,18 +13,18 @@ import json
 from array import array
 from collections import defaultdict
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import dedupe.engine as engine
 from dedupe import Options, RunOptions, run
-from dedupe.policy import _boilerplate, repeated_keys
+from dedupe.policy import EdgeRows, _boilerplate, repeated_keys
 from dedupe.records import Article
 from dedupe.runreport import similarity_bins
-from dedupe.spill import DocInfo
+from dedupe.spill import DocInfo, DocTable
 from dedupe.stores import SortedSpool
 
 from .conftest import FIXTURES
@@ -137,11 +137,8 @@ def test_boilerplate_counts_the_stories_each_edge_paragraph_of_a_source_closes(a
     expected = {k: len(v) for k, v in stories.items() if len(v) >= min_docs}
     assert all(list(d.edge_keys) == [d.keys[i] for i in d.edge] for d in docs)
     assert _boilerplate(docs, keeper, min_docs) == expected
-    gathered = SortedSpool()  # as a run gathers them while adding articles, here spooled to files past 4
-    gathered.HELD = 4
-    for d in docs:
-        gathered.add(np.frombuffer(d.edge_keys, np.int64))
-    assert _boilerplate(docs, keeper, min_docs, repeated_keys(gathered.sorted_parts(), min_docs)) == expected
+    with mock.patch.object(EdgeRows, "BLOCK", 3), mock.patch.object(SortedSpool, "HELD", 4):
+        assert _boilerplate(docs, keeper, min_docs) == expected  # rows in blocks of 3, keys spooled to files
 
 
 @given(st.dictionaries(st.integers(0, 3) | st.integers(2**63, 2**64 - 1), st.integers(1, 7), max_size=8),
@@ -165,20 +162,33 @@ def test_a_run_with_fewer_edge_paragraphs_than_boilerplate_needs_finds_none(tmp_
     assert (tmp_path / "out" / "site" / "a.txt").read_text("utf-8").count("\n\n") == paragraphs
 
 
-def test_a_run_counts_edge_paragraphs_from_the_keys_it_gathered_not_from_its_records(tmp_path, monkeypatch):
-    # the first count of boilerplate takes the keys the corpus gathered as articles came, not a read of the records
+def test_a_run_finds_boilerplate_from_the_rows_it_gathered_not_from_its_records(tmp_path, monkeypatch):
+    # the edge paragraphs' rows are gathered as articles are added: finding boilerplate reads no record
     root = make_scrape(tmp_path)
-    calls = []
-    real = engine._boilerplate
+    reads, during = [0], []
+    real_read, real_run, real_boilerplate = DocTable._read, DocTable.run, EdgeRows.boilerplate
 
-    def spy(docs, keeper, min_docs, often=None):
-        calls.append(often)
-        return real(docs, keeper, min_docs, often)
+    def read(self, i):
+        reads[0] += 1
+        return real_read(self, i)
 
-    monkeypatch.setattr(engine, "_boilerplate", spy)
+    def run_of(self, start, stop):
+        reads[0] += stop - start
+        return real_run(self, start, stop)
+
+    def boilerplate(self, often, keeper, min_docs):
+        before = reads[0]
+        found = real_boilerplate(self, often, keeper, min_docs)
+        during.append((reads[0] - before, found))
+        return found
+
+    monkeypatch.setattr(DocTable, "_read", read)
+    monkeypatch.setattr(DocTable, "run", run_of)
+    monkeypatch.setattr(EdgeRows, "boilerplate", boilerplate)
     run(root, tmp_path / "out", Options(run=RunOptions(jobs=1)), report=tmp_path / "r.jsonl")
-    [often] = calls
-    assert often  # the scrape's footer and banner lines
+    [(records_read, found)] = during
+    # FOOTER closes all eight; the first round's clusters made the two short ones copies of long ones
+    assert records_read == 0 and list(found.values()) == [len(LONG)]
 
 
 def test_pass_two_holds_the_similarity_bins_not_the_verdict_table(scrape, tmp_path, monkeypatch):
