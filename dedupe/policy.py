@@ -93,6 +93,7 @@ class EdgeRows:
         rows["key"] = np.frombuffer(self._keys, np.uint64)
         rows["doc"] = np.repeat(np.arange(self._next, self._next + counts.size, dtype=np.uint32), counts)
         rows["source"] = np.repeat(np.frombuffer(self._srcs, np.uint32), counts)
+        self._file.seek(0, os.SEEK_END)  # after a read of the rows
         self._file.write(rows.tobytes())
         self._spool.add(np.ascontiguousarray(rows["key"]).view(np.int64))
         self._next += counts.size
@@ -140,17 +141,6 @@ class EdgeRows:
 
     def close(self) -> None:
         self._file.close()
-
-
-def _boilerplate(docs: Iterable[DocInfo], keeper: Sequence[int], min_docs: int) -> dict[tuple[str, int], int]:
-    """:meth:`EdgeRows.boilerplate` of these articles (a run gathers its rows as it adds them)."""
-    edges = EdgeRows()
-    try:
-        for d in docs:
-            edges.add(d)
-        return edges.boilerplate(edges.often(min_docs), keeper, min_docs)
-    finally:
-        edges.close()
 
 
 def _within(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:

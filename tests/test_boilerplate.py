@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dedupe import Options, RunOptions, run
-from dedupe.policy import EdgeRows, _boilerplate, repeated_keys
+from dedupe.policy import EdgeRows, repeated_keys
 from dedupe.records import Article
 from dedupe.runreport import similarity_bins
 from dedupe.spill import DocInfo, DocTable
@@ -114,6 +114,17 @@ def test_the_second_round_reuses_verdicts_as_a_fresh_round_would_find_them(tmp_p
     assert changed.any() and (~changed & result.table["duplicate"]).any()  # verdicts redone and kept
 
 
+def _boilerplate(docs: list[_Doc], keeper: list[int], min_docs: int) -> dict[tuple[str, int], int]:
+    """The boilerplate of these articles, their edge paragraphs gathered as a run gathers them."""
+    edges = EdgeRows()
+    try:
+        for d in docs:
+            edges.add(d)
+        return edges.boilerplate(edges.often(min_docs), keeper, min_docs)
+    finally:
+        edges.close()
+
+
 class _Doc:
     """What the boilerplate count reads of an article: its path, paragraph keys and edge paragraphs."""
 
@@ -139,6 +150,21 @@ def test_boilerplate_counts_the_stories_each_edge_paragraph_of_a_source_closes(a
     assert _boilerplate(docs, keeper, min_docs) == expected
     with mock.patch.object(EdgeRows, "BLOCK", 3), mock.patch.object(SortedSpool, "HELD", 4):
         assert _boilerplate(docs, keeper, min_docs) == expected  # rows in blocks of 3, keys spooled to files
+
+
+def test_edge_rows_added_after_a_read_follow_the_earlier_ones():
+    edges = EdgeRows()
+    try:
+        with mock.patch.object(EdgeRows, "BLOCK", 2):
+            edges.add(_Doc("a/x.txt", [1, 2, 3]))
+            edges.add(_Doc("b/y.txt", [4]))
+            next(edges.rows())  # a read left part way
+            edges.add(_Doc("a/z.txt", [5, 6]))
+            rows = np.concatenate(list(edges.rows()))
+        assert rows["key"].tolist() == [1, 2, 3, 4, 5, 6] and rows["doc"].tolist() == [0, 0, 0, 1, 2, 2]
+        assert [list(edges.sources)[s] for s in rows["source"].tolist()] == ["a", "a", "a", "b", "a", "a"]
+    finally:
+        edges.close()
 
 
 @given(st.dictionaries(st.integers(0, 3) | st.integers(2**63, 2**64 - 1), st.integers(1, 7), max_size=8),
