@@ -235,6 +235,11 @@ class Index:
         with self._failing():
             return self.store.expire(cutoff)
 
+    def is_empty(self) -> bool:
+        """Whether the index holds no article (a first fill: a run need not ask it of any)."""
+        with self._failing():
+            return self.store.is_empty()
+
     def stats(self) -> IndexStats:
         with self._failing():
             s: dict[str, Any] = self.store.stats()

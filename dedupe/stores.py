@@ -76,6 +76,8 @@ class Store(Protocol):
 
     def stats(self) -> dict[str, Any]: ...
 
+    def is_empty(self) -> bool: ...
+
     def close(self) -> None: ...
 
 
@@ -254,6 +256,9 @@ class SQLiteStore:
         ).fetchone()
         pages = self.db.execute("PRAGMA page_count").fetchone()[0] * self.db.execute("PRAGMA page_size").fetchone()[0]
         return {"articles": count, "oldest": oldest, "newest": newest, "bytes": pages}
+
+    def is_empty(self) -> bool:
+        return bool(self.db.execute("SELECT NOT EXISTS (SELECT 1 FROM docs)").fetchone()[0])
 
     def close(self) -> None:
         self.db.close()
@@ -461,6 +466,9 @@ class RedisStore:
             pipe.zrem(self._k("dates"), doc_id)
             pipe.execute()
         return len(ids)
+
+    def is_empty(self) -> bool:
+        return not self.r.zcard(self._k("dates"))
 
     def stats(self) -> dict[str, Any]:
         count = self.r.zcard(self._k("dates"))

@@ -54,6 +54,14 @@ def test_check_adds_new_articles_and_names_the_copy(target):
         assert index.stats().articles == 2
 
 
+def test_an_index_is_empty_until_an_article_is_added_and_after_the_last_expires(target):
+    with Index.open(target) as index:
+        assert index.is_empty()
+        index.add("old", as_text(*article(4)), date="2004-01-05")
+        assert not index.is_empty()
+        assert index.expire("2005-01-01") == 1 and index.is_empty()
+
+
 def test_same_id_again_is_seen_before_or_an_update(target):
     with Index.open(target) as index:
         head, paras = article(3)

@@ -29,6 +29,23 @@ def test_daily_incremental_run_drops_what_the_index_has_seen(runner, tmp_path):
     assert "articles: 3" in stats.stdout and "num_perm=128" in stats.stdout
 
 
+def test_a_run_asks_an_empty_index_nothing_and_fills_it(runner, tmp_path, monkeypatch):
+    # the first fill: no lookups (a million articles took 23 s to ask an index that held none)
+    asked = []
+    real = Index.query_entries
+    monkeypatch.setattr(Index, "query_entries", lambda self, entries: asked.append(1) or real(self, entries))
+    index = str(tmp_path / "seen.sqlite")
+    head, paras = article(0)
+    day1 = write(tmp_path / "day1", {"a/story.txt": as_text(head, paras), "b/wire.txt": syndicated(head, paras)})
+    r1 = runner.invoke(main, ["run", str(day1), "--out", str(tmp_path / "out1"), "--index", index, "--jobs", "1"])
+    assert r1.exit_code == 0, r1.stderr
+    assert asked == [] and sorted(outputs(tmp_path / "out1")) == ["a/story.txt"]
+    day2 = write(tmp_path / "day2", {"c/wire.txt": syndicated(head, paras)})
+    r2 = runner.invoke(main, ["run", str(day2), "--out", str(tmp_path / "out2"), "--index", index, "--jobs", "1"])
+    assert r2.exit_code == 0, r2.stderr
+    assert asked == [1] and outputs(tmp_path / "out2") == {}  # a held index is asked, and its copy dropped
+
+
 def test_filter_streams_unique_records_and_remembers_with_an_index(runner, tmp_path):
     recs = []
     for n, rid in [(3, "a"), (4, "b"), (3, "c"), (5, "d")]:
