@@ -84,7 +84,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=0, help="worker processes (default: one per CPU)")
     args = ap.parse_args()
     engine._seen_before = _timed("index lookups", engine._seen_before)
-    policy.EdgeRows.boilerplate = _timed("boilerplate", policy.EdgeRows.boilerplate)  # type: ignore[method-assign]
+    policy.ParagraphRows.boilerplate = _timed("boilerplate", policy.ParagraphRows.boilerplate)  # type: ignore[method-assign]
     cluster_module._components = _timed("components", cluster_module._components)
     engine._Local.prepared = _timed_iter("pass one", engine._Local.prepared)  # type: ignore[method-assign]
     for name in ("candidates", "clustering", "write_outputs"):

@@ -22,8 +22,8 @@ from .minhash import lsh_params
 from .policy import (
     Bodies,
     Cut,
-    EdgeRows,
     Floor,
+    ParagraphRows,
     Texts,
     _ranking,
     add_pairs,
@@ -143,7 +143,7 @@ class Corpus:
         self.signatures = Signatures(self._tmp.name, options.signature.num_perm)
         self.dates = array("d")  # NaN where undated: never outside a window
         self.shingle_counts = array("I")  # of each article's body, as signed
-        self.edges = EdgeRows(self._tmp.name)  # the paragraphs that open or close each article, for boilerplate
+        self.paragraph_rows = ParagraphRows(self._tmp.name)  # for boilerplate and what it touches
         self._file_starts = array("q")  # each input file's first article (an article's file: its path)
         self._last_path = ""
         self.bytes_in = 0
@@ -163,7 +163,7 @@ class Corpus:
             self._last_path = d.article.path
         self.dates.append(d.date if d.date is not None else float("nan"))
         self.shingle_counts.append(sum(d.shingle_sizes))
-        self.edges.add(d)
+        self.paragraph_rows.add(d)
         self.docs.append(d)
         self.bytes_in += d.bytes_in
 
@@ -189,7 +189,7 @@ class Corpus:
         return plausible_pairs(pairs, self.signature_columns, counts, Floor.of(self.options))
 
     def close(self) -> None:
-        self.edges.close()
+        self.paragraph_rows.close()
         self.docs.close()
         self.signatures.close()
         self._tmp.cleanup()
@@ -216,7 +216,7 @@ class Corpus:
         every = None  # the verdict of every candidate, when the work found them all
         if before is not None and before.table is not None:
             assert len(before.table) == len(candidates)  # the same candidates, one verdict each
-            touched = bodies.touched()
+            touched = self.paragraph_rows.touched(cut, len(docs))
             stale = touched[candidates[:, 0]]
             stale |= touched[candidates[:, 1]]
             self.work.verify_into(before.table, candidates, stale, cut, verifier)

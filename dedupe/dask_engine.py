@@ -52,7 +52,6 @@ from .formats import Paths, iter_inputs
 from .io import clear_staging
 from .minhash import lsh_params
 from .policy import (
-    Bodies,
     Cut,
     Floor,
     LocalSink,
@@ -236,8 +235,7 @@ class DaskEngine:
         client, docs = self.client, corpus.docs
         todo, reused = candidates.parts, [None] * len(candidates.parts)
         if before is not None:
-            bodies = Bodies(docs, self.texts, cut)
-            touched = self._value(bodies.touched())
+            touched = self._value(corpus.paragraph_rows.touched(cut, len(docs)))
             halves = [client.submit(tasks.reuse, v, touched) for v in self._verdicts]
             reused = [client.submit(getitem, h, 0) for h in halves]
             todo = [client.submit(getitem, h, 1) for h in halves]

@@ -350,7 +350,7 @@ def _run(
         if progress:
             progress(1, len(rels))
     big = len(corpus.docs) >= COLLECT_ARTICLES
-    often = corpus.edges.often(options.run.boilerplate_min_docs)  # before the candidates take memory
+    often = corpus.paragraph_rows.often(options.run.boilerplate_min_docs)  # before the candidates take memory
     give_back_memory(big)
     docs = corpus.docs
     docs.name()
@@ -365,7 +365,7 @@ def _run(
     give_back_memory(big)
     result = engine.clustering(corpus, candidates, {}, None, first)
     give_back_memory(big)
-    boiler = corpus.edges.boilerplate(often, result.keeper, options.run.boilerplate_min_docs)
+    boiler = corpus.paragraph_rows.boilerplate(often, result.keeper, options.run.boilerplate_min_docs)
     cut = boiler if options.run.boilerplate else {}
     if cut:
         give_back_memory(big)

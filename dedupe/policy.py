@@ -25,7 +25,7 @@ from .minhash import shared_count, unique
 from .prepare import body_for_matching, prepare_many
 from .records import Article, Problem
 from .shingle import words
-from .spill import DocInfo, SpillWriter
+from .spill import EDGE, DocInfo, SpillWriter
 from .stores import SortedSpool
 
 T = TypeVar("T")
@@ -60,14 +60,15 @@ def repeated_keys(sorted_parts: Iterable[np.ndarray], min_docs: int) -> set[int]
     return often
 
 
-EDGE_ROWS = np.dtype([("key", "<u8"), ("doc", "<u4"), ("source", "<u4")])
+PARAGRAPH_ROWS = np.dtype([("key", "<u8"), ("doc", "<u4"), ("source", "<u4"), ("edge", "?")])
 
 
-class EdgeRows:
-    """The paragraphs that open or close each article, as rows (key, article, source) gathered as the
-    articles are added in run order: their keys spooled for :func:`repeated_keys`, the rows written to
-    a temporary file and read back a block at a time, so that boilerplate is found without reading
-    the records and with memory of a block (a million articles have about six million such rows)."""
+class ParagraphRows:
+    """Every article's body paragraphs as rows (key, article, source, whether it opens or closes the
+    article), gathered as the articles are added in run order: the edge paragraphs' keys spooled for
+    :func:`repeated_keys`, the rows written to a temporary file and read back a block at a time, so that
+    boilerplate, and the articles it touches, are found without reading the records and with memory of
+    a block (a million articles have about fifteen million rows)."""
 
     BLOCK = 1 << 16  # rows held before they go to the file
 
@@ -76,32 +77,36 @@ class EdgeRows:
         self._file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115
         self._spool = SortedSpool()
         self._keys, self._counts, self._srcs = array("Q"), array("I"), array("I")
+        self._edge = bytearray()
         self._next = 0  # the first article not yet written
 
     def add(self, d: DocInfo) -> None:
         """Take in the next article."""
-        keys = d.edge_keys
+        keys = d.keys
+        n = len(keys)
         self._keys.extend(keys)
-        self._counts.append(len(keys))
-        self._srcs.append(self.sources.setdefault(_source(d.article.path), len(self.sources)) if keys else 0)
+        self._counts.append(n)
+        self._srcs.append(self.sources.setdefault(_source(d.article.path), len(self.sources)) if n else 0)
+        self._edge += b"\x01" * n if n <= 2 * EDGE else _ENDS + bytes(n - 2 * EDGE) + _ENDS  # as DocInfo.edge
         if len(self._keys) >= self.BLOCK:
             self._flush()
 
     def _flush(self) -> None:
         counts = np.frombuffer(self._counts, np.uint32)
-        rows = np.empty(len(self._keys), EDGE_ROWS)
+        rows = np.empty(len(self._keys), PARAGRAPH_ROWS)
         rows["key"] = np.frombuffer(self._keys, np.uint64)
         rows["doc"] = np.repeat(np.arange(self._next, self._next + counts.size, dtype=np.uint32), counts)
         rows["source"] = np.repeat(np.frombuffer(self._srcs, np.uint32), counts)
+        rows["edge"] = np.frombuffer(self._edge, np.bool_)
         self._file.seek(0, os.SEEK_END)  # after a read of the rows
         self._file.write(rows.tobytes())
-        self._spool.add(np.ascontiguousarray(rows["key"]).view(np.int64))
+        self._spool.add(np.ascontiguousarray(rows["key"][rows["edge"]]).view(np.int64))
         self._next += counts.size
-        self._keys, self._counts, self._srcs = array("Q"), array("I"), array("I")
+        self._keys, self._counts, self._srcs, self._edge = array("Q"), array("I"), array("I"), bytearray()
 
     def often(self, min_docs: int) -> set[int]:
-        """:func:`repeated_keys` of the keys added so far: the only ones that can be boilerplate. Once:
-        the spool is spent."""
+        """:func:`repeated_keys` of the edge paragraphs' keys added so far: the only ones that can be
+        boilerplate. Once: the spool is spent."""
         self._flush()
         spool, self._spool = self._spool, SortedSpool()
         return repeated_keys(spool.sorted_parts(), min_docs)
@@ -110,8 +115,14 @@ class EdgeRows:
         """Every row added, a block at a time."""
         self._flush()
         self._file.seek(0)
-        while block := self._file.read(self.BLOCK * EDGE_ROWS.itemsize):
-            yield np.frombuffer(block, EDGE_ROWS)
+        while block := self._file.read(self.BLOCK * PARAGRAPH_ROWS.itemsize):
+            yield np.frombuffer(block, PARAGRAPH_ROWS)
+
+    def _rows_of(self, keys: Iterable[int], edge: bool) -> np.ndarray:
+        """The rows whose key is one of ``keys`` (edge paragraphs' alone with ``edge``)."""
+        wanted = np.unique(np.fromiter(keys, np.uint64))
+        found = [b[_within(b["key"], wanted) & (b["edge"] if edge else True)] for b in self.rows()]
+        return np.concatenate(found) if found else np.empty(0, PARAGRAPH_ROWS)
 
     def boilerplate(self, often: Set[int], keeper: Sequence[int], min_docs: int) -> dict[tuple[str, int], int]:
         """Paragraphs that open or close at least ``min_docs`` different stories of one source.
@@ -123,9 +134,7 @@ class EdgeRows:
         """
         if not often:
             return {}
-        wanted = np.sort(np.fromiter(often, np.uint64, len(often)))
-        found = [block[_within(block["key"], wanted)] for block in self.rows()]
-        rows = np.concatenate(found) if found else np.empty(0, EDGE_ROWS)
+        rows = self._rows_of(often, edge=True)
         srcs, ks, stories = rows["source"], rows["key"], np.asarray(keeper)[rows["doc"]]
         order = np.lexsort((stories, ks, srcs))
         srcs, ks, stories = srcs[order], ks[order], stories[order]
@@ -139,8 +148,23 @@ class EdgeRows:
             for f, c in zip(first[counts >= min_docs], counts[counts >= min_docs])
         }
 
+    def touched(self, cut: Cut, articles: int) -> np.ndarray:
+        """Which of the ``articles`` (all, in run order) lose a paragraph to the ``cut`` where bodies are
+        compared (:class:`Bodies`: any paragraph of theirs, not only an edge one, that is cut)."""
+        out = np.zeros(articles, bool)
+        if not cut:
+            return out
+        rows = self._rows_of((k for _, k in cut), edge=False)
+        names = list(self.sources)
+        hit = [(names[s], k) in cut for s, k in zip(rows["source"].tolist(), rows["key"].tolist())]
+        out[rows["doc"][np.array(hit, bool)]] = True
+        return out
+
     def close(self) -> None:
         self._file.close()
+
+
+_ENDS = b"\x01" * EDGE  # the flags of an article's first or last EDGE paragraphs
 
 
 def _within(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
@@ -476,12 +500,6 @@ class Bodies:
         # an article's words are read for each similar pair it is in; a few hundred articles (tens
         # of KB each as str lists) cover the pairs around the current one, which come sorted
         self.words = _cached(source.words, 256)
-
-    def touched(self) -> np.ndarray:
-        """Which articles (all of them, in run order) lose a paragraph to the cut."""
-        docs = self.docs
-        assert isinstance(docs, Sequence)
-        return np.fromiter((not all(self.kept(d)) for d in docs), bool, len(docs))
 
 
 def _without_boilerplate(d: DocInfo, text: str, cut: Cut) -> tuple[str, int]:

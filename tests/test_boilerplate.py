@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dedupe import Options, RunOptions, run
-from dedupe.policy import EdgeRows, repeated_keys
+from dedupe.policy import ParagraphRows, repeated_keys
 from dedupe.records import Article
 from dedupe.runreport import similarity_bins
 from dedupe.spill import DocInfo, DocTable
@@ -116,7 +116,7 @@ def test_the_second_round_reuses_verdicts_as_a_fresh_round_would_find_them(tmp_p
 
 def _boilerplate(docs: list[_Doc], keeper: list[int], min_docs: int) -> dict[tuple[str, int], int]:
     """The boilerplate of these articles, their edge paragraphs gathered as a run gathers them."""
-    edges = EdgeRows()
+    edges = ParagraphRows()
     try:
         for d in docs:
             edges.add(d)
@@ -148,14 +148,33 @@ def test_boilerplate_counts_the_stories_each_edge_paragraph_of_a_source_closes(a
     expected = {k: len(v) for k, v in stories.items() if len(v) >= min_docs}
     assert all(list(d.edge_keys) == [d.keys[i] for i in d.edge] for d in docs)
     assert _boilerplate(docs, keeper, min_docs) == expected
-    with mock.patch.object(EdgeRows, "BLOCK", 3), mock.patch.object(SortedSpool, "HELD", 4):
+    with mock.patch.object(ParagraphRows, "BLOCK", 3), mock.patch.object(SortedSpool, "HELD", 4):
         assert _boilerplate(docs, keeper, min_docs) == expected  # rows in blocks of 3, keys spooled to files
 
 
-def test_edge_rows_added_after_a_read_follow_the_earlier_ones():
-    edges = EdgeRows()
+@given(st.lists(st.tuples(st.sampled_from(["a/x.txt", "b/y.txt", "top.txt"]), st.lists(st.integers(0, 9), max_size=9)),
+                max_size=20),
+       st.sets(st.tuples(st.sampled_from(["a", "b", "", "c"]), st.integers(0, 9)), max_size=6), st.integers(1, 8))
+def test_the_articles_a_cut_touches_are_those_with_a_paragraph_it_cuts(articles, cut, block):
+    # any paragraph, not only an edge one: bodies are compared without every cut paragraph
+    docs = [_Doc(path, keys) for path, keys in articles]
+    expected = [any((d.article.path.split("/")[0] if "/" in d.article.path else "", k) in cut for k in d.keys)
+                for d in docs]
+    rows = ParagraphRows()
     try:
-        with mock.patch.object(EdgeRows, "BLOCK", 2):
+        with mock.patch.object(ParagraphRows, "BLOCK", block):
+            for d in docs:
+                rows.add(d)
+            touched = rows.touched({c: 5 for c in cut}, len(docs))
+    finally:
+        rows.close()
+    assert touched.tolist() == expected
+
+
+def test_edge_rows_added_after_a_read_follow_the_earlier_ones():
+    edges = ParagraphRows()
+    try:
+        with mock.patch.object(ParagraphRows, "BLOCK", 2):
             edges.add(_Doc("a/x.txt", [1, 2, 3]))
             edges.add(_Doc("b/y.txt", [4]))
             next(edges.rows())  # a read left part way
@@ -192,7 +211,7 @@ def test_a_run_finds_boilerplate_from_the_rows_it_gathered_not_from_its_records(
     # the edge paragraphs' rows are gathered as articles are added: finding boilerplate reads no record
     root = make_scrape(tmp_path)
     reads, during = [0], []
-    real_read, real_run, real_boilerplate = DocTable._read, DocTable.run, EdgeRows.boilerplate
+    real_read, real_run, real_boilerplate = DocTable._read, DocTable.run, ParagraphRows.boilerplate
 
     def read(self, i):
         reads[0] += 1
@@ -210,7 +229,7 @@ def test_a_run_finds_boilerplate_from_the_rows_it_gathered_not_from_its_records(
 
     monkeypatch.setattr(DocTable, "_read", read)
     monkeypatch.setattr(DocTable, "run", run_of)
-    monkeypatch.setattr(EdgeRows, "boilerplate", boilerplate)
+    monkeypatch.setattr(ParagraphRows, "boilerplate", boilerplate)
     run(root, tmp_path / "out", Options(run=RunOptions(jobs=1)), report=tmp_path / "r.jsonl")
     [(records_read, found)] = during
     # FOOTER closes all eight; the first round's clusters made the two short ones copies of long ones
