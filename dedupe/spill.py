@@ -64,12 +64,6 @@ class DocInfo:
         n = len(self.keys)
         return range(n) if n <= 2 * EDGE else [*range(EDGE), *range(n - EDGE, n)]
 
-    @property
-    def edge_keys(self) -> array:  # type: ignore[type-arg]
-        """The keys of those paragraphs, in that order."""
-        keys = self.keys
-        return keys if len(keys) <= 2 * EDGE else keys[:EDGE] + keys[-EDGE:]
-
     def __reduce__(self) -> tuple[Any, tuple[bytes]]:
         return _unpack, (_pack(self),)
 
