@@ -68,7 +68,7 @@ class ParagraphRows:
     article), gathered as the articles are added in run order: the edge paragraphs' keys spooled for
     :func:`repeated_keys`, the rows written to a temporary file and read back a block at a time, so that
     boilerplate, and the articles it touches, are found without reading the records and with memory of
-    a block (a million articles have about fifteen million rows)."""
+    a block of rows (21 bytes a paragraph, kept on disk)."""
 
     BLOCK = 1 << 16  # rows held before they go to the file
 
