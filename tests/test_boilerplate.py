@@ -115,7 +115,7 @@ def test_the_second_round_reuses_verdicts_as_a_fresh_round_would_find_them(tmp_p
 
 
 def _boilerplate(docs: list[_Doc], keeper: list[int], min_docs: int) -> dict[tuple[str, int], int]:
-    """The boilerplate of these articles, their edge paragraphs gathered as a run gathers them."""
+    """The boilerplate of these articles, their paragraphs gathered as a run gathers them."""
     rows = ParagraphRows()
     try:
         for d in docs:
@@ -206,11 +206,12 @@ def test_a_run_with_fewer_edge_paragraphs_than_boilerplate_needs_finds_none(tmp_
     assert (tmp_path / "out" / "site" / "a.txt").read_text("utf-8").count("\n\n") == paragraphs
 
 
-def test_a_run_finds_boilerplate_from_the_rows_it_gathered_not_from_its_records(tmp_path, monkeypatch):
-    # the edge paragraphs' rows are gathered as articles are added: finding boilerplate reads no record
+def test_a_run_finds_boilerplate_and_what_it_touches_from_its_rows_not_its_records(tmp_path, monkeypatch):
+    # the paragraph rows are gathered as articles are added: the boilerplate count and the articles the
+    # cut touches (for the second clustering round) read no record
     root = make_scrape(tmp_path)
-    reads, during = [0], []
-    real_read, real_run, real_boilerplate = DocTable._read, DocTable.run, ParagraphRows.boilerplate
+    reads, during = [0], {}
+    real_read, real_run = DocTable._read, DocTable.run
 
     def read(self, i):
         reads[0] += 1
@@ -220,19 +221,26 @@ def test_a_run_finds_boilerplate_from_the_rows_it_gathered_not_from_its_records(
         reads[0] += stop - start
         return real_run(self, start, stop)
 
-    def boilerplate(self, often, keeper, min_docs):
-        before = reads[0]
-        found = real_boilerplate(self, often, keeper, min_docs)
-        during.append((reads[0] - before, found))
-        return found
+    def counted(name):
+        real = getattr(ParagraphRows, name)
+
+        def step(self, *args):
+            before = reads[0]
+            found = real(self, *args)
+            during[name] = (reads[0] - before, found)
+            return found
+
+        monkeypatch.setattr(ParagraphRows, name, step)
 
     monkeypatch.setattr(DocTable, "_read", read)
     monkeypatch.setattr(DocTable, "run", run_of)
-    monkeypatch.setattr(ParagraphRows, "boilerplate", boilerplate)
+    counted("boilerplate")
+    counted("touched")
     run(root, tmp_path / "out", Options(run=RunOptions(jobs=1)), report=tmp_path / "r.jsonl")
-    [(records_read, found)] = during
+    (boiler_reads, found), (touched_reads, touched) = during["boilerplate"], during["touched"]
     # FOOTER closes all eight; the first round's clusters made the two short ones copies of long ones
-    assert records_read == 0 and list(found.values()) == [len(LONG)]
+    assert boiler_reads == 0 and list(found.values()) == [len(LONG)]
+    assert touched_reads == 0 and touched.all()  # every article of the site loses FOOTER
 
 
 def test_pass_two_holds_the_similarity_bins_not_the_verdict_table(scrape, tmp_path, monkeypatch):
