@@ -365,7 +365,7 @@ def _run(
     give_back_memory(big)
     result = engine.clustering(corpus, candidates, {}, None, first)
     give_back_memory(big)
-    boiler = corpus.paragraph_rows.boilerplate(often, result.keeper, options.run.boilerplate_min_docs)
+    boiler, firsts = corpus.paragraph_rows.boilerplate(often, result.keeper, options.run.boilerplate_min_docs)
     cut = boiler if options.run.boilerplate else {}
     if cut:
         give_back_memory(big)
@@ -375,13 +375,14 @@ def _run(
     give_back_memory(big)
 
     def findings() -> None:  # the report's lines (each article's own, then the clusters'), written as the outputs are
-        gathered = Gathered(boiler)
+        gathered = Gathered()
         for n, d in enumerate(docs):
             gathered.add(n, d)
             for f in engine.texts.findings(d):
                 _write_json_line(rep, {**f, "doc": d.name, **_where(d)})
         names = gathered.names(docs)
-        for finding in _doc_findings(docs, result, seen, gathered, options.run.boilerplate, corpus.body_texts):
+        for finding in _doc_findings(docs, result, seen, gathered, (boiler, firsts), options.run.boilerplate,
+                                     corpus.body_texts):
             line = finding.to_dict()
             for named, prefix in ((names.get(finding.doc), ""), (names.get(finding.duplicate_of), "duplicate_of_")):
                 if named is not None:

@@ -31,6 +31,7 @@ from .stores import SortedSpool
 T = TypeVar("T")
 Docs = Sequence[DocInfo] | Mapping[int, DocInfo]  # articles by run number: all of them, or those a task holds
 Cut = dict[tuple[str, int], int]  # boilerplate paragraphs removed: (source, paragraph key) -> stories
+Firsts = dict[tuple[str, int], tuple[int, int]]  # where each boilerplate paragraph is first: (article, paragraph)
 
 
 class Texts(Protocol):
@@ -60,15 +61,15 @@ def repeated_keys(sorted_parts: Iterable[np.ndarray], min_docs: int) -> set[int]
     return often
 
 
-PARAGRAPH_ROWS = np.dtype([("key", "<u8"), ("doc", "<u4"), ("source", "<u4"), ("edge", "?")])
+PARAGRAPH_ROWS = np.dtype([("key", "<u8"), ("doc", "<u4"), ("index", "<u4"), ("source", "<u4"), ("edge", "?")])
 
 
 class ParagraphRows:
-    """Every article's body paragraphs as rows (key, article, source, whether it opens or closes the
-    article), gathered as the articles are added in run order: the edge paragraphs' keys spooled for
+    """Every article's body paragraphs as rows (key, article, place in it, source, whether it opens or
+    closes the article), gathered as the articles are added in run order: the edge paragraphs' keys spooled for
     :func:`repeated_keys`, the rows written to a temporary file and read back a block at a time, so that
     boilerplate, and the articles it touches, are found without reading the records and with memory of
-    a block of rows (21 bytes a paragraph, kept on disk)."""
+    a block of rows (25 bytes a paragraph, kept on disk)."""
 
     BLOCK = 1 << 16  # rows held before they go to the file
 
@@ -96,6 +97,7 @@ class ParagraphRows:
         rows = np.empty(len(self._keys), PARAGRAPH_ROWS)
         rows["key"] = np.frombuffer(self._keys, np.uint64)
         rows["doc"] = np.repeat(np.arange(self._next, self._next + counts.size, dtype=np.uint32), counts)
+        rows["index"] = np.arange(len(rows), dtype=np.uint32) - np.repeat(np.cumsum(counts) - counts, counts)
         rows["source"] = np.repeat(np.frombuffer(self._srcs, np.uint32), counts)
         rows["edge"] = np.frombuffer(self._edge, np.bool_)
         self._file.seek(0, os.SEEK_END)  # after a read of the rows
@@ -124,8 +126,9 @@ class ParagraphRows:
         found = [b[_within(b["key"], wanted) & (b["edge"] if edge else True)] for b in self.rows()]
         return np.concatenate(found) if found else np.empty(0, PARAGRAPH_ROWS)
 
-    def boilerplate(self, often: Set[int], keeper: Sequence[int], min_docs: int) -> dict[tuple[str, int], int]:
-        """Paragraphs that open or close at least ``min_docs`` different stories of one source.
+    def boilerplate(self, often: Set[int], keeper: Sequence[int], min_docs: int) -> tuple[Cut, Firsts]:
+        """Paragraphs that open or close at least ``min_docs`` different stories of one source, and
+        where each is first found (for the report).
 
         Copies of one story count once (``keeper`` is each article's kept copy), so a story's own
         closing line is not boilerplate because ten sites carried the story. ``often`` is what
@@ -133,8 +136,8 @@ class ParagraphRows:
         are taken for those keys' rows alone.
         """
         if not often:
-            return {}
-        rows = self._rows_of(often, edge=True)
+            return {}, {}
+        rows = self._rows_of(often, edge=True)  # in run order
         srcs, ks, stories = rows["source"], rows["key"], np.asarray(keeper)[rows["doc"]]
         order = np.lexsort((stories, ks, srcs))
         srcs, ks, stories = srcs[order], ks[order], stories[order]
@@ -142,11 +145,15 @@ class ParagraphRows:
         new_story = group | np.r_[True, stories[1:] != stories[:-1]]  # each story counted once in its group
         first = np.flatnonzero(group)
         counts = np.add.reduceat(new_story.astype(np.int64), first)
+        earliest = np.minimum.reduceat(order, first)  # each group's first row in run order
         names = list(self.sources)
-        return {
-            (names[int(srcs[f])], int(ks[f])): int(c)
-            for f, c in zip(first[counts >= min_docs], counts[counts >= min_docs])
-        }
+        cut: Cut = {}
+        firsts: Firsts = {}
+        for f, c, row in zip(first[counts >= min_docs], counts[counts >= min_docs], earliest[counts >= min_docs]):
+            paragraph = (names[int(srcs[f])], int(ks[f]))
+            cut[paragraph] = int(c)
+            firsts[paragraph] = (int(rows["doc"][row]), int(rows["index"][row]))
+        return cut, firsts
 
     def touched(self, cut: Cut, articles: int) -> np.ndarray:
         """Which of the ``articles`` (all, in run order) lose a paragraph to the ``cut`` where bodies are

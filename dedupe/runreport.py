@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import IO, Any
 
@@ -17,7 +17,7 @@ import xxhash
 from .cluster import Clustering
 from .config import Options
 from .formats import to_json
-from .policy import _source
+from .policy import Cut, Firsts
 from .records import DocFinding, Match, Problem
 from .spill import DocInfo
 
@@ -96,15 +96,12 @@ def _name_hash(name: str) -> int:
 
 class Gathered:
     """What the report's later lines need of every article, gathered as the records are read for each
-    article's own findings: one read of them all instead of four (each decodes every record). Arrays,
-    about 24 bytes an article: the names' hashes, the articles with a headline key and their keys,
-    and where each boilerplate paragraph of ``boiler`` is first found."""
+    article's own findings: one read of them all instead of three (each decodes every record). Arrays,
+    about 24 bytes an article: the names' hashes, the articles with a headline key and their keys."""
 
-    def __init__(self, boiler: Mapping[tuple[str, int], int]) -> None:
-        self.boiler = boiler
+    def __init__(self) -> None:
         self.name_hashes = array("Q")
         self.headline_numbers, self.headline_keys = array("q"), array("Q")
-        self.firsts: dict[tuple[str, int], tuple[int, int]] = {}
 
     def add(self, n: int, d: DocInfo) -> None:
         """Take in article ``n`` (in run order: each article once, the first first)."""
@@ -112,11 +109,6 @@ class Gathered:
         if d.headline_key is not None:
             self.headline_numbers.append(n)
             self.headline_keys.append(d.headline_key)
-        if self.boiler:
-            src = _source(d.article.path)
-            for i in d.edge:
-                if (src, d.keys[i]) in self.boiler:
-                    self.firsts.setdefault((src, d.keys[i]), (n, i))
 
     def names(self, docs: Sequence[DocInfo]) -> Names:
         return Names(docs, np.frombuffer(self.name_hashes, np.uint64))
@@ -193,10 +185,11 @@ def _same_headlines(numbers: array, keys: array) -> Iterator[list[int]]:  # type
 
 def _doc_findings(
     docs: Sequence[DocInfo], result: Clustering, seen: dict[int, Match], gathered: Gathered,
-    removing: bool, body_paragraphs: Callable[[int], list[str]],
+    boilerplate: tuple[Cut, Firsts], removing: bool, body_paragraphs: Callable[[int], list[str]],
 ) -> Iterator[DocFinding]:
     """The report's lines on articles and their copies, in run order: copies dropped, pairs held
-    apart, same headlines over different stories, boilerplate (``gathered`` from every record)."""
+    apart, same headlines over different stories (``gathered`` from every record), boilerplate
+    (with where each paragraph is first found)."""
     keeper = np.asarray(result.keeper)
     dropped = np.flatnonzero(keeper != np.arange(keeper.size)).tolist()  # only these and ``seen`` say anything
     for i in sorted({*dropped, *seen}):
@@ -230,8 +223,8 @@ def _doc_findings(
                 yield DocFinding("same_headline", docs[m].name, None, 0.0,
                                  "same headline, different story: kept both",
                                  (("same_as", docs[first].name), ("headline", docs[m].headline)))
-    firsts = gathered.firsts
-    for (src, key), count in sorted(gathered.boiler.items(), key=lambda kv: firsts[kv[0]]):
+    boiler, firsts = boilerplate
+    for (src, key), count in sorted(boiler.items(), key=lambda kv: firsts[kv[0]]):
         n, i = firsts[(src, key)]
         yield DocFinding("boilerplate", docs[n].name, None, 1.0,
                          "opens or closes many articles of this source" + ("; removed" if removing else "; kept"),

@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dedupe import Options, RunOptions, run
-from dedupe.policy import ParagraphRows, repeated_keys
+from dedupe.policy import Cut, Firsts, ParagraphRows, repeated_keys
 from dedupe.records import Article
 from dedupe.runreport import similarity_bins
 from dedupe.spill import DocInfo, DocTable
@@ -114,8 +114,9 @@ def test_the_second_round_reuses_verdicts_as_a_fresh_round_would_find_them(tmp_p
     assert changed.any() and (~changed & result.table["duplicate"]).any()  # verdicts redone and kept
 
 
-def _boilerplate(docs: list[_Doc], keeper: list[int], min_docs: int) -> dict[tuple[str, int], int]:
-    """The boilerplate of these articles, their paragraphs gathered as a run gathers them."""
+def _boilerplate(docs: list[_Doc], keeper: list[int], min_docs: int) -> tuple[Cut, Firsts]:
+    """The boilerplate of these articles and where each is first found, their paragraphs gathered as a
+    run gathers them."""
     rows = ParagraphRows()
     try:
         for d in docs:
@@ -146,9 +147,15 @@ def test_boilerplate_counts_the_stories_each_edge_paragraph_of_a_source_closes(a
         for i in d.edge:
             stories[(d.article.path.split("/")[0] if "/" in d.article.path else "", d.keys[i])].add(keeper[n])
     expected = {k: len(v) for k, v in stories.items() if len(v) >= min_docs}
-    assert _boilerplate(docs, keeper, min_docs) == expected
+    firsts: Firsts = {}  # the first article in run order, and its first edge paragraph, of each
+    for n, d in enumerate(docs):
+        for i in d.edge:
+            src = d.article.path.split("/")[0] if "/" in d.article.path else ""
+            if (src, d.keys[i]) in expected:
+                firsts.setdefault((src, d.keys[i]), (n, i))
+    assert _boilerplate(docs, keeper, min_docs) == (expected, firsts)
     with mock.patch.object(ParagraphRows, "BLOCK", 3), mock.patch.object(SortedSpool, "HELD", 4):
-        assert _boilerplate(docs, keeper, min_docs) == expected  # rows in blocks of 3, keys spooled to files
+        assert _boilerplate(docs, keeper, min_docs) == (expected, firsts)  # rows in blocks of 3, keys spooled
 
 
 @given(st.lists(st.tuples(st.sampled_from(["a/x.txt", "b/y.txt", "top.txt"]), st.lists(st.integers(0, 9), max_size=9)),
@@ -239,7 +246,7 @@ def test_a_run_finds_boilerplate_and_what_it_touches_from_its_rows_not_its_recor
     run(root, tmp_path / "out", Options(run=RunOptions(jobs=1)), report=tmp_path / "r.jsonl")
     (boiler_reads, found), (touched_reads, touched) = during["boilerplate"], during["touched"]
     # FOOTER closes all eight; the first round's clusters made the two short ones copies of long ones
-    assert boiler_reads == 0 and list(found.values()) == [len(LONG)]
+    assert boiler_reads == 0 and list(found[0].values()) == [len(LONG)]
     assert touched_reads == 0 and touched.all()  # every article of the site loses FOOTER
 
 

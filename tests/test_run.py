@@ -313,7 +313,7 @@ def test_articles_with_one_headline_are_grouped_in_run_order(headlines):
 
     from dedupe.runreport import Gathered, _same_headlines
 
-    gathered = Gathered({})
+    gathered = Gathered()
     for i, h in enumerate(headlines):
         gathered.add(i, SimpleNamespace(name=f"a{i}", headline_key=h))  # type: ignore[arg-type]
     groups: dict[int, list[int]] = {}
