@@ -651,15 +651,16 @@ typedef struct {
 static Py_ssize_t sort_distinct(uint64_t *v, Py_ssize_t n) {
     if (n == 0)
         return 0;
-    uint64_t *tmp = n >= RADIX64_FROM ? PyMem_Malloc((size_t)n * sizeof(uint64_t)) : NULL;
-    if (tmp != NULL) {
+    if (n < RADIX64_FROM) {
+        sort_u64(v, n);
+    } else {
+        uint64_t *tmp = PyMem_Malloc((size_t)n * sizeof(uint64_t));
+        if (tmp == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
         radix_sort_u64(v, n, tmp);
         PyMem_Free(tmp);
-    } else if (n >= RADIX64_FROM) {
-        PyErr_NoMemory();
-        return -1;
-    } else {
-        sort_u64(v, n);
     }
     Py_ssize_t kept = 1;
     for (Py_ssize_t s = 1; s < n; s++)
