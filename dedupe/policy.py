@@ -300,10 +300,15 @@ def add_pairs(keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return merged
 
 
+PAIR_ROWS_BLOCK = 1 << 18  # keys split at a time (two int64 temporaries of the whole would double the step's peak)
+
+
 def pair_rows(keys: np.ndarray) -> np.ndarray:
     """Pair keys as rows of two int32 run numbers (8 bytes a pair: a million articles give millions)."""
     rows = np.empty((len(keys), 2), np.int32)
-    rows[:, 0], rows[:, 1] = keys >> 32, keys & 0xFFFFFFFF
+    for k in range(0, len(keys), PAIR_ROWS_BLOCK):
+        block = keys[k : k + PAIR_ROWS_BLOCK]
+        rows[k : k + len(block), 0], rows[k : k + len(block), 1] = block >> 32, block & 0xFFFFFFFF
     return rows
 
 
@@ -374,6 +379,7 @@ def agreements(pairs: np.ndarray, columns: Callable[[int, int], np.ndarray], wid
         for k in range(0, len(pairs), AGREE_PAIRS):
             p = pairs[k : k + AGREE_PAIRS]
             agree[k : k + len(p)] += (block[p[:, 0]] == block[p[:, 1]]).sum(axis=1, dtype=np.uint16)
+        del block  # before the next columns are read: one block in memory, not two
     return agree
 
 
@@ -388,7 +394,13 @@ def plausible_pairs(pairs: np.ndarray, columns: Callable[[int, int], np.ndarray]
     for k in range(0, len(pairs), AGREE_PAIRS):
         p = pairs[k : k + AGREE_PAIRS]
         keep[k : k + len(p)] = floor.passes(agree[k : k + len(p)], sizes[p[:, 0]], sizes[p[:, 1]])
-    return pairs[keep]
+    out = np.empty((int(np.count_nonzero(keep)), 2), pairs.dtype)
+    at = 0
+    for k in range(0, len(pairs), AGREE_PAIRS):  # a block at a time: a mask of the whole builds an index of the whole
+        kept = pairs[k : k + AGREE_PAIRS][keep[k : k + AGREE_PAIRS]]
+        out[at : at + len(kept)] = kept
+        at += len(kept)
+    return out
 
 
 def _cached(fn: Callable[[int], T], size: int = 4096) -> Callable[[int], T]:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedupe import Options, RunOptions, run
+from dedupe import Options, RunOptions, policy, run
 from dedupe.policy import AGREE_COLUMNS, Floor, agreements, band_keys, plausible_pairs
 from dedupe.prepare import prepare
 from dedupe.records import Article
@@ -125,6 +126,26 @@ def test_plausible_pairs_keeps_the_pairs_that_pass_in_order():
     got = plausible_pairs(pairs, lambda a, b: sig[:, a:b], sizes, floor)
     assert got.tolist() == [[0, 1], [0, 3]]  # a near copy; a small set inside a large one
     assert plausible_pairs(pairs[:0], lambda a, b: sig[:, a:b], sizes, floor).shape == (0, 2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 12), st.data(), st.integers(1, 5))
+def test_plausible_pairs_taken_a_block_at_a_time_are_those_that_pass_one_by_one(articles, data, block):
+    # pairs are compared, and the passing ones copied out, a block at a time (memory of a block, not
+    # of an index of the whole): any block size keeps exactly the passing pairs, in order
+    width = 8
+    sig = np.array(data.draw(st.lists(st.lists(st.integers(0, 2), min_size=width, max_size=width),
+                                      min_size=articles, max_size=articles)), np.uint32)
+    sizes = np.array(data.draw(st.lists(st.integers(0, 500), min_size=articles, max_size=articles)), np.uint32)
+    pair = st.tuples(st.integers(0, articles - 1), st.integers(0, articles - 1))
+    pairs = np.array(data.draw(st.lists(pair, max_size=40)), np.int32).reshape(-1, 2)
+    floor = Floor(0.4, 0.5, width)
+    expected = [[i, j] for i, j in pairs.tolist()
+                if floor.passes(np.array([np.count_nonzero(sig[i] == sig[j])]), sizes[[i]], sizes[[j]])[0]]
+    with mock.patch.object(policy, "AGREE_PAIRS", block):
+        got = plausible_pairs(pairs, lambda a, b: sig[:, a:b], sizes, floor)
+    assert got.tolist() == expected
+    assert got.dtype == pairs.dtype
 
 
 @given(st.lists(st.lists(st.integers(0, 3) | st.integers(0, 2**32 - 1), min_size=3, max_size=3), max_size=60))

@@ -222,12 +222,13 @@ def test_band_pairs_pair_each_member_with_the_next_ones_of_its_bucket(values, ca
     assert sorted(map(tuple, found.tolist())) == expected
 
 
-@given(st.lists(pair_lists, max_size=5))
-def test_pairs_added_band_by_band_are_the_sorted_union(bands):
+@given(st.lists(pair_lists, max_size=5), st.integers(1, 4))
+def test_pairs_added_band_by_band_are_the_sorted_union(bands, block):
     keys = np.empty(0, np.int64)
     for pairs in bands:
         keys = add_pairs(keys, np.array(pairs, np.int64).reshape(-1, 2))
-    assert pair_rows(keys).tolist() == [list(p) for p in sorted({p for pairs in bands for p in pairs})]
+    with mock.patch.object(policy, "PAIR_ROWS_BLOCK", block):  # keys split into rows a block at a time
+        assert pair_rows(keys).tolist() == [list(p) for p in sorted({p for pairs in bands for p in pairs})]
 
 
 class _Redo:
