@@ -313,16 +313,16 @@ def run(
         try:
             corpus = Corpus(engine.texts, options, engine.work)
             problems: list[Problem] = []
-            rels = engine.inputs(problems)
             clear_temps(report_path)  # what a killed run left
             with atomic_writer(report_path) as rep:
-                summary, result, seen = _run(engine, corpus, rels, problems, options, rep, progress, index,
-                                             report_path)
+                summary, result, seen = _run(engine, corpus, engine.inputs(problems), problems, options, rep,
+                                             progress, index, report_path)
             keeper = result.keeper  # all the index add needs of the clusters
             del result
         finally:
             engine.close()
         if index is not None:  # last: a run killed before this leaves the index as it was
+            give_back_memory(len(corpus.docs) >= COLLECT_ARTICLES)  # what writing freed, before SQLite's cache grows
             try:
                 index.add_entries(
                     index.make_entry(d.name, corpus.signature(i), d.matching_keys, d.sentences, d.date)
@@ -340,7 +340,9 @@ def _run(
     engine: Engine, corpus: Corpus, rels: Sequence[str], problems: list[Problem], options: Options, rep: Any,
     progress: Callable[[int, int], None] | None, index: Index | None, report_path: Path,
 ) -> tuple[RunSummary, Clustering, dict[int, Match]]:
-    """The run's steps up to its report's last line, on either engine."""
+    """The run's steps up to its report's last line, on either engine. The listing ``rels`` is let go
+    after pass one (a million paths hold about 40 MB): the caller keeps no reference to it."""
+    files = len(rels)
     for _rel, shard, items in engine.prepared(rels):
         for item in items:
             if isinstance(item, Problem):
@@ -348,7 +350,8 @@ def _run(
             else:
                 corpus.add(item, shard)
         if progress:
-            progress(1, len(rels))
+            progress(1, files)
+    del rels
     big = len(corpus.docs) >= COLLECT_ARTICLES
     often = corpus.paragraph_rows.often(options.run.boilerplate_min_docs)  # before the candidates take memory
     give_back_memory(big)
@@ -393,7 +396,7 @@ def _run(
     problems.extend(unwritten)
     kept = sum(1 for i, k in enumerate(result.keeper) if i == k and i not in seen)
     summary = RunSummary(
-        files=len(rels),
+        files=files,
         documents=len(docs),
         kept=kept,
         dropped=len(docs) - kept,

@@ -120,6 +120,39 @@ def test_a_step_s_reference_cycles_are_collected_before_the_trim():
             gc.enable()
 
 
+def test_a_run_lets_its_listing_go_after_pass_one(tmp_path):
+    # a million paths hold about 40 MB: nothing after pass one needs more of the listing than its length
+    import gc
+    import weakref
+
+    from dedupe import Options, RunOptions, engine
+    from dedupe.policy import ParagraphRows
+
+    scrape = tmp_path / "scrape"
+    for n, text in enumerate(["Storm hits the coast.\n\nHigh winds cut power to homes.\n", "Rates rise.\n"] * 2):
+        (scrape / f"s{n % 2}").mkdir(parents=True, exist_ok=True)
+        (scrape / f"s{n % 2}" / f"{n}.txt").write_text(text, "utf-8")
+    listings: list[weakref.ref[Paths]] = []
+    held_after_pass_one: list[bool] = []
+    inputs, often = engine._Local.inputs, ParagraphRows.often
+
+    def listing(self: engine._Local, problems: list) -> Paths:
+        paths = inputs(self, problems)
+        listings.append(weakref.ref(paths))
+        return paths
+
+    def right_after_pass_one(self: ParagraphRows, min_docs: int) -> set[int]:
+        gc.collect()
+        held_after_pass_one.append(listings[0]() is not None)
+        return often(self, min_docs)
+
+    with mock.patch.object(engine._Local, "inputs", listing), \
+            mock.patch.object(ParagraphRows, "often", right_after_pass_one):
+        summary = engine.run(scrape, tmp_path / "out", Options(run=RunOptions(jobs=1)))
+    assert summary.files == 4 and summary.documents == 4  # its length still counted
+    assert held_after_pass_one == [False]
+
+
 def _listed_at_once(root: str) -> list[str]:
     """The listing as it was made before it was made a folder at a time: every path, then sorted."""
     found: list[str] = []
