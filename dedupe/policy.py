@@ -120,10 +120,10 @@ class ParagraphRows:
         while block := self._file.read(self.BLOCK * PARAGRAPH_ROWS.itemsize):
             yield np.frombuffer(block, PARAGRAPH_ROWS)
 
-    def _rows_of(self, keys: Iterable[int], edge: bool) -> np.ndarray:
-        """The rows whose key is one of ``keys`` (edge paragraphs' alone with ``edge``)."""
+    def _edge_rows_of(self, keys: Iterable[int]) -> np.ndarray:
+        """The rows of edge paragraphs whose key is one of ``keys``."""
         wanted = np.unique(np.fromiter(keys, np.uint64))
-        found = [b[_within(b["key"], wanted) & (b["edge"] if edge else True)] for b in self.rows()]
+        found = [b[_within(b["key"], wanted) & b["edge"]] for b in self.rows()]
         return np.concatenate(found) if found else np.empty(0, PARAGRAPH_ROWS)
 
     def boilerplate(self, often: Set[int], keeper: Sequence[int], min_docs: int) -> tuple[Cut, Firsts]:
@@ -137,7 +137,7 @@ class ParagraphRows:
         """
         if not often:
             return {}, {}
-        rows = self._rows_of(often, edge=True)  # in run order
+        rows = self._edge_rows_of(often)  # in run order
         srcs, ks, stories = rows["source"], rows["key"], np.asarray(keeper)[rows["doc"]]
         order = np.lexsort((stories, ks, srcs))
         srcs, ks, stories = srcs[order], ks[order], stories[order]
@@ -159,16 +159,28 @@ class ParagraphRows:
         """Which of the ``articles`` (all, in run order) lose a paragraph to the ``cut`` where bodies are
         compared (:class:`Bodies`: any paragraph of theirs, not only an edge one, that is cut)."""
         out = np.zeros(articles, bool)
-        if not cut:
+        cut_rows = [(self.sources[name], key) for name, key in cut if name in self.sources]
+        if not cut_rows:
             return out
-        rows = self._rows_of((k for _, k in cut), edge=False)
-        names = list(self.sources)
-        hit = [(names[s], k) in cut for s, k in zip(rows["source"].tolist(), rows["key"].tolist())]
-        out[rows["doc"][np.array(hit, bool)]] = True
+        sources, keys = zip(*cut_rows)
+        wanted = np.unique(_source_keys(np.array(keys, np.uint64), np.array(sources, np.uint32)))
+        for block in self.rows():  # a block at a time, in numpy: the cut's rows may be millions
+            out[block["doc"][_within(_source_keys(block["key"], block["source"]), wanted)]] = True
         return out
 
     def close(self) -> None:
         self._file.close()
+
+
+def _source_keys(keys: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """A paragraph key and its source as one 64-bit value: for one source a bijection of the key, so
+    two rows share it only by a chance of 2**-64 (a row taken for the cut's by that chance only has
+    its article's pairs verified again)."""
+    out: np.ndarray = keys ^ (sources.astype(np.uint64) * _SOURCE_MULTIPLIER)
+    return out
+
+
+_SOURCE_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd: distinct sources, distinct multiples
 
 
 _ENDS = b"\x01" * EDGE  # the flags of an article's first or last EDGE paragraphs
