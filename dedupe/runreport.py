@@ -125,11 +125,18 @@ def _where(d: DocInfo, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+BINS_BLOCK = 1 << 18  # pairs binned at a time: a million articles' millions of pairs need no temporaries of the whole
+
+
 def similarity_bins(similarity: np.ndarray, duplicate: np.ndarray) -> tuple[list[int], list[int]]:
     """How many pairs fall in each bin of 0.05 of similarity: those merged, and the others."""
-    at = np.minimum(SIMILARITY_BINS - 1, (similarity * SIMILARITY_BINS).astype(np.int64))
-    return (np.bincount(at[duplicate], minlength=SIMILARITY_BINS).tolist(),
-            np.bincount(at[~duplicate], minlength=SIMILARITY_BINS).tolist())
+    merged, apart = np.zeros(SIMILARITY_BINS, np.int64), np.zeros(SIMILARITY_BINS, np.int64)
+    for k in range(0, len(similarity), BINS_BLOCK):
+        at = np.minimum(SIMILARITY_BINS - 1, (similarity[k : k + BINS_BLOCK] * SIMILARITY_BINS).astype(np.int64))
+        dup = duplicate[k : k + BINS_BLOCK]
+        merged += np.bincount(at[dup], minlength=SIMILARITY_BINS)
+        apart += np.bincount(at[~dup], minlength=SIMILARITY_BINS)
+    return merged.tolist(), apart.tolist()
 
 
 def binned(result: Clustering) -> Clustering:

@@ -306,10 +306,10 @@ class SortedSpool:
         if not self._files:
             self._files = [tempfile.TemporaryFile() for _ in range(self.PARTS)]  # noqa: SIM115
         values = self._taken()
-        part = (values >> 60) + 8  # the top four bits, sign first: 0 to 15 in the values' order
-        order = np.argsort(part, kind="stable")
-        values, part = values[order], part[order]
-        bounds = np.searchsorted(part, np.arange(self.PARTS + 1))
+        values.sort()  # in place: no order or part number a value beside them
+        # part p holds the values whose top four bits, sign first, are p: those from (p - 8) << 60 on
+        bounds = np.searchsorted(values, (np.arange(self.PARTS + 1, dtype=np.int64) - 8) << 60)
+        bounds[-1] = len(values)
         for p, f in enumerate(self._files):
             f.write(values[bounds[p] : bounds[p + 1]].tobytes())
 

@@ -211,6 +211,30 @@ def test_a_compact_listing_reads_as_the_list_it_holds(paths, data):
         listing[len(paths)]
 
 
+def test_spooled_values_at_the_parts_edges_go_to_the_part_they_open():
+    edges = [(p - 8) << 60 for p in range(SortedSpool.PARTS)]
+    values = sorted({v for e in edges for v in (e - 1, e, e + 1) if -(2**63) <= v < 2**63} | {2**63 - 1})
+    with mock.patch.object(SortedSpool, "HELD", 1):
+        spool = SortedSpool()
+        spool.add(np.array(values[::-1], np.int64))
+        parts = [p.tolist() for p in spool.sorted_parts()]
+    assert [p[0] for p in parts] == edges  # each part starts at its edge...
+    assert [v for p in parts for v in p] == values  # ...and holds every value up to the next one
+
+
+@given(st.lists(st.tuples(st.floats(0, 1), st.booleans()), max_size=40), st.integers(1, 5))
+def test_the_similarity_bins_summed_a_block_at_a_time_are_the_whole_table_s(pairs, block):
+    from dedupe import runreport
+
+    similarity = np.array([s for s, _ in pairs], np.float64)
+    duplicate = np.array([d for _, d in pairs], bool)
+    expected = ([0] * runreport.SIMILARITY_BINS, [0] * runreport.SIMILARITY_BINS)
+    for s, d in pairs:
+        expected[0 if d else 1][min(runreport.SIMILARITY_BINS - 1, int(s * runreport.SIMILARITY_BINS))] += 1
+    with mock.patch.object(runreport, "BINS_BLOCK", block):
+        assert runreport.similarity_bins(similarity, duplicate) == expected
+
+
 @given(st.lists(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=30), max_size=8), st.integers(1, 40))
 def test_spooled_values_come_back_sorted_part_by_part(batches, held):
     # an index's band rows: past HELD of them in temporary files, read back one sorted part at a time
