@@ -131,6 +131,13 @@ def verdict_rows(verdicts: Iterable[tuple[int, int, PairVerdict]]) -> np.ndarray
     return table
 
 
+def verdict_triples(table: np.ndarray) -> list[tuple[int, int, PairVerdict]]:
+    """The rows of a :data:`VERDICTS` table as ``(i, j, verdict)``: what :func:`verdict_rows` took."""
+    return [(i, j, PairVerdict(duplicate, similarity, REASONS[reason])) for i, j, duplicate, similarity, reason in zip(
+        table["i"].tolist(), table["j"].tolist(), table["duplicate"].tolist(), table["similarity"].tolist(),
+        table["reason"].tolist())]
+
+
 def pair_keys(i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """One sortable int64 a pair (run numbers below 2**31): sorted keys are pairs sorted by (i, j).
 
@@ -358,7 +365,7 @@ def cluster(
     components = _components(candidates[table["duplicate"]])
     settled = settle_all(components) if settle_all else (settle(c, verifier, rank) for c in components)
     keeper, verdicts = kept_copies(n, settled)
-    return Clustering(keeper, verdicts, tuple((int(r["i"]), int(r["j"]), verdict(r)) for r in held), table)
+    return Clustering(keeper, verdicts, tuple(verdict_triples(held)), table)
 
 
 def verify_all(candidates: np.ndarray, verifier: Verifier) -> np.ndarray:

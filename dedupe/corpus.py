@@ -10,7 +10,7 @@ from __future__ import annotations
 import tempfile
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -126,7 +126,7 @@ class Work(Protocol):
     def settle(
         self, components: list[list[int]], cut: Cut, known: Mapping[tuple[int, int], PairVerdict],
         verifier: Verifier, rank: Callable[[list[int]], list[int]], first: frozenset[int],
-    ) -> list[Drops]: ...
+    ) -> Iterable[Drops]: ...
 
 
 class Corpus:

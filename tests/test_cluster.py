@@ -18,10 +18,12 @@ from dedupe.cluster import (
     Verdicts,
     cluster,
     kept_copies,
+    settle,
     templated,
     templated_paragraphs,
     verdict,
     verdict_rows,
+    verdict_triples,
 )
 from dedupe.policy import _ranking, add_pairs, band_keys, band_pairs, merge_pairs, pair_rows
 
@@ -298,6 +300,31 @@ def test_the_local_work_redoes_the_rows_to_do_in_its_workers(jobs, monkeypatch):
     for (i, j), row, redo in zip(pairs.tolist(), table, todo.tolist()):
         assert verdict(row) == (_Redo.fresh(i, j) if redo else PairVerdict(False, 0.5, "no_body"))
         assert (int(row["i"]), int(row["j"])) == (i, j)
+
+
+@given(st.lists(st.tuples(st.integers(0, 2**31 - 1), st.integers(0, 2**31 - 1), st.booleans(),
+                          st.floats(0, 1), st.sampled_from(REASONS)), max_size=20))
+def test_verdict_triples_are_what_a_verdict_table_was_made_of(rows):
+    triples = [(i, j, PairVerdict(dup, sim, reason)) for i, j, dup, sim, reason in rows]
+    assert verdict_triples(verdict_rows(triples)) == triples
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_local_work_settles_components_in_its_workers_as_in_this_process(jobs, monkeypatch):
+    # forked workers send each chunk's drops back as a verdict table; the clustering takes them as drops
+    from dedupe import engine
+
+    monkeypatch.setattr(engine, "PARALLEL_COMPONENTS", 0)
+    rng = np.random.default_rng(7)
+    members = rng.permutation(3000).tolist()
+    components = [sorted(members[k : k + size]) for k, size in
+                  zip(range(0, 3000, 6), rng.integers(2, 7, 500).tolist())]
+    rank = sorted
+    expected = [drop for c in components for drop in settle(c, _Redo(), rank)]
+    got = [drop for drops in engine._LocalWork(jobs).settle(components, {}, {}, _Redo(), rank, frozenset())
+           for drop in drops]  # grouped by component in this process, by chunk of components in workers
+    assert got == expected
+    assert len(got) > 300  # components that drop something
 
 
 _SHINGLE_PARAGRAPHS = st.lists(st.lists(st.integers(0, 40), max_size=12).map(lambda v: np.unique(np.array(v, np.uint32))),
