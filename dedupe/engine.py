@@ -343,7 +343,7 @@ def _run(
     progress: Callable[[int, int], None] | None, index: Index | None, report_path: Path,
 ) -> tuple[RunSummary, Clustering, dict[int, Match]]:
     """The run's steps up to its report's last line, on either engine. The listing ``rels`` is let go
-    after pass one (a million paths hold about 40 MB): the caller keeps no reference to it."""
+    after pass one (a million paths held about 30 MB): the caller keeps no reference to it."""
     files = len(rels)
     for _rel, shard, items in engine.prepared(rels):
         for item in items:
