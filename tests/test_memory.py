@@ -121,7 +121,7 @@ def test_a_step_s_reference_cycles_are_collected_before_the_trim():
 
 
 def test_a_run_lets_its_listing_go_after_pass_one(tmp_path):
-    # a million paths hold about 40 MB: nothing after pass one needs more of the listing than its length
+    # a million paths held about 30 MB: nothing after pass one needs more of the listing than its length
     import gc
     import weakref
 
