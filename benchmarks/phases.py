@@ -1,6 +1,6 @@
 """Where a `dedupe run` spends its time and memory: each step's wall time and the run's RSS around it.
 
-    python benchmarks/phases.py SCRAPE OUT [--index IDX.sqlite] [--jobs N]
+    python benchmarks/phases.py SCRAPE OUT [--index IDX.sqlite] [--jobs N] [--inner]
 
 Runs the local engine in this process with a timer around its steps (pass one included), printing
 one line a step as it ends: when it started, how long it took, the CPU time of this process and of
@@ -82,8 +82,17 @@ def main() -> None:
     ap.add_argument("out")
     ap.add_argument("--index", help="an index to ask and add to, as `dedupe run --index`")
     ap.add_argument("--jobs", type=int, default=0, help="worker processes (default: one per CPU)")
+    ap.add_argument("--inner", action="store_true",
+                    help="also a line for each step inside the clustering rounds and before writing (verify,"
+                         " the cut's touched articles, settling with the kept copies, the similarity bins)")
     args = ap.parse_args()
-    engine._seen_before = _timed("index lookups", engine._seen_before)
+    if args.inner:
+        engine._LocalWork.verify = _timed("(verify)", engine._LocalWork.verify)  # type: ignore[method-assign]
+        engine._LocalWork.verify_into = _timed("(verify again)", engine._LocalWork.verify_into)  # type: ignore[method-assign]
+        policy.ParagraphRows.touched = _timed("(touched)", policy.ParagraphRows.touched)  # type: ignore[method-assign]
+        cluster_module.kept_copies = _timed("(settle, kept copies)", cluster_module.kept_copies)
+        setattr(engine, "binned", _timed("(similarity bins)", getattr(engine, "binned")))  # noqa: B009, B010
+    setattr(engine, "_seen_before", _timed("index lookups", getattr(engine, "_seen_before")))  # noqa: B009, B010
     policy.ParagraphRows.boilerplate = _timed("boilerplate", policy.ParagraphRows.boilerplate)  # type: ignore[method-assign]
     cluster_module._components = _timed("components", cluster_module._components)
     engine._Local.prepared = _timed_iter("pass one", engine._Local.prepared)  # type: ignore[method-assign]
