@@ -123,7 +123,8 @@ class ParagraphRows:
     def _edge_rows_of(self, keys: Iterable[int]) -> np.ndarray:
         """The rows of edge paragraphs whose key is one of ``keys``."""
         wanted = np.unique(np.fromiter(keys, np.uint64))
-        found = [b[_within(b["key"], wanted) & b["edge"]] for b in self.rows()]
+        edges = (b[b["edge"]] for b in self.rows())  # looked up only where it may be found
+        found = [e[_within(e["key"], wanted)] for e in edges]
         return np.concatenate(found) if found else np.empty(0, PARAGRAPH_ROWS)
 
     def boilerplate(self, often: Set[int], keeper: Sequence[int], min_docs: int) -> tuple[Cut, Firsts]:
