@@ -34,7 +34,7 @@ from .policy import (
     plausible_pairs,
 )
 from .records import Match, Problem
-from .spill import DocInfo, DocTable, Signatures
+from .spill import DocBatch, DocInfo, DocTable, Signatures
 
 
 def _seen_before(corpus: Corpus, index: Index) -> dict[int, Match]:
@@ -149,23 +149,23 @@ class Corpus:
         self.bytes_in = 0
         self.removed: Counter[str] = Counter()  # within-article findings by kind
 
-    def add(self, d: DocInfo, shard: str) -> None:
-        """Take in a prepared article (the articles of one input file one after the other)."""
-        d.shard = self.texts.shard(shard)
-        d.order = len(self.docs)
-        assert d.signature is not None
-        self.signatures.append(d.signature)
-        d.signature = None
-        self.removed["duplicate_headline"] += d.headlines_removed
-        self.removed["duplicate_paragraph"] += d.paragraphs_removed
-        if d.article.path != self._last_path or not self._file_starts:
-            self._file_starts.append(d.order)
-            self._last_path = d.article.path
-        self.dates.append(d.date if d.date is not None else float("nan"))
-        self.shingle_counts.append(sum(d.shingle_sizes))
-        self.paragraph_rows.add(d)
-        self.docs.append(d)
-        self.bytes_in += d.bytes_in
+    def add(self, batch: DocBatch) -> None:
+        """Take in a batch of prepared articles (batches in run order, as pass one gives them)."""
+        order = len(self.docs)
+        self.signatures.extend(batch.signatures)
+        self.removed["duplicate_headline"] += batch.headlines_removed
+        self.removed["duplicate_paragraph"] += batch.paragraphs_removed
+        for path, count in zip(batch.paths, batch.path_counts):
+            if path != self._last_path or not self._file_starts:
+                self._file_starts.append(order)
+                self._last_path = path
+            order += count
+        self.dates.extend(batch.dates)
+        self.shingle_counts.extend(batch.shingle_counts)
+        self.paragraph_rows.add(batch)
+        if len(batch):
+            self.docs.extend(batch, self.texts.shard(batch.shard))
+        self.bytes_in += batch.bytes_in
 
     def files(self) -> range:
         """The input files that gave articles, numbered in run order."""
@@ -244,7 +244,9 @@ class Engine(Protocol):
 
     def inputs(self, problems: list[Problem]) -> Sequence[str]: ...
 
-    def prepared(self, rels: Sequence[str]) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]: ...
+    def prepared(self, rels: Sequence[str]) -> Iterator[DocBatch]:
+        """Pass one: the files' articles prepared, in batches of a few files in path order."""
+        ...
 
     def candidates(self, corpus: Corpus, first: frozenset[int]) -> Any:
         """The candidate pairs (see :func:`_candidates`): an array, or where the engine keeps them."""

@@ -62,7 +62,7 @@ from .policy import (
     writing_done,
 )
 from .records import Match, Problem
-from .spill import DocInfo
+from .spill import DocBatch, DocInfo
 
 if TYPE_CHECKING:
     from .corpus import Corpus, RunTexts, Work
@@ -169,21 +169,20 @@ class DaskEngine:
         return Paths(self.remote.list_urls(self.root, problems) if self.remote.is_url(self.root) else
                      iter_inputs(self.root, problems))
 
-    def prepared(self, rels: Sequence[str]) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]:
-        """Pass one: each file's (path, chunk, records), in path order."""
+    def prepared(self, rels: Sequence[str]) -> Iterator[DocBatch]:
+        """Pass one: each chunk's batch of records (its shard named by its number), in path order."""
         client = self.client
         groups = [rels[at : at + FILES_A_TASK] for at in range(0, len(rels), FILES_A_TASK)]
         self.chunks = [client.submit(tasks.prepare_chunk, self.root, g, self.options, pure=False) for g in groups]
-        wanted = [client.submit(tasks.records, chunk) for chunk in self.chunks]
+        wanted = [client.submit(tasks.batch, chunk, str(c)) for c, chunk in enumerate(self.chunks)]
         total = 0
-        for c, future in enumerate(wanted):  # in order: the run does not depend on which worker finished first
-            files = future.result()
+        for future in wanted:  # in order: the run does not depend on which worker finished first
+            batch = future.result()
             future.release()
             self.offsets.append(total)
-            self.counts.append(sum(1 for _, items in files for d in items if isinstance(d, DocInfo)))
-            total += self.counts[-1]
-            for rel, items in files:
-                yield rel, str(c), items
+            self.counts.append(len(batch))
+            total += len(batch)
+            yield batch
 
     def _bag(self, futures: list[Any]) -> Any:
         import dask.bag as db

@@ -36,7 +36,7 @@ from .policy import (
 from .records import Problem
 from .remote import read_input
 from .runreport import similarity_bins
-from .spill import Buffers, DocInfo, SpillWriter, split_paragraphs
+from .spill import Buffers, DocBatch, DocInfo, SpillWriter, split_paragraphs
 
 Files = list[tuple[str, list[DocInfo | Problem]]]  # each input file's records, in path order
 Held = dict[int, tuple[DocInfo, bytes, bytes]]  # articles a task compares, by run number: record, shingles, output
@@ -71,11 +71,10 @@ def prepare_chunk(root: str, rels: list[str], options: Options) -> Chunk:
     return Chunk(files, *spill.buffers())
 
 
-def records(chunk: Chunk) -> Files:
-    """What the client keeps of a chunk: each file's records (with the articles' signatures), copies
-    (a worker that is a thread of the client's process hands over objects, not their bytes, and the
-    client changes its records)."""
-    return [(rel, [replace(d) if isinstance(d, DocInfo) else d for d in items]) for rel, items in chunk.files]
+def batch(chunk: Chunk, shard: str) -> DocBatch:
+    """What the client keeps of a chunk: its records and their columns (with the articles' signatures),
+    the chunk's text known to the run as spill shard ``shard``."""
+    return DocBatch.of(shard, chunk.files)
 
 
 def findings(chunk: Chunk) -> list[list[dict[str, Any]]]:

@@ -48,14 +48,14 @@ from .policy import (
 )
 from .records import Match, Problem
 from .runreport import Gathered, RunSummary, _doc_findings, _summary_line, _where, _write_json_line, binned
-from .spill import DocInfo, Spill, SpillWriter
+from .spill import DocBatch, Spill, SpillWriter
 
 __all__ = ["RunSummary", "default_report_path", "run", "staging_folder"]
 
 _WRITER: SpillWriter | None = None  # this process's spill shard (each worker has its own)
 
 
-def _prepare_files(task: tuple[str, Sequence[str], Options, str]) -> list[tuple[str, str, list[DocInfo | Problem]]]:
+def _prepare_files(task: tuple[str, Sequence[str], Options, str]) -> DocBatch:
     """Read and prepare a few input files; their articles' text goes to this process's spill shard."""
     global _WRITER
     root, rels, options, folder = task
@@ -63,7 +63,7 @@ def _prepare_files(task: tuple[str, Sequence[str], Options, str]) -> list[tuple[
         _WRITER = SpillWriter(folder, f"w{os.getpid()}")  # a new run, or a new worker
     files = prepare_files(rels, lambda rel: read_articles(root, rel, options.fields), options, _WRITER)
     _WRITER.flush()  # a pool's workers end without flushing
-    return [(rel, _WRITER.name, records) for rel, records in files]
+    return DocBatch.of(_WRITER.name, files)
 
 
 def _close_writer() -> None:
@@ -88,21 +88,17 @@ def _pool(jobs: int, method: str) -> _Pool:
     return _Pool(jobs, context=multiprocessing.get_context(method))
 
 
-def _prepared_files(
-    root: str, rels: Sequence[str], options: Options, jobs: int, folder: str
-) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]:
+def _prepared_files(root: str, rels: Sequence[str], options: Options, jobs: int, folder: str) -> Iterator[DocBatch]:
     # files go to the workers a few at a time: one pipe message per file costs the parent ~0.2 ms,
     # which on two cores slows the workers it shares them with, and a worker prepares a batch's
     # articles together (see prepare_files)
     size = max(1, min(32, len(rels) // (8 * max(1, jobs))))
     tasks = ((root, rels[k : k + size], options, folder) for k in range(0, len(rels), size))  # made as taken
     if jobs <= 1 or len(rels) <= 1:
-        for task in tasks:
-            yield from _prepare_files(task)
+        yield from map(_prepare_files, tasks)
         return
     with _pool(jobs, "spawn" if os.name != "posix" else "fork") as pool:
-        for batch in pool.imap(_prepare_files, tasks):
-            yield from batch
+        yield from pool.imap(_prepare_files, tasks)
 
 
 def _malloc_trim() -> Callable[[int], int] | None:
@@ -252,7 +248,7 @@ class _Local:
     def inputs(self, problems: list[Problem]) -> Sequence[str]:
         return Paths(iter_inputs(self.root, problems))
 
-    def prepared(self, rels: Sequence[str]) -> Iterator[tuple[str, str, list[DocInfo | Problem]]]:
+    def prepared(self, rels: Sequence[str]) -> Iterator[DocBatch]:
         return _prepared_files(self.root, rels, self.options, self.jobs, self._tmp.name)
 
     def candidates(self, corpus: Corpus, first: frozenset[int]) -> np.ndarray:
@@ -345,14 +341,12 @@ def _run(
     """The run's steps up to its report's last line, on either engine. The listing ``rels`` is let go
     after pass one (a million paths held about 30 MB): the caller keeps no reference to it."""
     files = len(rels)
-    for _rel, shard, items in engine.prepared(rels):
-        for item in items:
-            if isinstance(item, Problem):
-                problems.append(item)
-            else:
-                corpus.add(item, shard)
+    for batch in engine.prepared(rels):
+        problems.extend(batch.problems)
+        corpus.add(batch)
         if progress:
-            progress(1, files)
+            for _ in range(batch.files):
+                progress(1, files)
     del rels
     big = len(corpus.docs) >= COLLECT_ARTICLES
     often = corpus.paragraph_rows.often(options.run.boilerplate_min_docs)  # before the candidates take memory

@@ -61,6 +61,24 @@ def repeated_keys(sorted_parts: Iterable[np.ndarray], min_docs: int) -> set[int]
     return often
 
 
+class ArticleParagraphs(Protocol):
+    """What :class:`ParagraphRows` takes of articles (:class:`dedupe.spill.DocBatch` has it): their body
+    paragraphs' keys one article after the other, how many each has, and their paths, one for
+    each run of articles of the same path with the run's length."""
+
+    @property
+    def keys(self) -> array: ...  # type: ignore[type-arg]
+
+    @property
+    def key_counts(self) -> array: ...  # type: ignore[type-arg]
+
+    @property
+    def paths(self) -> list[str]: ...
+
+    @property
+    def path_counts(self) -> array: ...  # type: ignore[type-arg]
+
+
 PARAGRAPH_ROWS = np.dtype([("key", "<u8"), ("doc", "<u4"), ("index", "<u4"), ("source", "<u4"), ("edge", "?")])
 
 
@@ -78,17 +96,14 @@ class ParagraphRows:
         self._file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115
         self._spool = SortedSpool()
         self._keys, self._counts, self._srcs = array("Q"), array("I"), array("I")
-        self._edge = bytearray()
         self._next = 0  # the first article not yet written
 
-    def add(self, d: DocInfo) -> None:
-        """Take in the next article."""
-        keys = d.keys
-        n = len(keys)
-        self._keys.extend(keys)
-        self._counts.append(n)
-        self._srcs.append(self.sources.setdefault(_source(d.article.path), len(self.sources)) if n else 0)
-        self._edge += b"\x01" * n if n <= 2 * EDGE else _ENDS + bytes(n - 2 * EDGE) + _ENDS  # as DocInfo.edge
+    def add(self, batch: ArticleParagraphs) -> None:
+        """Take in the next articles."""
+        self._keys.extend(batch.keys)
+        self._counts.extend(batch.key_counts)
+        for path, n in zip(batch.paths, batch.path_counts):  # a run of articles of one path: one source
+            self._srcs.extend([self.sources.setdefault(_source(path), len(self.sources))] * n)
         if len(self._keys) >= self.BLOCK:
             self._flush()
 
@@ -99,12 +114,12 @@ class ParagraphRows:
         rows["doc"] = np.repeat(np.arange(self._next, self._next + counts.size, dtype=np.uint32), counts)
         rows["index"] = np.arange(len(rows), dtype=np.uint32) - np.repeat(np.cumsum(counts) - counts, counts)
         rows["source"] = np.repeat(np.frombuffer(self._srcs, np.uint32), counts)
-        rows["edge"] = np.frombuffer(self._edge, np.bool_)
+        rows["edge"] = (rows["index"] < EDGE) | (rows["index"] + EDGE >= np.repeat(counts, counts))  # as DocInfo.edge
         self._file.seek(0, os.SEEK_END)  # after a read of the rows
         self._file.write(rows.tobytes())
         self._spool.add(np.ascontiguousarray(rows["key"][rows["edge"]]).view(np.int64))
         self._next += counts.size
-        self._keys, self._counts, self._srcs, self._edge = array("Q"), array("I"), array("I"), bytearray()
+        self._keys, self._counts, self._srcs = array("Q"), array("I"), array("I")
 
     def often(self, min_docs: int) -> set[int]:
         """:func:`repeated_keys` of the edge paragraphs' keys added so far: the only ones that can be
@@ -182,9 +197,6 @@ def _source_keys(keys: np.ndarray, sources: np.ndarray) -> np.ndarray:
 
 
 _SOURCE_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd: distinct sources, distinct multiples
-
-
-_ENDS = b"\x01" * EDGE  # the flags of an article's first or last EDGE paragraphs
 
 
 def _within(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:

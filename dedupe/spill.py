@@ -2,9 +2,10 @@
 
 Each process that prepares articles appends their shingles, outputs and findings to its own
 shard of files in the run's temporary folder (:class:`SpillWriter`), and sends back only a
-compact :class:`DocInfo`, so neither the text nor the shingles cross a pipe or stay in memory.
-The run then writes those records and the signatures to files of its own (:class:`DocTable`,
-:class:`Signatures`) and keeps 8 bytes an article of them in memory, with bounded caches.
+compact :class:`DocInfo` of each, packed with a few files' others (:class:`DocBatch`), so neither
+the text nor the shingles cross a pipe or stay in memory. The run then writes those records and
+the signatures to files of its own (:class:`DocTable`, :class:`Signatures`) and keeps 8 bytes an
+article of them in memory, with bounded caches.
 Reads are positional (``pread``), so worker processes forked from the run read the shards at
 the same time as the run itself (:class:`Spill`).
 """
@@ -16,17 +17,18 @@ import json
 import marshal
 import os
 from array import array
+from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import accumulate
+from itertools import accumulate, islice
 from typing import Any, BinaryIO
 
 import numpy as np
 import xxhash
 
 from .prepare import Prepared
-from .records import Article
+from .records import Article, Problem
 from .sequences import Packed
 
 EDGE = 3  # paragraphs at each end of an article that can be site boilerplate
@@ -68,14 +70,14 @@ class DocInfo:
         return _unpack, (_pack(self),)
 
 
-def _pack(d: DocInfo) -> bytes:
+def _pack(d: DocInfo, with_signature: bool = True) -> bytes:
     """A record as bytes: plain values through marshal, four times as fast as pickling the dataclass."""
     a = d.article
     return marshal.dumps((
         a.id, a.path, a.title, a.date, a.url, a.line, a.record_id, d.shard, d.shingle_at, d.shingle_sizes.tobytes(),
         d.output_at, d.output_len, d.findings_len, d.keys.tobytes(),
         None if d.matching_keys is d.keys else d.matching_keys.tobytes(), d.sentences,
-        None if d.signature is None else d.signature.astype(np.uint32, copy=False).tobytes(),
+        None if d.signature is None or not with_signature else d.signature.astype(np.uint32, copy=False).tobytes(),
         d.headline_key, d.headline, d.date, d.headline_line, d.bytes_in, d.headlines_removed, d.paragraphs_removed,
         d.order, d.name,
     ))
@@ -92,6 +94,81 @@ def _unpack(data: bytes) -> DocInfo:
         sentences, None if signature is None else np.frombuffer(signature, np.uint32), headline_key, headline, date,
         headline_line, bytes_in, headlines_removed, paragraphs_removed, order, name,
     )
+
+
+def _id_hash(record_id: str) -> int:
+    """A record id as 64 bits: what tells apart the ids of a run (see :meth:`DocTable.name`)."""
+    return xxhash.xxh64_intdigest(record_id.encode("utf-8", "surrogatepass"))
+
+
+@dataclass(frozen=True, slots=True)
+class DocBatch:
+    """The prepared articles of a few input files as a run takes them in: each record packed, and the
+    columns the run keeps of them, made where the articles were prepared. A worker sends this (a few
+    byte strings and arrays) and the run appends it without decoding a record, where each record
+    crossed the pipe on its own, to be decoded and packed again by the run while it shared the cores
+    with the workers."""
+
+    shard: str  # the spill shard that holds the articles' text
+    files: int  # input files covered (a file may give no article)
+    problems: list[Problem]  # of those files, in order
+    paths: list[str]  # the articles' paths, one for each run of articles of the same path
+    path_counts: array  # type: ignore[type-arg]  # articles in each run
+    records: bytes  # each article's packed record without its signature, one after the other
+    record_sizes: array  # type: ignore[type-arg]
+    signatures: bytes  # a row of uint32 an article
+    dates: array  # type: ignore[type-arg]  # NaN where undated
+    shingle_counts: array  # type: ignore[type-arg]  # of each article's body, as signed
+    keys: array  # type: ignore[type-arg]  # every article's body paragraph keys, one article after the other
+    key_counts: array  # type: ignore[type-arg]  # body paragraphs of each article
+    id_rows: array  # type: ignore[type-arg]  # the articles (numbered in the batch) with a record id
+    id_hashes: array  # type: ignore[type-arg]  # and those ids' :func:`_id_hash`
+    headlines_removed: int
+    paragraphs_removed: int
+    bytes_in: int
+
+    def __len__(self) -> int:
+        return len(self.record_sizes)
+
+    @classmethod
+    def of(cls, shard: str, files: Sequence[tuple[str, Sequence[DocInfo | Problem]]]) -> DocBatch:
+        """The batch of these files' records (each file's, in order), their text in spill ``shard``."""
+        problems: list[Problem] = []
+        paths: list[str] = []
+        path_counts, record_sizes, shingle_counts, key_counts = array("I"), array("I"), array("I"), array("I")
+        records: list[bytes] = []
+        signatures: list[bytes] = []
+        dates, keys, id_rows, id_hashes = array("d"), array("Q"), array("I"), array("Q")
+        headlines = paragraphs = bytes_in = 0
+        nan = float("nan")
+        for _, items in files:
+            for d in items:
+                if isinstance(d, Problem):
+                    problems.append(d)
+                    continue
+                if paths and paths[-1] == d.article.path:
+                    path_counts[-1] += 1
+                else:
+                    paths.append(d.article.path)
+                    path_counts.append(1)
+                assert d.signature is not None
+                if d.article.record_id:
+                    id_rows.append(len(records))
+                    id_hashes.append(_id_hash(d.article.record_id))
+                data = _pack(d, with_signature=False)  # the run keeps signatures in a file of their own
+                records.append(data)
+                record_sizes.append(len(data))
+                signatures.append(d.signature.astype("<u4", copy=False).tobytes())
+                dates.append(nan if d.date is None else d.date)
+                shingle_counts.append(sum(d.shingle_sizes))
+                keys.extend(d.keys)
+                key_counts.append(len(d.keys))
+                headlines += d.headlines_removed
+                paragraphs += d.paragraphs_removed
+                bytes_in += d.bytes_in
+        return cls(shard, len(files), problems, paths, path_counts, b"".join(records), record_sizes,
+                   b"".join(signatures), dates, shingle_counts, keys, key_counts, id_rows, id_hashes,
+                   headlines, paragraphs, bytes_in)
 
 
 class SpillWriter:
@@ -229,7 +306,7 @@ class DocTable(Packed[DocInfo]):
     """A run's article records in a file of ``folder``, in run order: memory holds each record's
     place (8 bytes) and a bounded cache of decoded records, so it does not grow with the records.
 
-    Records are appended during pass one, then named (:meth:`name`). A record read back is shared
+    Records are appended during pass one, a batch at a time, then named (:meth:`name`). A record read back is shared
     while it stays in the cache and is not written back: readers leave it as it is.
     """
 
@@ -238,18 +315,25 @@ class DocTable(Packed[DocInfo]):
         self._out = open(self.path, "wb", buffering=WRITE_BUFFER)  # noqa: SIM115
         self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         self._at = array("Q", [0])
+        self._shard_starts, self._shards = array("q"), array("q")  # the first record of each run of one shard
         self._pending = False  # appended records not yet flushed
         self._unique_ids: bytearray | None = None  # 1 where a record's id is unique in the run
         self._id_numbers, self._id_hashes = array("q"), array("Q")  # the records with an id, until named
         self._get = lru_cache(maxsize=RECORDS_CACHED)(self._read)
 
-    def append(self, d: DocInfo) -> None:
-        data = _pack(d)
-        self._out.write(data)
-        if d.article.record_id:  # what name() needs, taken now rather than by a read of every record
-            self._id_numbers.append(len(self))
-            self._id_hashes.append(xxhash.xxh64_intdigest(d.article.record_id.encode("utf-8", "surrogatepass")))
-        self._at.append(self._at[-1] + len(data))
+    def extend(self, batch: DocBatch, shard: int) -> None:
+        """Append a batch's records, their text in spill shard ``shard``: a record read back has its
+        run number (``order``) and its shard, whatever its packed bytes say."""
+        start = len(self)
+        if not len(batch):
+            return
+        if not self._shards or self._shards[-1] != shard:
+            self._shard_starts.append(start)
+            self._shards.append(shard)
+        self._out.write(batch.records)
+        self._at.extend(islice(accumulate(batch.record_sizes, initial=self._at[-1]), 1, None))
+        self._id_numbers.extend(start + k for k in batch.id_rows)  # what name() needs, without reading records
+        self._id_hashes.extend(batch.id_hashes)
         self._pending = True
 
     def __len__(self) -> int:
@@ -281,6 +365,8 @@ class DocTable(Packed[DocInfo]):
             i = end
 
     def _named(self, i: int, d: DocInfo) -> DocInfo:
+        d.order = i
+        d.shard = self._shards[bisect_right(self._shard_starts, i) - 1]
         if self._unique_ids is not None:
             rid = d.article.record_id
             d.name = rid if rid and self._unique_ids[i] else d.article.id
@@ -325,9 +411,10 @@ class Signatures:
         self._pending = False
         self._block: tuple[int, np.ndarray] = (-1, np.empty((0, num_perm), np.uint32))
 
-    def append(self, row: np.ndarray) -> None:
-        self._out.write(row.astype("<u4", copy=False).tobytes())
-        self.rows += 1
+    def extend(self, rows: bytes) -> None:
+        """Append rows given as their bytes (little-endian uint32, ``width`` a row)."""
+        self._out.write(rows)
+        self.rows += len(rows) // (4 * self.width)
         self._pending = True
 
     def _read_block(self, b: int) -> np.ndarray:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 from array import array
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from unittest import mock
 
 import numpy as np
@@ -114,16 +116,32 @@ def test_the_second_round_reuses_verdicts_as_a_fresh_round_would_find_them(tmp_p
     assert changed.any() and (~changed & result.table["duplicate"]).any()  # verdicts redone and kept
 
 
-def _boilerplate(docs: list[_Doc], keeper: list[int], min_docs: int) -> tuple[Cut, Firsts]:
+def _boilerplate(docs: list[_Doc], keeper: list[int], min_docs: int, size: int) -> tuple[Cut, Firsts]:
     """The boilerplate of these articles and where each is first found, their paragraphs gathered as a
-    run gathers them."""
+    run gathers them (``size`` articles a batch)."""
     rows = ParagraphRows()
     try:
-        for d in docs:
-            rows.add(d)
+        for batch in _batches(docs, size):
+            rows.add(batch)
         return rows.boilerplate(rows.often(min_docs), keeper, min_docs)
     finally:
         rows.close()
+
+
+def _batches(docs: list[_Doc], size: int) -> Iterator[SimpleNamespace]:
+    """The articles as pass one's batches give them to :class:`ParagraphRows`, ``size`` articles a
+    batch: their keys one article after the other, and one path for each run of articles of one path."""
+    for k in range(0, len(docs), size):
+        part = docs[k : k + size]
+        paths, runs = [], array("I")
+        for d in part:
+            if paths and paths[-1] == d.article.path:
+                runs[-1] += 1
+            else:
+                paths.append(d.article.path)
+                runs.append(1)
+        yield SimpleNamespace(keys=array("Q", [key for d in part for key in d.keys]),
+                              key_counts=array("I", [len(d.keys) for d in part]), paths=paths, path_counts=runs)
 
 
 class _Doc:
@@ -138,8 +156,8 @@ class _Doc:
 
 @given(st.lists(st.tuples(st.sampled_from(["a/x.txt", "b/y.txt", "top.txt"]),
                           st.lists(st.integers(0, 12) | st.integers(0, 2**64 - 1), max_size=9)), max_size=30),
-       st.data(), st.integers(1, 4))
-def test_boilerplate_counts_the_stories_each_edge_paragraph_of_a_source_closes(articles, data, min_docs):
+       st.data(), st.integers(1, 4), st.integers(1, 7))
+def test_boilerplate_counts_the_stories_each_edge_paragraph_of_a_source_closes(articles, data, min_docs, size):
     docs = [_Doc(path, keys) for path, keys in articles]
     keeper = [data.draw(st.integers(0, n)) for n in range(len(docs))]  # copies point at an earlier article
     stories: dict[tuple[str, int], set[int]] = defaultdict(set)
@@ -153,15 +171,16 @@ def test_boilerplate_counts_the_stories_each_edge_paragraph_of_a_source_closes(a
             src = d.article.path.split("/")[0] if "/" in d.article.path else ""
             if (src, d.keys[i]) in expected:
                 firsts.setdefault((src, d.keys[i]), (n, i))
-    assert _boilerplate(docs, keeper, min_docs) == (expected, firsts)
+    assert _boilerplate(docs, keeper, min_docs, size) == (expected, firsts)
     with mock.patch.object(ParagraphRows, "BLOCK", 3), mock.patch.object(SortedSpool, "HELD", 4):
-        assert _boilerplate(docs, keeper, min_docs) == (expected, firsts)  # rows in blocks of 3, keys spooled
+        assert _boilerplate(docs, keeper, min_docs, size) == (expected, firsts)  # rows in blocks of 3, keys spooled
 
 
 @given(st.lists(st.tuples(st.sampled_from(["a/x.txt", "b/y.txt", "top.txt"]), st.lists(st.integers(0, 9), max_size=9)),
                 max_size=20),
-       st.sets(st.tuples(st.sampled_from(["a", "b", "", "c"]), st.integers(0, 9)), max_size=6), st.integers(1, 8))
-def test_the_articles_a_cut_touches_are_those_with_a_paragraph_it_cuts(articles, cut, block):
+       st.sets(st.tuples(st.sampled_from(["a", "b", "", "c"]), st.integers(0, 9)), max_size=6), st.integers(1, 8),
+       st.integers(1, 5))
+def test_the_articles_a_cut_touches_are_those_with_a_paragraph_it_cuts(articles, cut, block, size):
     # any paragraph, not only an edge one: bodies are compared without every cut paragraph
     docs = [_Doc(path, keys) for path, keys in articles]
     expected = [any((d.article.path.split("/")[0] if "/" in d.article.path else "", k) in cut for k in d.keys)
@@ -169,8 +188,8 @@ def test_the_articles_a_cut_touches_are_those_with_a_paragraph_it_cuts(articles,
     rows = ParagraphRows()
     try:
         with mock.patch.object(ParagraphRows, "BLOCK", block):
-            for d in docs:
-                rows.add(d)
+            for batch in _batches(docs, size):
+                rows.add(batch)
             touched = rows.touched({c: 5 for c in cut}, len(docs))
     finally:
         rows.close()
@@ -181,10 +200,9 @@ def test_paragraph_rows_added_after_a_read_follow_the_earlier_ones():
     held = ParagraphRows()
     try:
         with mock.patch.object(ParagraphRows, "BLOCK", 2):
-            held.add(_Doc("a/x.txt", [1, 2, 3]))
-            held.add(_Doc("b/y.txt", [4]))
+            held.add(next(_batches([_Doc("a/x.txt", [1, 2, 3]), _Doc("b/y.txt", [4])], 2)))
             next(held.rows())  # a read left part way
-            held.add(_Doc("a/z.txt", [5, 6]))
+            held.add(next(_batches([_Doc("a/z.txt", [5, 6])], 1)))
             rows = np.concatenate(list(held.rows()))
         assert rows["key"].tolist() == [1, 2, 3, 4, 5, 6] and rows["doc"].tolist() == [0, 0, 0, 1, 2, 2]
         assert [list(held.sources)[s] for s in rows["source"].tolist()] == ["a", "a", "a", "b", "a", "a"]

@@ -171,8 +171,7 @@ def test_a_band_s_keys_are_computed_block_by_block_as_on_the_whole_band(tmp_path
     rng = np.random.default_rng(5)
     rows = rng.integers(0, 2**32, (1000, 16), dtype=np.uint64).astype(np.uint32)
     sigs = Signatures(str(tmp_path), 16)
-    for row in rows:
-        sigs.append(row)
+    sigs.extend(rows.tobytes())
     monkeypatch.setattr(Signatures, "BLOCK", 64)  # 16 blocks, the last one short
     try:
         for start, stop in ((0, 9), (9, 16), (3, 4)):
