@@ -111,7 +111,7 @@ class SQLiteStore:
             self.db = sqlite3.connect(target, timeout=60, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA busy_timeout = 60000")
             # 16 MB of pages: a first fill of a million articles took as long as with 64 MB (48.6 against
-            # 50.5 s) and 50 MB less memory; asking it of 100,000 articles as long (18.9 against 18.1 s)
+            # 50.5 s) and 50 MB less memory; asking it of 100,000 of them as long (18.9 against 18.1 s)
             self.db.execute("PRAGMA cache_size = -16384")
             _retry_locked(lambda: self._setup(target))
         except sqlite3.DatabaseError as e:
