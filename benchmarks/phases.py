@@ -92,7 +92,7 @@ def main() -> None:
         policy.ParagraphRows.touched = _timed("(touched)", policy.ParagraphRows.touched)  # type: ignore[method-assign]
         cluster_module.kept_copies = _timed("(settle, kept copies)", cluster_module.kept_copies)
         setattr(engine, "binned", _timed("(similarity bins)", getattr(engine, "binned")))  # noqa: B009, B010
-    setattr(engine, "_seen_before", _timed("index lookups", getattr(engine, "_seen_before")))  # noqa: B009, B010
+    engine._Local.seen_before = _timed("index lookups", engine._Local.seen_before)  # type: ignore[method-assign]
     policy.ParagraphRows.boilerplate = _timed("boilerplate", policy.ParagraphRows.boilerplate)  # type: ignore[method-assign]
     cluster_module._components = _timed("components", cluster_module._components)
     engine._Local.prepared = _timed_iter("pass one", engine._Local.prepared)  # type: ignore[method-assign]

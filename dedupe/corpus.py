@@ -42,9 +42,14 @@ def _seen_before(corpus: Corpus, index: Index) -> dict[int, Match]:
     nothing: a first fill of a million articles would ask it a million times, 23 s, for nothing)."""
     if index.is_empty():
         return {}
+    return dict(seen_among(corpus, index, range(len(corpus.docs))))
+
+
+def seen_among(corpus: Corpus, index: Index, rows: range) -> list[tuple[int, Match]]:
+    """The articles of ``rows`` (run numbers) an index holds a copy of, with the best indexed match."""
     entries = (index.make_entry(d.name, corpus.signature(i), d.matching_keys, d.sentences, d.date)
-               for i, d in enumerate(corpus.docs))
-    return {i: matches[0] for i, matches in enumerate(index.query_entries(entries)) if matches}
+               for i, d in zip(rows, corpus.docs.run(rows.start, rows.stop)))
+    return [(i, matches[0]) for i, matches in zip(rows, index.query_entries(entries)) if matches]
 
 
 def _candidates(corpus: Corpus, options: Options, first: frozenset[int]) -> np.ndarray:
@@ -167,6 +172,13 @@ class Corpus:
             self.docs.extend(batch, self.texts.shard(batch.shard))
         self.bytes_in += batch.bytes_in
 
+    def finish(self) -> None:
+        """After the last :meth:`add`: the records named and every file written out, so that workers
+        forked later read them whole and never write out a buffer they inherited."""
+        self.docs.name()
+        self.docs.flush()
+        self.signatures.flush()
+
     def files(self) -> range:
         """The input files that gave articles, numbered in run order."""
         return range(len(self._file_starts))
@@ -246,6 +258,10 @@ class Engine(Protocol):
 
     def prepared(self, rels: Sequence[str]) -> Iterator[DocBatch]:
         """Pass one: the files' articles prepared, in batches of a few files in path order."""
+        ...
+
+    def seen_before(self, corpus: Corpus, index: Index) -> dict[int, Match]:
+        """The articles ``index`` holds a copy of, with the best indexed match (see :func:`_seen_before`)."""
         ...
 
     def candidates(self, corpus: Corpus, first: frozenset[int]) -> Any:

@@ -43,7 +43,7 @@ import numpy as np
 from . import dask_tasks as tasks
 from .cluster import Clustering, Drops, PairVerdict, Verifier, kept_copies, verdict
 from .config import Options
-from .corpus import unseen_pairs, verify_into
+from .corpus import _seen_before, unseen_pairs, verify_into
 from .dask_components import EMPTY
 from .dask_components import components as cluster_components
 from .dask_tasks import Box
@@ -66,6 +66,7 @@ from .spill import DocBatch, DocInfo
 
 if TYPE_CHECKING:
     from .corpus import Corpus, RunTexts, Work
+    from .index import Index
 
 FILES_A_TASK = 256  # input files a map task prepares
 PAIRS_A_TASK = 2000  # candidate pairs a verification task compares
@@ -191,6 +192,9 @@ class DaskEngine:
         parts = [delayed(tasks.concat)(*futures[k : k + PIECES_A_PARTITION])
                  for k in range(0, len(futures), PIECES_A_PARTITION)]
         return db.from_delayed(parts)
+
+    def seen_before(self, corpus: Corpus, index: Index) -> dict[int, Match]:
+        return _seen_before(corpus, index)  # asked from the client
 
     def candidates(self, corpus: Corpus, first: frozenset[int]) -> np.ndarray | PairsOnCluster:
         """LSH candidate pairs through a shuffle of the bands (the local engine's buckets): rows of

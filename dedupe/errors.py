@@ -38,6 +38,9 @@ class InputError(DedupeError):
         self.source = source
         self.problem = problem
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, str]]:
+        return type(self), (self.source, self.problem)  # raised in a worker process, re-raised in the run
+
 
 class ConfigError(DedupeError):
     """Options that cannot work together, or a value out of range."""

@@ -96,6 +96,13 @@ class Index:
     def close(self) -> None:
         self.store.close()
 
+    @property
+    def target(self) -> str | None:
+        """What :meth:`open` opens this index with again (a worker process's own connection), or None
+        where no other connection sees it (``:memory:``)."""
+        target: str = self.store.target
+        return None if target in ("", ":memory:") else target
+
     # -- entries ---------------------------------------------------------------------------
 
     def entry(self, prep: Prepared, id: str | None = None) -> Entry:

@@ -343,7 +343,7 @@ class DocTable(Packed[DocInfo]):
         return self._get(i)
 
     def _read(self, i: int) -> DocInfo:
-        self._flush()
+        self.flush()
         start = self._at[i]
         return self._named(i, _unpack(_pread(self._fd, self._at[i + 1] - start, start)))
 
@@ -353,7 +353,7 @@ class DocTable(Packed[DocInfo]):
 
     def run(self, start: int, stop: int) -> Iterator[DocInfo]:
         """Records ``start`` to ``stop`` (not included) in order, read a block at a time."""
-        self._flush()
+        self.flush()
         block, i = 1 << 22, start
         while i < stop:
             at, end = self._at[i], i + 1  # bytes from ``at``, records i to ``end``
@@ -386,7 +386,9 @@ class DocTable(Packed[DocInfo]):
         self._unique_ids = unique
         self._get.cache_clear()
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Write out appended records (before forking workers: a buffer flushed in a worker it was
+        inherited by is written twice)."""
         if self._pending:
             self._out.flush()
             self._pending = False
@@ -417,10 +419,14 @@ class Signatures:
         self.rows += len(rows) // (4 * self.width)
         self._pending = True
 
-    def _read_block(self, b: int) -> np.ndarray:
+    def flush(self) -> None:
+        """Write out appended rows (see :meth:`DocTable.flush`)."""
         if self._pending:
             self._out.flush()
             self._pending = False
+
+    def _read_block(self, b: int) -> np.ndarray:
+        self.flush()
         start, stop = b * self.BLOCK, min(self.rows, (b + 1) * self.BLOCK)
         data = _pread(self._fd, (stop - start) * self.width * 4, start * self.width * 4)
         return np.frombuffer(data, "<u4").reshape(stop - start, self.width)

@@ -6,6 +6,8 @@ Real text: BBC articles of fixtures/clean and the unrelated real lines of fixtur
 from __future__ import annotations
 
 import multiprocessing
+import os
+import pickle
 import random
 import re
 import sqlite3
@@ -16,13 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from dedupe import Options, RunOptions, SignatureOptions, run
+from dedupe import Options, RunOptions, SignatureOptions, engine, run
+from dedupe.corpus import Corpus
 from dedupe.errors import IndexFileError
 from dedupe.index import Index
+from dedupe.records import Match
 
 from .redis_server import redis_server
 from .test_properties import HEADLINES, POOL
-from .test_run import article, as_text, syndicated
+from .test_run import article, as_text, findings, outputs, syndicated, write
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -284,3 +288,63 @@ def test_a_backend_failing_while_the_index_opens_is_an_index_error(tmp_path, mon
     with pytest.raises(IndexFileError, match="the index failed: disk I/O error") as caught:
         Index.open(target)
     assert caught.value.target == target
+
+
+def _fill_day_one(tmp_path: Path, index: Index) -> Path:
+    """Day one's six stories into ``index``; returns day two's scrape: wire copies of three, three new."""
+    day1 = write(tmp_path / "day1", {f"a/{n}.txt": as_text(*article(n)) for n in range(6)})
+    run(day1, tmp_path / "out1", Options(run=RunOptions(jobs=1)), report=tmp_path / "r1.jsonl", index=index)
+    return write(tmp_path / "day2", {**{f"b/{n}.txt": syndicated(*article(n)) for n in (0, 2, 4)},
+                                     **{f"b/{n}.txt": as_text(*article(n)) for n in (6, 7, 8)}})
+
+
+def test_a_run_on_two_jobs_asks_the_index_in_its_workers(target, tmp_path, monkeypatch):
+    # each worker through a connection of its own; the copies dropped, and the report, as on one job
+    monkeypatch.setattr(engine, "PARALLEL_LOOKUPS", 2)
+    for t in (target, target + "-1"):
+        with Index.open(t) as index:
+            day2 = _fill_day_one(tmp_path, index)
+    opened = tmp_path / "opened"
+    real = Index.open.__func__  # type: ignore[attr-defined]
+
+    def open_(cls: type[Index], at: str, options: Options | None = None) -> Index:
+        with open(opened, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        return real(cls, at, options)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Index, "open", classmethod(open_))
+    sizes = []
+    real_seen = engine._Local.seen_before
+
+    def seen(self: engine._Local, corpus: Corpus, index: Index) -> dict[int, Match]:
+        found = real_seen(self, corpus, index)  # the run's files as long as what it wrote: no worker wrote to them
+        sizes.append((os.path.getsize(corpus.docs.path), corpus.docs._at[-1]))
+        sizes.append((os.path.getsize(corpus.signatures.path), corpus.signatures.rows * corpus.signatures.width * 4))
+        return found
+
+    monkeypatch.setattr(engine._Local, "seen_before", seen)
+    for jobs, t in ((2, target), (1, target + "-1")):
+        with Index.open(t) as index:
+            run(day2, tmp_path / f"out-{jobs}", Options(run=RunOptions(jobs=jobs)),
+                report=tmp_path / f"r-{jobs}.jsonl", index=index)
+        if jobs == 2:
+            assert len(set(opened.read_text().split()) - {str(os.getpid())}) == 2  # the two workers
+    assert sorted(outputs(tmp_path / "out-2")) == ["b/6.txt", "b/7.txt", "b/8.txt"]
+    assert all(size == written for size, written in sizes) and len(sizes) == 4
+    assert outputs(tmp_path / "out-2") == outputs(tmp_path / "out-1")
+    assert findings(tmp_path / "r-2.jsonl") == findings(tmp_path / "r-1.jsonl")
+
+
+def test_an_index_in_memory_is_asked_in_the_run_itself(tmp_path, monkeypatch):
+    # no worker can open another connection to it: a worker's own would see an empty index
+    monkeypatch.setattr(engine, "PARALLEL_LOOKUPS", 2)
+    with Index.open(":memory:") as index:
+        day2 = _fill_day_one(tmp_path, index)
+        run(day2, tmp_path / "out2", Options(run=RunOptions(jobs=2)), report=tmp_path / "r2.jsonl", index=index)
+    assert sorted(outputs(tmp_path / "out2")) == ["b/6.txt", "b/7.txt", "b/8.txt"]
+
+
+def test_an_index_error_in_a_worker_reaches_the_run_whole():
+    e = pickle.loads(pickle.dumps(IndexFileError("redis://x/0#news", "the index failed: gone")))
+    assert (type(e), e.target, e.problem, str(e)) == (
+        IndexFileError, "redis://x/0#news", "the index failed: gone", "redis://x/0#news: the index failed: gone")
