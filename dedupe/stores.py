@@ -222,12 +222,11 @@ class SQLiteStore:
             for keys in spool.sorted_parts():  # by hash, then article
                 for at in range(0, len(keys), 100_000):
                     part = keys[at : at + 100_000]
-                    h, owner = part >> 32, (part & 0xFFFFFFFF) + base
                     if len(gone):
-                        live = ~np.isin(owner, gone)
-                        h, owner = h[live], owner[live]
-                    self.db.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?, ?)",
-                                        zip(h.tolist(), owner.tolist()))
+                        part = part[~np.isin((part & 0xFFFFFFFF) + base, gone)]
+                    # one JSON array a statement, split by SQLite: half the time of a bound row each
+                    self.db.execute(f"INSERT OR IGNORE INTO {table} SELECT value >> 32, (value & 4294967295) + ?"
+                                    " FROM json_each(?)", (base, json.dumps(part.tolist())))
 
     def add_all(self, entries: Iterable[Entry]) -> None:
         """All the entries in one transaction: a run killed while adding leaves the index as it was."""
