@@ -38,10 +38,7 @@ from .spill import DocBatch, DocInfo, DocTable, Signatures
 
 
 def _seen_before(corpus: Corpus, index: Index) -> dict[int, Match]:
-    """The articles an index already holds a copy of, with the best indexed match (none when it holds
-    nothing: a first fill of a million articles would ask it a million times, 23 s, for nothing)."""
-    if index.is_empty():
-        return {}
+    """The articles an index already holds a copy of, with the best indexed match, asked here."""
     return dict(seen_among(corpus, index, range(len(corpus.docs))))
 
 
@@ -261,7 +258,7 @@ class Engine(Protocol):
         ...
 
     def seen_before(self, corpus: Corpus, index: Index) -> dict[int, Match]:
-        """The articles ``index`` holds a copy of, with the best indexed match (see :func:`_seen_before`)."""
+        """The articles ``index`` (which holds some) has a copy of, with the best indexed match."""
         ...
 
     def candidates(self, corpus: Corpus, first: frozenset[int]) -> Any:
