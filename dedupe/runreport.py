@@ -70,12 +70,12 @@ def _write_json_line(f: IO[str], obj: dict[str, Any]) -> None:
 
 class Names:
     """Which article of the run a report name is (the last of that name, if two share one), from a
-    sorted array of the names' 64-bit hashes: 16 bytes an article, not a dict of names."""
+    sorted array of the names' 64-bit hashes: 12 bytes an article, not a dict of names."""
 
     def __init__(self, docs: Sequence[DocInfo], hashes: np.ndarray) -> None:
         """``hashes``: each article's :func:`_name_hash`, in run order (see :class:`Gathered`)."""
         self.docs = docs
-        self.order = np.argsort(hashes, kind="stable")
+        self.order = np.argsort(hashes, kind="stable").astype(np.int32)
         self.hashes = hashes[self.order]
 
     def get(self, name: str | None) -> DocInfo | None:
@@ -97,11 +97,11 @@ def _name_hash(name: str) -> int:
 class Gathered:
     """What the report's later lines need of every article, gathered as the records are read for each
     article's own findings: one read of them all instead of three (each decodes every record). Arrays,
-    about 24 bytes an article: the names' hashes, the articles with a headline key and their keys."""
+    about 20 bytes an article: the names' hashes, the articles with a headline key and their keys."""
 
     def __init__(self) -> None:
         self.name_hashes = array("Q")
-        self.headline_numbers, self.headline_keys = array("q"), array("Q")
+        self.headline_numbers, self.headline_keys = array("i"), array("Q")
 
     def add(self, n: int, d: DocInfo) -> None:
         """Take in article ``n`` (in run order: each article once, the first first)."""
@@ -111,7 +111,10 @@ class Gathered:
             self.headline_keys.append(d.headline_key)
 
     def names(self, docs: Sequence[DocInfo]) -> Names:
-        return Names(docs, np.frombuffer(self.name_hashes, np.uint64))
+        """The articles by name; the names' hashes handed over (:class:`Names` keeps them sorted), not
+        held twice."""
+        hashes, self.name_hashes = self.name_hashes, array("Q")
+        return Names(docs, np.frombuffer(hashes, np.uint64))
 
 
 SIMILARITY_BINS = 20
@@ -177,7 +180,7 @@ def _same_headlines(numbers: array, keys: array) -> Iterator[list[int]]:  # type
     """
     order = np.argsort(np.frombuffer(keys, np.uint64), kind="stable")
     sorted_keys = np.frombuffer(keys, np.uint64)[order]
-    sorted_numbers = np.frombuffer(numbers, np.int64)[order]
+    sorted_numbers = np.frombuffer(numbers, np.int32)[order]
     del order
     starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
     del sorted_keys

@@ -322,3 +322,23 @@ def test_articles_with_one_headline_are_grouped_in_run_order(headlines):
             groups.setdefault(h, []).append(i)
     found = list(_same_headlines(gathered.headline_numbers, gathered.headline_keys))
     assert found == sorted((g for g in groups.values() if len(g) > 1), key=lambda g: g[0])
+
+
+@given(st.lists(st.sampled_from(["a", "b", "c.txt", "d#1", "d#2", "é"]), max_size=30))
+def test_names_find_the_last_article_of_each_name_without_the_hashes_held_twice(names):
+    # the report names each line's articles' files: a million articles' name hashes are held once
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from dedupe.runreport import Gathered
+
+    gathered = Gathered()
+    docs = [SimpleNamespace(name=name, headline_key=None) for name in names]
+    for i, d in enumerate(docs):
+        gathered.add(i, d)  # type: ignore[arg-type]
+    found = gathered.names(docs)  # type: ignore[arg-type]
+    assert len(gathered.name_hashes) == 0 and found.order.dtype == np.int32
+    last = {d.name: d for d in docs}
+    for name in ["a", "b", "c.txt", "d#1", "d#2", "é", "zz", None]:
+        assert found.get(name) is last.get(name)
