@@ -126,7 +126,7 @@ class Work(Protocol):
         ...
 
     def settle(
-        self, components: list[list[int]], cut: Cut, known: Mapping[tuple[int, int], PairVerdict],
+        self, components: Sequence[list[int]], cut: Cut, known: Mapping[tuple[int, int], PairVerdict],
         verifier: Verifier, rank: Callable[[list[int]], list[int]], first: frozenset[int],
     ) -> Iterable[Drops]: ...
 

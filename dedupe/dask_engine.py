@@ -296,13 +296,13 @@ class DaskEngine:
         verify_into(self, table, pairs, todo, cut, verifier)
 
     def settle(
-        self, components: list[list[int]], cut: Cut, known: Mapping[tuple[int, int], PairVerdict],
+        self, components: Sequence[list[int]], cut: Cut, known: Mapping[tuple[int, int], PairVerdict],
         verifier: Verifier, rank: Callable[[list[int]], list[int]], first: frozenset[int],
     ) -> list[Drops]:
         return self._settle(components, cut, known, first)
 
     def _settle(
-        self, components: list[list[int]], cut: Cut, known: Mapping[tuple[int, int], PairVerdict],
+        self, components: Sequence[list[int]], cut: Cut, known: Mapping[tuple[int, int], PairVerdict],
         first: frozenset[int],
     ) -> list[Drops]:
         """Components settled by the keep policy on the workers, about ``MEMBERS_A_TASK`` articles a

@@ -30,7 +30,17 @@ from typing import Any
 
 import numpy as np
 
-from .cluster import VERDICTS, Clustering, Drops, PairVerdict, Verifier, settle, verdict_rows, verdict_triples
+from .cluster import (
+    VERDICTS,
+    Clustering,
+    Drops,
+    PairVerdict,
+    Verifier,
+    settle,
+    table_pairs,
+    verdict_rows,
+    verdict_triples,
+)
 from .config import Options
 from .corpus import Corpus, Engine, RunTexts, Work, _candidates, _seen_before, seen_among
 from .errors import ConfigError, IndexFileError
@@ -179,7 +189,7 @@ def _chunks(items: Sequence[Any] | np.ndarray, jobs: int) -> list[Any]:
 
 
 def _settle_components(
-    shared: tuple[Verifier, Callable[[list[int]], list[int]]], components: list[list[int]]
+    shared: tuple[Verifier, Callable[[list[int]], list[int]]], components: Sequence[list[int]]
 ) -> np.ndarray:
     """The drops of these components, as a verdict table of (dropped, kept) rows: 18 bytes a drop
     sent back, where a tuple and a verdict object each take about 200 once unpickled."""
@@ -234,7 +244,7 @@ class _LocalWork:
                 table[rows.start + np.flatnonzero(todo[rows.start : rows.stop])] = found
 
     def settle(
-        self, components: list[list[int]], cut: Cut, known: Mapping[tuple[int, int], PairVerdict],
+        self, components: Sequence[list[int]], cut: Cut, known: Mapping[tuple[int, int], PairVerdict],
         verifier: Verifier, rank: Callable[[list[int]], list[int]], first: frozenset[int],
     ) -> Iterable[Drops]:
         if self.jobs <= 1 or len(components) < PARALLEL_COMPONENTS:
@@ -384,12 +394,17 @@ def _run(
     candidates = engine.candidates(corpus, first)
     give_back_memory(big)
     result = engine.clustering(corpus, candidates, {}, None, first)
+    if result.table is not None:  # row k of the verdict table is candidate k: the pairs are read from it
+        candidates = table_pairs(result.table)
     give_back_memory(big)
     boiler, firsts = corpus.paragraph_rows.boilerplate(often, result.keeper, options.run.boilerplate_min_docs)
     cut = boiler if options.run.boilerplate else {}
     if cut:
+        before = result.verdicts_only()
+        del result  # the first round's kept copies and drops, let go
         give_back_memory(big)
-        result = engine.clustering(corpus, candidates, cut, result, first)
+        result = engine.clustering(corpus, candidates, cut, before, first)
+        del before
     del candidates
     result = binned(result)
     give_back_memory(big)

@@ -116,6 +116,46 @@ def test_the_second_round_reuses_verdicts_as_a_fresh_round_would_find_them(tmp_p
     assert changed.any() and (~changed & result.table["duplicate"]).any()  # verdicts redone and kept
 
 
+class _Pairs(np.ndarray):  # candidate pairs that a weakref can watch
+    pass
+
+
+def test_the_second_round_holds_neither_the_candidate_array_nor_the_first_round_s_kept_copies(
+        scrape, tmp_path, monkeypatch):
+    # 8 + 4 bytes a pair and 4 an article at the second round's peak (a million articles: 3 million
+    # pairs): the pairs are read from the verdict table, whose rows are the candidates in order
+    import gc
+    import weakref
+
+    import dedupe.engine as engine
+
+    real_candidates, real_clustering = engine._Local.candidates, engine._Local.clustering
+    watched: dict[str, weakref.ref] = {}
+    pairs: list[np.ndarray] = []
+    alive: list[tuple[bool, bool]] = []
+
+    def candidates(self, corpus, first):
+        found = real_candidates(self, corpus, first).view(_Pairs)
+        watched["candidates"], pairs[:] = weakref.ref(found), [found.copy()]
+        return found
+
+    def clustering(self, corpus, candidates, cut, before, first):
+        if before is None:
+            result = real_clustering(self, corpus, candidates, cut, before, first)
+            watched["keeper"] = weakref.ref(result.keeper)
+            return result
+        gc.collect()
+        alive.append((watched["candidates"]() is not None, watched["keeper"]() is not None))
+        assert np.shares_memory(candidates, before.table) and np.array_equal(candidates, pairs[0])
+        return real_clustering(self, corpus, candidates, cut, before, first)
+
+    monkeypatch.setattr(engine._Local, "candidates", candidates)
+    monkeypatch.setattr(engine._Local, "clustering", clustering)
+    summary = run(scrape, tmp_path / "out", Options(run=RunOptions(jobs=1)), report=tmp_path / "r.jsonl")
+    assert summary.kept == 8 and len(pairs[0]) > 0
+    assert alive == [(False, False)]
+
+
 def _boilerplate(docs: list[_Doc], keeper: list[int], min_docs: int, size: int) -> tuple[Cut, Firsts]:
     """The boilerplate of these articles and where each is first found, their paragraphs gathered as a
     run gathers them (``size`` articles a batch)."""

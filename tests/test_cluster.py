@@ -19,6 +19,7 @@ from dedupe.cluster import (
     cluster,
     kept_copies,
     settle,
+    table_pairs,
     templated,
     templated_paragraphs,
     verdict,
@@ -307,6 +308,21 @@ def test_the_local_work_redoes_the_rows_to_do_in_its_workers(jobs, monkeypatch):
 def test_verdict_triples_are_what_a_verdict_table_was_made_of(rows):
     triples = [(i, j, PairVerdict(dup, sim, reason)) for i, j, dup, sim, reason in rows]
     assert verdict_triples(verdict_rows(triples)) == triples
+
+
+@given(st.lists(st.tuples(st.integers(0, 2**31 - 1), st.integers(0, 2**31 - 1), st.booleans(),
+                          st.floats(0, 1), st.sampled_from(REASONS)), max_size=20), st.integers(1, 3))
+def test_a_verdict_table_s_pairs_are_a_view_of_its_rows(rows, step):
+    # the second round reads its candidates from the table (row k is pair k), not from a copy beside it
+    table = verdict_rows((i, j, PairVerdict(dup, sim, reason)) for i, j, dup, sim, reason in rows)[::step]
+    pairs = table_pairs(table)
+    assert pairs.dtype == np.int32 and pairs.shape == (len(table), 2)
+    assert pairs.tolist() == [[int(r["i"]), int(r["j"])] for r in table]
+    assert not pairs.flags.writeable
+    if len(table):
+        assert np.shares_memory(pairs, table)
+        table[0] = (7, 9, True, 1.0, 0)  # a row redone in place reads through
+        assert pairs[0].tolist() == [7, 9]
 
 
 @pytest.mark.parametrize("jobs", [1, 2])

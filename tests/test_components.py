@@ -93,3 +93,21 @@ def test_a_long_chain_is_one_component():
     order = np.random.default_rng(3).permutation(5000)
     chain = np.column_stack([order[:-1], order[1:]])
     assert components(_AtOnce(), [_Done(chain)], 3) == [list(range(5000))]
+
+
+@settings(max_examples=200, deadline=None)
+@given(graphs(), st.integers(1, 4))
+def test_components_sent_in_chunks_are_the_components(graph, jobs):
+    # a run sends each worker chunks of the components (slices of the two arrays, pickled) and they
+    # take each as a list; the run itself never holds them as lists (4 bytes a member for int32 edges)
+    import pickle
+
+    from dedupe.engine import _chunks
+
+    n, edges = graph
+    found = _components(np.array(edges, np.int32).reshape(-1, 2))
+    want = union_find(edges)
+    assert found.members.dtype == np.int32
+    chunks = [pickle.loads(pickle.dumps(c)) for c in _chunks(found, jobs)]
+    assert [list(c) for chunk in chunks for c in chunk] == want
+    assert [found[k] for k in range(-len(want), 0)] == want and list(found[len(want):]) == []
