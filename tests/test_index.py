@@ -122,6 +122,15 @@ def test_an_id_added_twice_in_one_call_keeps_the_later_entry_and_no_stray_rows(t
         assert db.execute("SELECT count(*) FROM bands").fetchone()[0] == 4 * 25
 
 
+def test_an_sqlite_index_holds_a_page_cache_of_the_set_size(tmp_path):
+    # the index's own memory in a run (its B-trees are far larger than any cache: the OS caches the file)
+    from dedupe.stores import PAGE_CACHE_KIB
+
+    with Index.open(str(tmp_path / "index.sqlite")) as index:
+        assert index.store.db.execute("PRAGMA cache_size").fetchone() == (-PAGE_CACHE_KIB,)
+        assert PAGE_CACHE_KIB <= 8192
+
+
 def test_queries_in_batches_answer_as_one_at_a_time(target, monkeypatch):
     # A run asks the index about every article it holds, QUERY_BATCH a statement (SQLite) or a
     # round trip (Redis): the answers must be those of asking one entry at a time, in order.
