@@ -122,8 +122,9 @@ class _Pairs(np.ndarray):  # candidate pairs that a weakref can watch
 
 def test_the_second_round_holds_neither_the_candidate_array_nor_the_first_round_s_kept_copies(
         scrape, tmp_path, monkeypatch):
-    # 8 + 4 bytes a pair and 4 an article at the second round's peak (a million articles: 3 million
-    # pairs): the pairs are read from the verdict table, whose rows are the candidates in order
+    # at a million articles the candidate array (8 bytes a pair: 25 MB) and the first round's kept copies
+    # (8 MB) were held through the second round's peak: the pairs are read from the verdict table, whose
+    # rows are the candidates in order
     import gc
     import weakref
 
