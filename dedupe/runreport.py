@@ -12,14 +12,13 @@ from dataclasses import asdict, dataclass, replace
 from typing import IO, Any
 
 import numpy as np
-import xxhash
 
 from .cluster import Clustering
 from .config import Options
 from .formats import to_json
 from .policy import Cut, Firsts
 from .records import DocFinding, Match, Problem
-from .spill import DocInfo
+from .spill import DocInfo, string_hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +72,7 @@ class Names:
     sorted array of the names' 64-bit hashes: 12 bytes an article, not a dict of names."""
 
     def __init__(self, docs: Sequence[DocInfo], hashes: np.ndarray) -> None:
-        """``hashes``: each article's :func:`_name_hash`, in run order (see :class:`Gathered`)."""
+        """``hashes``: each article's :func:`dedupe.spill.string_hash` of its name, in run order (see :class:`Gathered`)."""
         self.docs = docs
         self.order = np.argsort(hashes, kind="stable").astype(np.int32)
         self.hashes = hashes[self.order]
@@ -81,17 +80,13 @@ class Names:
     def get(self, name: str | None) -> DocInfo | None:
         if name is None:
             return None
-        h = np.uint64(_name_hash(name))
+        h = np.uint64(string_hash(name))
         lo, hi = np.searchsorted(self.hashes, h, "left"), np.searchsorted(self.hashes, h, "right")
         for k in range(int(hi) - 1, int(lo) - 1, -1):
             d = self.docs[int(self.order[k])]
             if d.name == name:
                 return d
         return None
-
-
-def _name_hash(name: str) -> int:
-    return xxhash.xxh64_intdigest(name.encode("utf-8", "surrogatepass"))
 
 
 class Gathered:
@@ -105,7 +100,7 @@ class Gathered:
 
     def add(self, n: int, d: DocInfo) -> None:
         """Take in article ``n`` (in run order: each article once, the first first)."""
-        self.name_hashes.append(_name_hash(d.name))
+        self.name_hashes.append(string_hash(d.name))
         if d.headline_key is not None:
             self.headline_numbers.append(n)
             self.headline_keys.append(d.headline_key)

@@ -96,9 +96,10 @@ def _unpack(data: bytes) -> DocInfo:
     )
 
 
-def _id_hash(record_id: str) -> int:
-    """A record id as 64 bits: what tells apart the ids of a run (see :meth:`DocTable.name`)."""
-    return xxhash.xxh64_intdigest(record_id.encode("utf-8", "surrogatepass"))
+def string_hash(text: str) -> int:
+    """A string as 64 bits (xxh64 of its UTF-8, lone surrogates kept): how a run tells its record ids
+    apart (:meth:`DocTable.name`) and finds the articles its report names (:class:`dedupe.runreport.Names`)."""
+    return xxhash.xxh64_intdigest(text.encode("utf-8", "surrogatepass"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +123,7 @@ class DocBatch:
     keys: array  # type: ignore[type-arg]  # every article's body paragraph keys, one article after the other
     key_counts: array  # type: ignore[type-arg]  # body paragraphs of each article
     id_rows: array  # type: ignore[type-arg]  # the articles (numbered in the batch) with a record id
-    id_hashes: array  # type: ignore[type-arg]  # and those ids' :func:`_id_hash`
+    id_hashes: array  # type: ignore[type-arg]  # and those ids' :func:`string_hash`
     headlines_removed: int
     paragraphs_removed: int
     bytes_in: int
@@ -154,7 +155,7 @@ class DocBatch:
                 assert d.signature is not None
                 if d.article.record_id:
                     id_rows.append(len(records))
-                    id_hashes.append(_id_hash(d.article.record_id))
+                    id_hashes.append(string_hash(d.article.record_id))
                 data = _pack(d, with_signature=False)  # the run keeps signatures in a file of their own
                 records.append(data)
                 record_sizes.append(len(data))
