@@ -14,6 +14,7 @@ False
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -65,9 +66,11 @@ class Index:
         self.options = options
 
     @classmethod
-    def open(cls, target: str, options: Options | None = None) -> Index:
-        """Open (or create) the index at ``target``: a file path, ``:memory:`` or a redis:// URL."""
+    def open(cls, target: str | os.PathLike[str], options: Options | None = None) -> Index:
+        """Open (or create) the index at ``target``: a file path (a ``str`` or a ``Path``), ``:memory:``
+        or a redis:// URL."""
         options = options or Options()
+        target = os.fspath(target)
         store = open_store(target)
         wanted = _settings(options)
         try:

@@ -43,6 +43,15 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("redis_url") + f"#{request.node.name}"
 
 
+def test_an_index_opens_at_a_path_given_as_a_path(tmp_path):
+    # a scraper holds its paths as pathlib.Path: Index.open took only a str (AttributeError: startswith)
+    head, paras = article(0)
+    with Index.open(tmp_path / "index.sqlite") as index:
+        index.add("site-a/story.txt", as_text(head, paras))
+    with Index.open(str(tmp_path / "index.sqlite")) as index:
+        assert index.check("site-b/copy.txt", as_text(head, paras)).duplicate_of == "site-a/story.txt"
+
+
 def test_check_adds_new_articles_and_names_the_copy(target):
     with Index.open(target) as index:
         head, paras = article(0)
