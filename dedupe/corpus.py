@@ -15,9 +15,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .cluster import Clustering, Drops, PairVerdict, Verdicts, Verifier, cluster, verify_all
+from .cluster import VERDICTS, Clustering, Drops, PairVerdict, Verdicts, Verifier, cluster, table_pairs, verify_all
 from .config import Options
 from .index import Index
+from .memory import give_back_memory
 from .minhash import lsh_params
 from .policy import (
     Bodies,
@@ -28,10 +29,13 @@ from .policy import (
     _ranking,
     add_pairs,
     band_keys,
-    band_pairs,
+    band_pair_keys,
     body_texts,
+    candidate_table,
     pair_rows,
+    passing,
     plausible_pairs,
+    write_kept,
 )
 from .records import Match, Problem
 from .spill import DocBatch, DocInfo, DocTable, Signatures
@@ -51,24 +55,29 @@ def seen_among(corpus: Corpus, index: Index, rows: range) -> list[tuple[int, Mat
 
 def _candidates(corpus: Corpus, options: Options, first: frozenset[int]) -> np.ndarray:
     """Pairs of articles that share a band of their signatures (LSH banding, in numpy) and pass the
-    whole signatures' :class:`dedupe.policy.Floor`, as rows of two run numbers sorted by pair, but
-    for pairs of two articles in ``first`` (both held by the index: neither is kept).
+    whole signatures' :class:`dedupe.policy.Floor`, but for pairs of two articles in ``first`` (both
+    held by the index: neither is kept), as a :data:`dedupe.cluster.VERDICTS` table sorted by pair whose
+    verdicts are yet to be filled in (:func:`dedupe.policy.candidate_table`).
 
     Bands and rows are datasketch's choice for the threshold (``MinHashLSH``'s own optimum), but
     the buckets are found by sorting each band's values: no per-article Python objects, and
-    memory of one band's keys at a time (:func:`dedupe.policy.band_keys`, :func:`dedupe.policy.band_pairs`).
+    memory of one band's keys at a time (:func:`dedupe.policy.band_keys`, :func:`dedupe.policy.band_pair_keys`).
     """
     keys = np.empty(0, np.int64)
-    if len(corpus.docs) < 2:
-        return pair_rows(keys)
     sig = options.signature
     bands, rows = lsh_params(sig.lsh_threshold, sig.num_perm)
     numbers = np.arange(len(corpus.docs))
-    for b in range(bands):
-        keys = add_pairs(keys, band_pairs(corpus.signatures.column_keys(b * rows, (b + 1) * rows, band_keys), numbers))
-    pairs = unseen_pairs(pair_rows(keys), first)
+    for b in range(bands if len(corpus.docs) > 1 else 0):
+        keys = add_pairs(keys, band_pair_keys(corpus.signatures.column_keys(b * rows, (b + 1) * rows, band_keys), numbers))
+        give_back_memory(collect=False)  # the band's freed temporaries: held by the heap, they add to the next band's
+    pairs = unseen_pairs(pair_rows(keys), first)  # a view of the keys, when there is no ``first``
     del keys
-    return corpus.plausible(pairs)
+    keep = corpus.passing(pairs)
+    with tempfile.TemporaryFile(dir=corpus.folder) as spool:  # the kept pairs, while the keys are let go
+        count = write_kept(spool, pairs, keep)
+        del pairs, keep
+        give_back_memory(collect=False)
+        return candidate_table(spool, count)
 
 
 def unseen_pairs(pairs: np.ndarray, first: frozenset[int]) -> np.ndarray:
@@ -85,18 +94,18 @@ def _in_order(rows: np.ndarray, pairs: np.ndarray) -> bool:
     return bool(np.array_equal(rows["i"], pairs[:, 0]) and np.array_equal(rows["j"], pairs[:, 1]))
 
 
-def verify_into(work: Work, table: np.ndarray, pairs: np.ndarray, todo: np.ndarray, cut: Cut,
+def verify_into(work: Work, table: np.ndarray, pairs: np.ndarray, todo: np.ndarray | None, cut: Cut,
                 verifier: Verifier) -> None:
     """:meth:`Work.verify_into` by way of :meth:`Work.verify`: the pairs picked out and verified by
     the work; when it did not answer for each in order, its verdicts are looked up here and the
     rest verified."""
-    picked = pairs[todo]
+    picked = pairs if todo is None else pairs[todo]
     rows = work.verify(picked, cut, verifier)
     if not (len(rows) == len(picked) and _in_order(rows, picked)):
         known, verifier.known = verifier.known, Verdicts(rows)
         rows = verify_all(picked, verifier)
         verifier.known = known
-    table[todo] = rows
+    table[slice(None) if todo is None else todo] = rows
 
 
 class RunTexts(Texts, Protocol):
@@ -119,9 +128,11 @@ class Work(Protocol):
         """Verdicts (a :data:`dedupe.cluster.VERDICTS` table) of the ``pairs`` (rows of two run numbers)."""
         ...
 
-    def verify_into(self, table: np.ndarray, pairs: np.ndarray, todo: np.ndarray, cut: Cut, verifier: Verifier) -> None:
-        """The verdicts of the ``pairs`` (sorted) where ``todo`` is True, written into those rows of
-        ``table`` (row k is pair k): a second round redoes most of a million articles' pairs, and
+    def verify_into(
+        self, table: np.ndarray, pairs: np.ndarray, todo: np.ndarray | None, cut: Cut, verifier: Verifier,
+    ) -> None:
+        """The verdicts of the ``pairs`` (sorted) where ``todo`` is True (all when None), written into
+        those rows of ``table`` (row k is pair k): a second round redoes most of a million articles' pairs, and
         neither those pairs nor their verdicts need be held twice."""
         ...
 
@@ -141,6 +152,7 @@ class Corpus:
         self.work = work
         self.options = options
         self._tmp = tempfile.TemporaryDirectory(prefix="dedupe-corpus-")
+        self.folder = self._tmp.name
         self.docs = DocTable(self._tmp.name)
         self.signatures = Signatures(self._tmp.name, options.signature.num_perm)
         self.dates = array("d")  # NaN where undated: never outside a window
@@ -197,6 +209,11 @@ class Corpus:
         counts = np.frombuffer(self.shingle_counts, np.uint32)
         return plausible_pairs(pairs, self.signature_columns, counts, Floor.of(self.options))
 
+    def passing(self, pairs: np.ndarray) -> np.ndarray:
+        """Which LSH pairs pass the run's :class:`dedupe.policy.Floor` (a mask)."""
+        return passing(pairs, self.signature_columns, np.frombuffer(self.shingle_counts, np.uint32),
+                       Floor.of(self.options))
+
     def close(self) -> None:
         self.paragraph_rows.close()
         self.docs.close()
@@ -210,8 +227,9 @@ class Corpus:
     def clustering(
         self, candidates: np.ndarray, cut: Cut, before: Clustering | None = None, first: frozenset[int] = frozenset(),
     ) -> Clustering:
-        """Verify, cluster and rank the ``candidates`` (rows of two run numbers, sorted), comparing
-        bodies without the ``cut`` boilerplate paragraphs.
+        """Verify, cluster and rank the ``candidates`` (rows of two run numbers, sorted, or a verdict
+        table of them yet to be filled in, as :func:`_candidates` gives it: its verdicts are written
+        into it), comparing bodies without the ``cut`` boilerplate paragraphs.
 
         Verdicts of a ``before`` round are reused for pairs of articles the cut leaves alone: its
         table becomes this round's, the other rows redone in place (a run has no use for the first
@@ -223,7 +241,10 @@ class Corpus:
         verifier = Verifier(bodies.shingles, bodies.words, self.dates, self.options.run)
         rank = _ranking(docs, self.options.run.keep, bodies.paragraphs, first)
         every = None  # the verdict of every candidate, when the work found them all
-        if before is not None and before.table is not None:
+        if candidates.dtype == VERDICTS:
+            every, candidates = candidates, table_pairs(candidates)
+            self.work.verify_into(every, candidates, None, cut, verifier)
+        elif before is not None and before.table is not None:
             assert len(before.table) == len(candidates)  # the same candidates, one verdict each
             touched = self.paragraph_rows.touched(cut, len(docs))
             stale = touched[candidates[:, 0]]

@@ -292,7 +292,9 @@ class DaskEngine:
         job = self._verify_job(pairs.tolist(), cut)
         return tasks.verdict_table([] if job is None else self.client.compute(job).result(), None)
 
-    def verify_into(self, table: np.ndarray, pairs: np.ndarray, todo: np.ndarray, cut: Cut, verifier: Verifier) -> None:
+    def verify_into(
+        self, table: np.ndarray, pairs: np.ndarray, todo: np.ndarray | None, cut: Cut, verifier: Verifier,
+    ) -> None:
         verify_into(self, table, pairs, todo, cut, verifier)
 
     def settle(

@@ -27,7 +27,7 @@ from .policy import (
     _ranking,
     add_pairs,
     band_keys,
-    band_pairs,
+    band_pair_keys,
     merge_pairs,
     pair_rows,
     prepare_files,
@@ -121,7 +121,7 @@ def bucket_pairs(group: tuple[int, list[Any]]) -> np.ndarray:
     keys = np.empty(0, np.int64)
     for b in unique(table["band"]):
         here = table[table["band"] == b]
-        keys = add_pairs(keys, band_pairs(band_keys(here["rows"]), here["number"]))
+        keys = add_pairs(keys, band_pair_keys(band_keys(here["rows"]), here["number"]))
     return pair_rows(keys)
 
 

@@ -5,8 +5,8 @@ pass one (in worker processes) reads and prepares each file's articles in path o
 worker spills what later steps need of an article's text (its shingles, its output) to its own
 files (:mod:`dedupe.spill`), and the run writes the articles' records and signatures to files
 of its own (:class:`dedupe.corpus.Corpus`), so memory holds a few bytes per article, and the
-candidate pairs and their verdicts as arrays (8 + 18 bytes a pair); freed heap goes back to the OS
-between the steps (:func:`give_back_memory`).
+candidate pairs as the table their verdicts are written into (18 bytes a pair); freed heap goes back
+to the OS between the steps (:func:`dedupe.memory.give_back_memory`).
 Then LSH candidates are verified and clustered (see :mod:`dedupe.cluster`), and pass two
 writes the kept articles and the report; candidate verification, clusters and writing run in
 worker processes forked from the run, which read its state and spill instead of receiving
@@ -17,8 +17,6 @@ listing order.
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import multiprocessing
 import multiprocessing.pool
 import os
@@ -47,6 +45,7 @@ from .errors import ConfigError, IndexFileError
 from .formats import Paths, iter_inputs, read_articles
 from .index import QUERY_BATCH, Index
 from .io import atomic_writer, clear_staging, clear_temps
+from .memory import give_back_memory
 from .policy import (
     Cut,
     LocalSink,
@@ -111,31 +110,10 @@ def _prepared_files(root: str, rels: Sequence[str], options: Options, jobs: int,
         yield from pool.imap(_prepare_files, tasks)
 
 
-def _malloc_trim() -> Callable[[int], int] | None:
-    try:
-        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim  # glibc
-        return trim
-    except (OSError, AttributeError, TypeError):
-        return None
-
-
-_TRIM = _malloc_trim()
-
-
 # Runs of this many articles collect reference cycles between their steps: a safety net, as no step
 # is known to leave a cycle holding its data (tests/test_memory.py checks the verifier and the
 # bodies); a collection costs 10-20 ms, which smaller runs, paying it five times, felt.
 COLLECT_ARTICLES = 100_000
-
-
-def give_back_memory(collect: bool = True) -> bool:
-    """Hand the heap pages a step's freed arrays left behind back to the OS, where the C library can
-    (glibc keeps them mapped: about 200 MB of them after the candidates of a million articles). With
-    ``collect``, what the step left in reference cycles is freed first: a full collection costs tens
-    of milliseconds, worth it where a step's cycles hold megabytes (a cached bound method makes one)."""
-    if collect:
-        gc.collect()
-    return _TRIM is not None and bool(_TRIM(0))
 
 
 PARALLEL_PAIRS = 1000  # fewer candidate pairs than this are verified in the main process
@@ -228,8 +206,10 @@ class _LocalWork:
         self._fill(table, pairs, None, len(pairs), verifier)
         return table
 
-    def verify_into(self, table: np.ndarray, pairs: np.ndarray, todo: np.ndarray, cut: Cut, verifier: Verifier) -> None:
-        self._fill(table, pairs, todo, int(np.count_nonzero(todo)), verifier)
+    def verify_into(
+        self, table: np.ndarray, pairs: np.ndarray, todo: np.ndarray | None, cut: Cut, verifier: Verifier,
+    ) -> None:
+        self._fill(table, pairs, todo, len(pairs) if todo is None else int(np.count_nonzero(todo)), verifier)
 
     def _fill(self, table: np.ndarray, pairs: np.ndarray, todo: np.ndarray | None, count: int,
               verifier: Verifier) -> None:
@@ -303,6 +283,15 @@ class _Local:
         self._tmp.cleanup()
 
 
+def _between_steps(corpus: Corpus, collect: bool) -> None:
+    """What a step leaves behind let go before the next: the records it read (cached, decoded) and
+    the heap pages its freed arrays and objects leave (:func:`dedupe.memory.give_back_memory`); the
+    cached records pinned heap that their step had otherwise freed (at 100,000 articles the index add
+    started at 60 MB where it started at 74, and peaked at 93 where it peaked at 114)."""
+    corpus.docs.forget()
+    give_back_memory(collect)
+
+
 def run(
     scrape_dir: str | Path,
     out_dir: str | Path,
@@ -349,7 +338,7 @@ def run(
         finally:
             engine.close()
         if index is not None:  # last: a run killed before this leaves the index as it was
-            give_back_memory(len(corpus.docs) >= COLLECT_ARTICLES)  # what writing freed, before SQLite's cache grows
+            _between_steps(corpus, len(corpus.docs) >= COLLECT_ARTICLES)  # what writing left, before SQLite's cache grows
             try:
                 index.add_entries(
                     index.make_entry(d.name, corpus.signature(i), d.matching_keys, d.sentences, d.date)
@@ -379,7 +368,7 @@ def _run(
     del rels
     big = len(corpus.docs) >= COLLECT_ARTICLES
     often = corpus.paragraph_rows.often(options.run.boilerplate_min_docs)  # before the candidates take memory
-    give_back_memory(big)
+    _between_steps(corpus, big)
     corpus.finish()
     docs = corpus.docs
 
@@ -392,22 +381,22 @@ def _run(
     seen = engine.seen_before(corpus, index) if index is not None and not index.is_empty() else {}
     first = frozenset(seen)
     candidates = engine.candidates(corpus, first)
-    give_back_memory(big)
+    _between_steps(corpus, big)
     result = engine.clustering(corpus, candidates, {}, None, first)
     if result.table is not None:  # row k of the verdict table is candidate k: the pairs are read from it
         candidates = table_pairs(result.table)
-    give_back_memory(big)
+    _between_steps(corpus, big)
     boiler, firsts = corpus.paragraph_rows.boilerplate(often, result.keeper, options.run.boilerplate_min_docs)
     cut = boiler if options.run.boilerplate else {}
     if cut:
         before = result.verdicts_only()
         del result  # the first round's kept copies and drops, let go
-        give_back_memory(big)
+        _between_steps(corpus, big)
         result = engine.clustering(corpus, candidates, cut, before, first)
         del before
     del candidates
     result = binned(result)
-    give_back_memory(big)
+    _between_steps(corpus, big)
 
     def findings() -> None:  # the report's lines (each article's own, then the clusters'), written as the outputs are
         gathered = Gathered()

@@ -7,16 +7,17 @@ its own copy, so the engine cannot change a run's outputs or report.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import BinaryIO, Protocol, TypeVar
 
 import numpy as np
 
-from .cluster import pair_keys
+from .cluster import VERDICTS, pair_keys
 from .config import FieldOptions, Options
 from .errors import InputError
 from .formats import kind_of, write_json, write_jsonl
@@ -282,61 +283,65 @@ def _ranking(
 BUCKET_PAIRS = 64
 
 
-def band_pairs(keys: np.ndarray, numbers: np.ndarray) -> np.ndarray:
-    """The pairs of articles that share a bucket of one LSH band, as rows ``(a, c)`` with ``a < c``.
+def band_pair_keys(keys: np.ndarray, numbers: np.ndarray) -> np.ndarray:
+    """The pairs of articles that share a bucket of one LSH band, as pair keys
+    (:func:`dedupe.cluster.pair_keys`: one int64 a pair ``(a, c)``, ``a < c``), each once, in no order.
 
     ``keys`` holds each article's band (:func:`band_keys`), ``numbers`` the articles' run numbers
-    (below 2**31). A bucket larger than ``BUCKET_PAIRS`` pairs each member with its first
+    (below 2**31, in any order). A bucket larger than ``BUCKET_PAIRS`` pairs each member with its first
     ``BUCKET_PAIRS`` neighbours only (enough to join a cluster; verification decides). In numpy:
     the members of buckets of two or more, in order, paired with the member ``d`` places on for
     each ``d`` up to ``BUCKET_PAIRS`` (no Python loop a pair). Both sorts are of distinct values or
     need no order among equal ones, so neither is a stable sort (numpy's unstable argsort of a million
-    64-bit values is about six times as fast here).
+    64-bit values is about six times as fast here). Which articles share a bucket is found with
+    arrays of one byte an article, and buckets are numbered in 32 bits: a band of a million articles
+    takes 18 MB above its keys at its peak (tracemalloc), where arrays of 8 bytes an article took 39.
     """
     if len(keys) < 2:
-        return np.empty((0, 2), np.int64)
+        return np.empty(0, np.int64)
     order = np.argsort(keys)  # equal keys in any order: each bucket's members are put in run order below
     ordered = keys[order]
-    new = np.r_[True, ordered[1:] != ordered[:-1]]
-    bucket = np.cumsum(new)  # each sorted article's bucket
-    shared = np.diff(np.r_[np.flatnonzero(new), len(order)]) > 1
-    members = shared[bucket - 1]
-    bucket, number = bucket[members], numbers[order[members]]
+    same = ordered[1:] == ordered[:-1]  # sorted article k + 1 is in sorted article k's bucket
+    del ordered
+    members = np.zeros(len(order), bool)  # in a bucket of two or more
+    members[1:] = same
+    members[:-1] |= same
+    starts = np.empty(len(order), bool)  # where each bucket starts
+    starts[0] = True
+    np.logical_not(same, out=starts[1:])
+    del same
+    bucket = np.cumsum(starts, dtype=np.int32)[members]  # each member's bucket, numbered in key order
+    del starts
+    number = numbers[order[members]].astype(np.int64)
+    del order, members
     by = np.argsort((bucket.astype(np.int64) << 32) | number)  # each bucket's members in run order (distinct keys)
     bucket, number = bucket[by], number[by]
-    firsts, seconds = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+    found = [np.empty(0, np.int64)]
     for d in range(1, min(BUCKET_PAIRS, len(bucket) - 1) + 1):
         same = bucket[d:] == bucket[:-d]
         if not same.any():
             break  # no bucket has more than d members
-        firsts.append(number[:-d][same])
-        seconds.append(number[d:][same])
-    return np.column_stack([np.concatenate(firsts), np.concatenate(seconds)]).astype(np.int64, copy=False)
+        found.append(pair_keys(number[:-d][same], number[d:][same]))
+    return np.concatenate(found)
 
 
-def add_pairs(keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Sorted pair keys (:func:`dedupe.cluster.pair_keys`) with those of ``rows`` (of pairs) added,
-    once each: the new ones merged in (a stable sort of two sorted runs is one merge pass), not
-    everything sorted again."""
-    new = unique(pair_keys(rows[:, 0], rows[:, 1]))
+def add_pairs(keys: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Sorted pair keys with the keys ``new`` added, once each (``new``: distinct keys in any order, as
+    :func:`band_pair_keys` gives them; sorted here in place). Those not yet held are inserted where
+    they go, one pass over the keys: neither everything sorted again nor a sort's buffer beside them."""
+    new.sort()
     new = new[~_within(new, keys)]
     if not new.size:
         return keys
-    merged = np.concatenate([keys, new])
-    merged.sort(kind="stable")
-    return merged
-
-
-PAIR_ROWS_BLOCK = 1 << 18  # keys split at a time (two int64 temporaries of the whole would double the step's peak)
+    return np.insert(keys, np.searchsorted(keys, new), new)
 
 
 def pair_rows(keys: np.ndarray) -> np.ndarray:
-    """Pair keys as rows of two int32 run numbers (8 bytes a pair: a million articles give millions)."""
-    rows = np.empty((len(keys), 2), np.int32)
-    for k in range(0, len(keys), PAIR_ROWS_BLOCK):
-        block = keys[k : k + PAIR_ROWS_BLOCK]
-        rows[k : k + len(block), 0], rows[k : k + len(block), 1] = block >> 32, block & 0xFFFFFFFF
-    return rows
+    """Pair keys (int64, in native byte order) as rows of two int32 run numbers, without a copy: a key
+    is its two numbers side by side, so the rows are a view of the keys' memory (a million articles
+    give millions of pairs: a copy held beside the keys doubled the candidate step's arrays)."""
+    halves = np.ascontiguousarray(keys, np.int64).view(np.int32).reshape(-1, 2)
+    return halves[:, ::-1] if sys.byteorder == "little" else halves
 
 
 def merge_pairs(*arrays: np.ndarray) -> np.ndarray:
@@ -410,24 +415,61 @@ def agreements(pairs: np.ndarray, columns: Callable[[int, int], np.ndarray], wid
     return agree
 
 
-def plausible_pairs(pairs: np.ndarray, columns: Callable[[int, int], np.ndarray], sizes: np.ndarray,
-                    floor: Floor) -> np.ndarray:
-    """The ``pairs`` (rows of two run numbers) whose signatures pass the ``floor``; ``sizes`` holds
-    each article's shingle count."""
+def passing(pairs: np.ndarray, columns: Callable[[int, int], np.ndarray], sizes: np.ndarray,
+            floor: Floor) -> np.ndarray:
+    """Which of the ``pairs`` (rows of two run numbers) pass the ``floor``, as a mask; ``columns(start,
+    stop)`` gives those columns of every article's signature, ``sizes`` each article's shingle count."""
     if not len(pairs):
-        return pairs
+        return np.empty(0, bool)
     agree = agreements(pairs, columns, floor.width)
     keep = np.empty(len(pairs), bool)
     for k in range(0, len(pairs), AGREE_PAIRS):
         p = pairs[k : k + AGREE_PAIRS]
         keep[k : k + len(p)] = floor.passes(agree[k : k + len(p)], sizes[p[:, 0]], sizes[p[:, 1]])
+    return keep
+
+
+def _kept(pairs: np.ndarray, keep: np.ndarray) -> Iterator[np.ndarray]:
+    """The kept ``pairs``, a block at a time (a mask of the whole would build an index of the whole)."""
+    for k in range(0, len(pairs), AGREE_PAIRS):
+        yield pairs[k : k + AGREE_PAIRS][keep[k : k + AGREE_PAIRS]]
+
+
+def plausible_pairs(pairs: np.ndarray, columns: Callable[[int, int], np.ndarray], sizes: np.ndarray,
+                    floor: Floor) -> np.ndarray:
+    """The ``pairs`` whose signatures pass the ``floor`` (see :func:`passing`)."""
+    if not len(pairs):
+        return pairs
+    keep = passing(pairs, columns, sizes, floor)
     out = np.empty((int(np.count_nonzero(keep)), 2), pairs.dtype)
     at = 0
-    for k in range(0, len(pairs), AGREE_PAIRS):  # a block at a time: a mask of the whole builds an index of the whole
-        kept = pairs[k : k + AGREE_PAIRS][keep[k : k + AGREE_PAIRS]]
+    for kept in _kept(pairs, keep):
         out[at : at + len(kept)] = kept
         at += len(kept)
     return out
+
+
+def write_kept(spool: BinaryIO, pairs: np.ndarray, keep: np.ndarray) -> int:
+    """Write the kept ``pairs`` to ``spool`` (rows of two little-endian int32); returns how many."""
+    count = 0
+    for kept in _kept(pairs, keep):
+        spool.write(kept.astype("<i4").tobytes())
+        count += len(kept)
+    return count
+
+
+def candidate_table(spool: BinaryIO, count: int) -> np.ndarray:
+    """A :data:`dedupe.cluster.VERDICTS` table of the ``count`` pairs :func:`write_kept` wrote to
+    ``spool``, its verdicts yet to be filled in. Verification writes them into it, so a run's
+    candidates are not held a second time beside their verdicts (8 bytes a pair, 25 MB at a million
+    articles); read back from a file, as the pair keys they were picked from are let go first."""
+    table = np.zeros(count, VERDICTS)
+    firsts, seconds = table["i"], table["j"]
+    spool.seek(0)
+    for at in range(0, count, AGREE_PAIRS):
+        rows = np.frombuffer(spool.read(8 * min(AGREE_PAIRS, count - at)), "<i4").reshape(-1, 2)
+        firsts[at : at + len(rows)], seconds[at : at + len(rows)] = rows[:, 0], rows[:, 1]
+    return table
 
 
 def _cached(fn: Callable[[int], T], size: int = 4096) -> Callable[[int], T]:

@@ -300,7 +300,7 @@ class Buffers(Spill):
         return self.data[suffix][at : at + size]
 
 
-RECORDS_CACHED = 16384  # records kept decoded by each process (about 1 KB each)
+RECORDS_CACHED = 4096  # records kept decoded by each process (about 1 KB each)
 
 
 class DocTable(Packed[DocInfo]):
@@ -385,6 +385,11 @@ class DocTable(Packed[DocInfo]):
             for i in np.frombuffer(numbers, np.int64)[counts[inverse] == 1].tolist():
                 unique[i] = 1
         self._unique_ids = unique
+        self._get.cache_clear()
+
+    def forget(self) -> None:
+        """Let the decoded records go (a step's reads leave up to ``RECORDS_CACHED``: some 16 MB, and
+        the heap they are scattered through, which the C library cannot hand back while they live)."""
         self._get.cache_clear()
 
     def flush(self) -> None:

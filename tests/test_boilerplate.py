@@ -23,6 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dedupe import Options, RunOptions, run
+from dedupe.cluster import VERDICTS
 from dedupe.policy import Cut, Firsts, ParagraphRows, repeated_keys
 from dedupe.records import Article
 from dedupe.runreport import similarity_bins
@@ -116,15 +117,11 @@ def test_the_second_round_reuses_verdicts_as_a_fresh_round_would_find_them(tmp_p
     assert changed.any() and (~changed & result.table["duplicate"]).any()  # verdicts redone and kept
 
 
-class _Pairs(np.ndarray):  # candidate pairs that a weakref can watch
-    pass
-
-
-def test_the_second_round_holds_neither_the_candidate_array_nor_the_first_round_s_kept_copies(
-        scrape, tmp_path, monkeypatch):
-    # at a million articles the candidate array (8 bytes a pair: 25 MB) and the first round's kept copies
-    # (8 MB) were held through the second round's peak: the pairs are read from the verdict table, whose
-    # rows are the candidates in order
+def test_the_candidates_are_held_once_as_the_table_their_verdicts_fill(scrape, tmp_path, monkeypatch):
+    # at a million articles an array of the candidates (8 bytes a pair: 25 MB) was held beside their
+    # verdict table through the first round, and with the first round's kept copies (8 MB) through the
+    # second: the candidate step now hands over the verdict table itself, its verdicts blank; the first
+    # round fills it in place, the second reads its pairs from it
     import gc
     import weakref
 
@@ -133,20 +130,25 @@ def test_the_second_round_holds_neither_the_candidate_array_nor_the_first_round_
     real_candidates, real_clustering = engine._Local.candidates, engine._Local.clustering
     watched: dict[str, weakref.ref] = {}
     pairs: list[np.ndarray] = []
-    alive: list[tuple[bool, bool]] = []
+    alive: list[bool] = []
 
     def candidates(self, corpus, first):
-        found = real_candidates(self, corpus, first).view(_Pairs)
-        watched["candidates"], pairs[:] = weakref.ref(found), [found.copy()]
+        found = real_candidates(self, corpus, first)
+        assert found.dtype == VERDICTS  # the pairs as the table to fill: no array of them beside it
+        pairs[:] = [np.column_stack([found["i"], found["j"]])]
         return found
 
     def clustering(self, corpus, candidates, cut, before, first):
         if before is None:
             result = real_clustering(self, corpus, candidates, cut, before, first)
+            assert result.table is candidates  # filled in place
+            fresh = corpus.clustering(pairs[0].copy(), cut, None, first)  # the same pairs given as rows
+            assert result.table.tobytes() == fresh.table.tobytes()
+            assert list(result.keeper) == list(fresh.keeper) and result.verdicts == fresh.verdicts
             watched["keeper"] = weakref.ref(result.keeper)
             return result
         gc.collect()
-        alive.append((watched["candidates"]() is not None, watched["keeper"]() is not None))
+        alive.append(watched["keeper"]() is not None)
         assert np.shares_memory(candidates, before.table) and np.array_equal(candidates, pairs[0])
         return real_clustering(self, corpus, candidates, cut, before, first)
 
@@ -154,7 +156,7 @@ def test_the_second_round_holds_neither_the_candidate_array_nor_the_first_round_
     monkeypatch.setattr(engine._Local, "clustering", clustering)
     summary = run(scrape, tmp_path / "out", Options(run=RunOptions(jobs=1)), report=tmp_path / "r.jsonl")
     assert summary.kept == 8 and len(pairs[0]) > 0
-    assert alive == [(False, False)]
+    assert alive == [False]
 
 
 def _boilerplate(docs: list[_Doc], keeper: list[int], min_docs: int, size: int) -> tuple[Cut, Firsts]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import tempfile
 from pathlib import Path
 from unittest import mock
 
@@ -18,7 +19,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedupe import Options, RunOptions, policy, run
-from dedupe.policy import AGREE_COLUMNS, Floor, agreements, band_keys, plausible_pairs
+from dedupe.cluster import VERDICTS
+from dedupe.policy import (
+    AGREE_COLUMNS,
+    Floor,
+    agreements,
+    band_keys,
+    candidate_table,
+    passing,
+    plausible_pairs,
+    write_kept,
+)
 from dedupe.prepare import prepare
 from dedupe.records import Article
 from dedupe.spill import Signatures
@@ -144,8 +155,14 @@ def test_plausible_pairs_taken_a_block_at_a_time_are_those_that_pass_one_by_one(
                 if floor.passes(np.array([np.count_nonzero(sig[i] == sig[j])]), sizes[[i]], sizes[[j]])[0]]
     with mock.patch.object(policy, "AGREE_PAIRS", block):
         got = plausible_pairs(pairs, lambda a, b: sig[:, a:b], sizes, floor)
+        keep = passing(pairs, lambda a, b: sig[:, a:b], sizes, floor)
+        with tempfile.TemporaryFile() as spool:  # a run's: the passing pairs spooled, a verdict table made of them
+            count = write_kept(spool, pairs, keep)
+            table = candidate_table(spool, count)
     assert got.tolist() == expected
     assert got.dtype == pairs.dtype
+    assert table.dtype == VERDICTS and np.column_stack([table["i"], table["j"]]).tolist() == expected
+    assert not table["duplicate"].any() and not table["similarity"].any()  # verdicts yet to be filled in
 
 
 @given(st.lists(st.lists(st.integers(0, 3) | st.integers(0, 2**32 - 1), min_size=3, max_size=3), max_size=60))

@@ -18,6 +18,7 @@ from dedupe.cluster import (
     Verdicts,
     cluster,
     kept_copies,
+    pair_keys,
     settle,
     table_pairs,
     templated,
@@ -26,7 +27,7 @@ from dedupe.cluster import (
     verdict_rows,
     verdict_triples,
 )
-from dedupe.policy import _ranking, add_pairs, band_keys, band_pairs, merge_pairs, pair_rows
+from dedupe.policy import _ranking, add_pairs, band_keys, band_pair_keys, merge_pairs, pair_rows
 
 from .conftest import FIXTURES
 
@@ -173,8 +174,8 @@ def test_a_sorted_table_answers_only_for_the_rows_that_still_hold(known, data):
 def test_band_pairs_are_each_bucket_s_members_paired():
     band = np.array([[1, 2], [3, 4], [1, 2], [5, 6], [1, 2], [3, 4]], np.uint32)
     numbers = np.array([10, 11, 12, 13, 14, 15])
-    assert sorted(map(tuple, band_pairs(band_keys(band), numbers).tolist())) == [
-        (10, 12), (10, 14), (11, 15), (12, 14)]
+    found = band_pair_keys(band_keys(band), numbers)
+    assert sorted(map(tuple, pair_rows(found).tolist())) == [(10, 12), (10, 14), (11, 15), (12, 14)]
 
 
 class _Doc:
@@ -221,17 +222,20 @@ def test_band_pairs_pair_each_member_with_the_next_ones_of_its_bucket(values, ca
                       for c in sorted(members)[x + 1 : x + 1 + cap])
     band = np.array([[v, v * 7] for v in values], np.uint32).reshape(-1, 2)
     with mock.patch.object(policy, "BUCKET_PAIRS", cap):
-        found = band_pairs(band_keys(band), np.array(numbers, np.int64))
-    assert sorted(map(tuple, found.tolist())) == expected
+        found = band_pair_keys(band_keys(band), np.array(numbers, np.int64))
+    assert len(np.unique(found)) == len(found)  # each pair once: added to a run's keys unsorted
+    assert sorted(map(tuple, pair_rows(found).tolist())) == expected
 
 
-@given(st.lists(pair_lists, max_size=5), st.integers(1, 4))
-def test_pairs_added_band_by_band_are_the_sorted_union(bands, block):
+@given(st.lists(pair_lists, max_size=5))
+def test_pairs_added_band_by_band_are_the_sorted_union(bands):
     keys = np.empty(0, np.int64)
     for pairs in bands:
-        keys = add_pairs(keys, np.array(pairs, np.int64).reshape(-1, 2))
-    with mock.patch.object(policy, "PAIR_ROWS_BLOCK", block):  # keys split into rows a block at a time
-        assert pair_rows(keys).tolist() == [list(p) for p in sorted({p for pairs in bands for p in pairs})]
+        rows = np.array(sorted(set(pairs)), np.int64).reshape(-1, 2)[::-1]  # a band's pairs: distinct, in any order
+        keys = add_pairs(keys, pair_keys(rows[:, 0], rows[:, 1]))
+    rows = pair_rows(keys)
+    assert rows.tolist() == [list(p) for p in sorted({p for pairs in bands for p in pairs})]
+    assert rows.dtype == np.int32 and (not len(keys) or np.shares_memory(rows, keys))  # not a copy beside them
 
 
 class _Redo:
