@@ -242,6 +242,7 @@ class Corpus:
         rank = _ranking(docs, self.options.run.keep, bodies.paragraphs, first)
         every = None  # the verdict of every candidate, when the work found them all
         if candidates.dtype == VERDICTS:
+            assert before is None  # a first round's: a second round is handed the pairs of the first's table
             every, candidates = candidates, table_pairs(candidates)
             self.work.verify_into(every, candidates, None, cut, verifier)
         elif before is not None and before.table is not None:

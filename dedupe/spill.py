@@ -301,6 +301,7 @@ class Buffers(Spill):
 
 
 RECORDS_CACHED = 4096  # records kept decoded by each process (about 1 KB each)
+RUN_BLOCK = 1 << 20  # bytes of records read at a time when they are read in order
 
 
 class DocTable(Packed[DocInfo]):
@@ -355,7 +356,7 @@ class DocTable(Packed[DocInfo]):
     def run(self, start: int, stop: int) -> Iterator[DocInfo]:
         """Records ``start`` to ``stop`` (not included) in order, read a block at a time."""
         self.flush()
-        block, i = 1 << 22, start
+        block, i = RUN_BLOCK, start
         while i < stop:
             at, end = self._at[i], i + 1  # bytes from ``at``, records i to ``end``
             while end < stop and self._at[end + 1] - at <= block:
@@ -388,8 +389,8 @@ class DocTable(Packed[DocInfo]):
         self._get.cache_clear()
 
     def forget(self) -> None:
-        """Let the decoded records go (a step's reads leave up to ``RECORDS_CACHED``: some 16 MB, and
-        the heap they are scattered through, which the C library cannot hand back while they live)."""
+        """Let the decoded records go: a step's reads leave up to ``RECORDS_CACHED`` of them (some 4 MB),
+        scattered through memory that cannot be handed back to the OS while they live."""
         self._get.cache_clear()
 
     def flush(self) -> None:

@@ -14,6 +14,7 @@ import tempfile
 from array import array
 from dataclasses import replace
 from itertools import groupby
+from unittest import mock
 
 import numpy as np
 from hypothesis import given
@@ -60,10 +61,12 @@ def same(a: DocInfo, b: DocInfo) -> bool:
             and (a.matching_keys is a.keys) == (b.matching_keys is b.keys))
 
 
-@given(st.lists(records(), min_size=1, max_size=8), st.integers(1, 8), st.lists(st.integers(0, 3), min_size=1))
-def test_records_come_back_as_they_went_in(docs, size, shards):
+@given(st.lists(records(), min_size=1, max_size=8), st.integers(1, 8), st.lists(st.integers(0, 3), min_size=1),
+       st.integers(1, 3000))
+def test_records_come_back_as_they_went_in(docs, size, shards, block):
     # pickled (a Dask task's), and through the run's file a batch at a time: read back with its run
-    # number and the shard its batch was added with, without its signature (the run keeps those apart)
+    # number and the shard its batch was added with, without its signature (the run keeps those apart);
+    # read in order, ``block`` bytes of records a read (a record larger than that alone)
     assert all(same(d, pickle.loads(pickle.dumps(d))) for d in docs)
     signed = [replace(d, signature=np.arange(4, dtype=np.uint32)) if d.signature is None else d for d in docs]
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,7 +78,8 @@ def test_records_come_back_as_they_went_in(docs, size, shards):
             expected += [replace(d, signature=None, shard=shard, order=k + n) for n, d in enumerate(docs[k : k + size])]
         assert len(table) == len(docs)
         assert all(same(d, table[i]) for i, d in enumerate(expected))
-        assert all(same(d, e) for d, e in zip(expected, table))
+        with mock.patch.object(spill, "RUN_BLOCK", block):
+            assert all(same(d, e) for d, e in zip(expected, table, strict=True))
         assert same(expected[-1], table[-1]) and [e.order for e in table[1:3]] == list(range(1, min(3, len(docs))))
         table.close()
 
