@@ -260,6 +260,7 @@ class Corpus:
             elif len(rows):  # some verified by the work: the rest here, as the clusters ask
                 verifier.known = Verdicts(rows)
             del rows
+        give_back_memory(collect=False)  # what receiving the workers' verdicts left in the heap
         if every is not None:
             verifier.known = Verdicts.of_sorted(every)
         known = verifier.known
