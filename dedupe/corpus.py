@@ -63,11 +63,13 @@ def _candidates(corpus: Corpus, options: Options, first: frozenset[int]) -> np.n
     the buckets are found by sorting each band's values: no per-article Python objects, and
     memory of one band's keys at a time (:func:`dedupe.policy.band_keys`, :func:`dedupe.policy.band_pair_keys`).
     """
+    if len(corpus.docs) < 2:
+        return np.zeros(0, VERDICTS)
     keys = np.empty(0, np.int64)
     sig = options.signature
     bands, rows = lsh_params(sig.lsh_threshold, sig.num_perm)
     numbers = np.arange(len(corpus.docs))
-    for b in range(bands if len(corpus.docs) > 1 else 0):
+    for b in range(bands):
         keys = add_pairs(keys, band_pair_keys(corpus.signatures.column_keys(b * rows, (b + 1) * rows, band_keys), numbers))
         give_back_memory(collect=False)  # the band's freed temporaries: held by the heap, they add to the next band's
     pairs = unseen_pairs(pair_rows(keys), first)  # a view of the keys, when there is no ``first``
