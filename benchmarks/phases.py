@@ -87,7 +87,6 @@ def main() -> None:
                          " the cut's touched articles, settling with the kept copies, the similarity bins)")
     args = ap.parse_args()
     if args.inner:
-        engine._LocalWork.verify = _timed("(verify)", engine._LocalWork.verify)  # type: ignore[method-assign]
         engine._LocalWork.verify_into = _timed("(verify into table)", engine._LocalWork.verify_into)  # type: ignore[method-assign]
         policy.ParagraphRows.touched = _timed("(touched)", policy.ParagraphRows.touched)  # type: ignore[method-assign]
         cluster_module.kept_copies = _timed("(settle, kept copies)", cluster_module.kept_copies)

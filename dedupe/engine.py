@@ -200,10 +200,10 @@ class _LocalWork:
         self.jobs = jobs
 
     def verify(self, pairs: np.ndarray, cut: Cut, verifier: Verifier) -> np.ndarray:
-        if self.jobs <= 1 or len(pairs) <= PARALLEL_PAIRS:
-            return verdict_rows(())  # verified in this process as the clusters ask
+        """Every pair's verdict, as :meth:`verify_into` a new table gives it (in this process for one
+        job or few pairs, as a run's candidate table is filled)."""
         table = np.empty(len(pairs), VERDICTS)  # filled block by block: one table in memory, not two
-        self._fill(table, pairs, None, len(pairs), verifier)
+        self.verify_into(table, pairs, None, cut, verifier)
         return table
 
     def verify_into(
