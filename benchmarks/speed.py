@@ -20,7 +20,12 @@ Signature contenders (each reads the files and signs every text; compared with d
   dedupe prepare         dedupe.prepare.prepare(Article(id, "x.txt", text), Options())
 Pipelines (compared with `dedupe run` end to end):
   naive pipeline         ftfy.fix_text(text) + datasketch update_batch/xxhash + MinHashLSH(threshold=0.8)
+  naive pipeline, per shingle  the same with datasketch's documented loop: MinHash(num_perm=128) (sha1),
+                         m.update(shingle.encode("utf8")) per shingle (the issue's naive pipeline, 0.27 MB/s there)
   rensa pipeline         ftfy.fix_text only on lines dedupe.clean.needs_repair flags + RMinHash + RMinHashLSH
+                         (dedupe's own cheap check, which a pipeline built without dedupe does not have)
+  rensa pipeline, ftfy's check  the same, ftfy.fix_text only on lines ftfy.badness.is_bad flags (ftfy's public
+                         cheap check: mojibake only; a rensa pipeline of public parts, as the issue's, 7.5 MB/s there)
   dedupe run --jobs 1/2  python -m dedupe.cli run SCRAPE --out OUT --jobs J
 --scaling runs `dedupe run --jobs 2` on 10k and 100k documents, without and with --index IDX.sqlite (and on 1M
 with --million: the --index run only). Stderr of every subprocess is kept out of the table and printed only when
@@ -194,19 +199,41 @@ def make_dedupe_prepare() -> Callable[[list[Path]], dict[str, Any]]:
 
 
 def make_naive_pipeline() -> Callable[[list[Path]], dict[str, Any]]:
-    import ftfy
     import xxhash
-    from datasketch import MinHash, MinHashLSH
+    from datasketch import MinHash
 
     h = xxhash.xxh32_intdigest
+
+    def sign(text: str) -> Any:
+        m = MinHash(num_perm=NUM_PERM, hashfunc=h)
+        m.update_batch([s.encode() for s in _shingles(text)])
+        return m
+
+    return _naive_pipeline(sign)
+
+
+def make_naive_pipeline_per_shingle() -> Callable[[list[Path]], dict[str, Any]]:
+    from datasketch import MinHash
+
+    def sign(text: str) -> Any:
+        m = MinHash(num_perm=NUM_PERM)
+        for s in _shingles(text):
+            m.update(s.encode("utf8"))
+        return m
+
+    return _naive_pipeline(sign)
+
+
+def _naive_pipeline(sign: Callable[[str], Any]) -> Callable[[list[Path]], dict[str, Any]]:
+    """ftfy on every text, a datasketch MinHash made by ``sign``, and datasketch's LSH."""
+    import ftfy
+    from datasketch import MinHashLSH
 
     def run(files: list[Path]) -> dict[str, Any]:
         lsh = MinHashLSH(threshold=0.8, num_perm=NUM_PERM)
         dropped = 0
         for i, text in enumerate(_read(files)):
-            text = ftfy.fix_text(text)
-            m = MinHash(num_perm=NUM_PERM, hashfunc=h)
-            m.update_batch([s.encode() for s in _shingles(text)])
+            m = sign(ftfy.fix_text(text))
             if lsh.query(m):
                 dropped += 1
             else:
@@ -217,10 +244,23 @@ def make_naive_pipeline() -> Callable[[list[Path]], dict[str, Any]]:
 
 
 def make_rensa_pipeline() -> Callable[[list[Path]], dict[str, Any]]:
+    from dedupe.clean import needs_repair
+
+    return _rensa_pipeline(needs_repair)
+
+
+def make_rensa_pipeline_ftfy_check() -> Callable[[list[Path]], dict[str, Any]]:
+    from ftfy.badness import is_bad
+
+    return _rensa_pipeline(is_bad)
+
+
+def _rensa_pipeline(check: Callable[[str], bool]) -> Callable[[list[Path]], dict[str, Any]]:
+    """rensa signatures and LSH, ftfy (dedupe's settings) called on the lines ``check`` flags."""
     import ftfy
     from rensa import RMinHash, RMinHashLSH
 
-    from dedupe.clean import FTFY_CONFIG, needs_repair
+    from dedupe.clean import FTFY_CONFIG
 
     def run(files: list[Path]) -> dict[str, Any]:
         lsh = RMinHashLSH(threshold=0.8, num_perm=NUM_PERM, num_bands=16)
@@ -228,7 +268,7 @@ def make_rensa_pipeline() -> Callable[[list[Path]], dict[str, Any]]:
         for i, text in enumerate(_read(files)):
             lines = text.split("\n")
             for j, line in enumerate(lines):
-                if needs_repair(line):
+                if check(line):
                     lines[j] = ftfy.fix_text(line, FTFY_CONFIG)
                     repaired += 1
             m = RMinHash(num_perm=NUM_PERM, seed=42)
@@ -252,8 +292,11 @@ CONTENDERS: dict[str, tuple[Callable[[], Callable[[list[Path]], dict[str, Any]]]
     "datatrove MinhashDedupSignature": (make_datatrove, "signature", True),
     "dedupe prepare (signature stage)": (make_dedupe_prepare, "signature", False),
     "naive pipeline (ftfy+datasketch+LSH)": (make_naive_pipeline, "pipeline", False),
+    "naive pipeline, per shingle (update)": (make_naive_pipeline_per_shingle, "pipeline", True),
     "rensa pipeline (cheap ftfy+rensa+LSH)": (make_rensa_pipeline, "pipeline", False),
+    "rensa pipeline, ftfy's check (is_bad)": (make_rensa_pipeline_ftfy_check, "pipeline", False),
 }
+PIPELINES = [name for name, (_, kind, _) in CONTENDERS.items() if kind == "pipeline"]
 DEDUPE_SIG = "dedupe prepare (signature stage)"
 RUN_J = {1: "dedupe run --jobs 1", 2: "dedupe run --jobs 2"}
 
@@ -563,10 +606,10 @@ def main_speed(args: argparse.Namespace, workdir: Path, report: dict[str, Any]) 
               + "; ".join(f"{r['name']}: {r['system_s']:.1f} s" for r in runs))
         print("dedupe run memory of the command and its workers together (peak summed PSS, sampled): "
               + "; ".join(f"{r['name']}: {r['tree_pss_mb']:.0f} MB" for r in runs))
-    for name in ("naive pipeline (ftfy+datasketch+LSH)", "rensa pipeline (cheap ftfy+rensa+LSH)"):
+    for name in PIPELINES:
         if name in by and j1:
             print(f"dedupe run --jobs 1 is {j1['mb_per_s_per_core'] / by[name]['mb_per_s_per_core']:.2f}x the"
-                  f" {name.split(' (')[0]} in MB/s per core (it also cleans paragraphs, verifies candidates and"
+                  f" {name} in MB/s per core (it also cleans paragraphs, verifies candidates and"
                   f" writes every kept article and a report)")
     drops = {r["name"]: r["dropped"] for r in measured if r.get("dropped") is not None}
     if drops:
