@@ -27,6 +27,7 @@ Pipelines (compared with `dedupe run` end to end):
   rensa pipeline, ftfy's check  the same, ftfy.fix_text only on lines ftfy.badness.is_bad flags (ftfy's public
                          cheap check: mojibake only; a rensa pipeline of public parts, as the issue's, 7.5 MB/s there)
   dedupe run --jobs 1/2  python -m dedupe.cli run SCRAPE --out OUT --jobs J
+The summary ends with the issue's speed targets against this run's figures, each met or not (see targets()).
 --scaling runs `dedupe run --jobs 2` on 10k and 100k documents, without and with --index IDX.sqlite (and on 1M
 with --million: the --index run only). Stderr of every subprocess is kept out of the table and printed only when
 it fails. --outputs /dev/shm/x puts what `dedupe run` writes on a tmpfs: on this machine's disk, creating the
