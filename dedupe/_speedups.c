@@ -3,13 +3,13 @@
  *
  *   tokens(text)                       the matching tokens of an already casefolded text (short ones of
  *                                      one-byte text handed out again from a small cache of strings)
- *   paragraph_shingles(paras, words)   each paragraph's sorted distinct word n-gram hashes
+ *   token_texts(texts)                 each text's tokens (casefolded) joined with \x1f as UTF-8 bytes, and
+ *                                      how many: a paragraph's tokens as the kernels below take them
+ *   paragraph_shingles(paras, words)   each (joined) paragraph's sorted distinct word n-gram hashes
  *   signatures(hashes, counts, a, b, out)   MinHash rows, datasketch's affine32 scheme
  *   shingle_sets(tokens, max_n)        a paragraph's 64-bit n-gram hashes, n = 1..max_n, and its longest
- *   text_key(tokens)                   xxh64 of the tokens joined with \x1f
- *   tokens_of(texts), text_keys(lists)  tokens (of the casefolded texts) and text_key of each of a list
- *   may_repeat(paragraphs, size, rate, slack)   dedupe.document._Article.may_repeat
- *   cluster(order, paragraphs, keys, truncated, skip, rules)   dedupe.document._cluster
+ *   may_repeat(paragraphs, size, rate, slack)   dedupe.document._Article.may_repeat (joined paragraphs)
+ *   cluster(order, paragraphs, keys, truncated, skip, rules)   dedupe.document._cluster (joined paragraphs)
  *   shared_count(a, b)                 how many values two sorted runs of distinct uint32 share
  *   lines_layout(text)                 dedupe.segment's one-paragraph-a-line split, and its line pairs
  *   find_char, char_positions          where a text holds characters of a set (dedupe.clean's scans)
@@ -372,79 +372,10 @@ static inline int is_ascii_word(unsigned char c) {
     return (unsigned)((c | 32) - 'a') < 26 || (unsigned)(c - '0') < 10;
 }
 
-/* The tokens of an ASCII text, lower-cased as they are cut (for ASCII, casefold is lower): no folded
- * copy of the whole text. */
-static PyObject *ascii_tokens(PyObject *text) {
-    const unsigned char *chars = PyUnicode_1BYTE_DATA(text);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0, cap = 64;
-    Py_UCS1 small[64], *buf = small;
-    PyObject *out = PyList_New(0);
-    if (out == NULL)
-        return NULL;
-    while (i < n) {
-        if (!is_ascii_word(chars[i])) {
-            i++;
-            continue;
-        }
-        Py_ssize_t j = i + 1;
-        while (j < n && is_ascii_word(chars[j]))
-            j++;
-        if (j - i > cap) {
-            Py_UCS1 *grown = buf == small ? PyMem_Malloc((size_t)(j - i)) : PyMem_Realloc(buf, (size_t)(j - i));
-            if (grown == NULL) {
-                PyErr_NoMemory();
-                goto fail;
-            }
-            buf = grown;
-            cap = j - i;
-        }
-        for (Py_ssize_t k = i; k < j; k++)
-            buf[k - i] = (Py_UCS1)(chars[k] >= 'A' && chars[k] <= 'Z' ? chars[k] + 32 : chars[k]);
-        if (append_new(out, one_byte_token(buf, j - i)) < 0)
-            goto fail;
-        i = j;
-    }
-    if (buf != small)
-        PyMem_Free(buf);
-    return out;
-fail:
-    if (buf != small)
-        PyMem_Free(buf);
-    Py_DECREF(out);
-    return NULL;
-}
-
 static PyObject *tokens(PyObject *self, PyObject *text) {
     if (ready_str(text, "tokens") < 0)
         return NULL;
     return split_tokens(text);
-}
-
-/* The tokens of each text of a list, casefolded first (dedupe.shingle.tokens of each, in one call). */
-static PyObject *tokens_of(PyObject *self, PyObject *texts) {
-    if (!PyList_Check(texts) && !PyTuple_Check(texts)) {
-        PyErr_SetString(PyExc_TypeError, "tokens_of() takes a list or tuple of str");
-        return NULL;
-    }
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(texts);
-    PyObject *out = PyList_New(n);
-    for (Py_ssize_t k = 0; out != NULL && k < n; k++) {
-        PyObject *text = PySequence_Fast_GET_ITEM(texts, k), *toks = NULL;
-        if (ready_str(text, "tokens_of") < 0) {
-            toks = NULL; /* not a str: the error is set */
-        } else if (PyUnicode_IS_ASCII(text)) {
-            toks = ascii_tokens(text);
-        } else {
-            PyObject *folded = PyObject_CallMethod(text, "casefold", NULL);
-            toks = folded == NULL || ready_str(folded, "tokens_of") < 0 ? NULL : split_tokens(folded);
-            Py_XDECREF(folded);
-        }
-        if (toks == NULL)
-            Py_CLEAR(out);
-        else
-            PyList_SET_ITEM(out, k, toks);
-    }
-    return out;
 }
 
 static PyObject *split_tokens(PyObject *text) {
@@ -481,6 +412,233 @@ fail:
     return NULL;
 }
 
+/* ---- token_texts: each text's tokens as one bytes object ----
+ *
+ * A paragraph's tokens (tokens() of its casefolded text) joined with 0x1F, in UTF-8: what text_key hashes. The
+ * run compares paragraphs' tokens as these bytes and the kernels below cut them back into tokens, so
+ * no str object is made for each of a run's tokens. */
+
+typedef struct {
+    unsigned char *buf;
+    Py_ssize_t len, cap;
+} Buf;
+
+/* Room for `more` bytes past b->len; -1 with MemoryError set when there is none. */
+static int buf_room(Buf *b, Py_ssize_t more) {
+    if (b->len + more <= b->cap)
+        return 0;
+    Py_ssize_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + more)
+        cap *= 2;
+    unsigned char *grown = PyMem_Realloc(b->buf, (size_t)cap);
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->buf = grown;
+    b->cap = cap;
+    return 0;
+}
+
+/* c in UTF-8 at the end of b (room for 4 bytes is the caller's). */
+static inline void put_utf8(Buf *b, Py_UCS4 c) {
+    unsigned char *o = b->buf + b->len;
+    if (c < 0x80) {
+        o[0] = (unsigned char)c;
+        b->len += 1;
+    } else if (c < 0x800) {
+        o[0] = (unsigned char)(0xC0 | (c >> 6));
+        o[1] = (unsigned char)(0x80 | (c & 0x3F));
+        b->len += 2;
+    } else if (c < 0x10000) {
+        o[0] = (unsigned char)(0xE0 | (c >> 12));
+        o[1] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+        o[2] = (unsigned char)(0x80 | (c & 0x3F));
+        b->len += 3;
+    } else {
+        o[0] = (unsigned char)(0xF0 | (c >> 18));
+        o[1] = (unsigned char)(0x80 | ((c >> 12) & 0x3F));
+        o[2] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+        o[3] = (unsigned char)(0x80 | (c & 0x3F));
+        b->len += 4;
+    }
+}
+
+/* The tokens of an ASCII text, lower-cased as they are copied (for ASCII, casefold is lower: no folded
+ * copy of the text), joined into b; how many (-1: no memory). */
+static Py_ssize_t ascii_joined(PyObject *text, Buf *b) {
+    const unsigned char *chars = PyUnicode_1BYTE_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0, count = 0;
+    b->len = 0;
+    if (buf_room(b, n) < 0)
+        return -1;
+    unsigned char *o = b->buf;
+    Py_ssize_t at = 0;
+    while (i < n) {
+        if (!is_ascii_word(chars[i])) {
+            i++;
+            continue;
+        }
+        if (count++)
+            o[at++] = 0x1F; /* in place of the non-word character before the token: room enough */
+        for (; i < n && is_ascii_word(chars[i]); i++)
+            o[at++] = (unsigned char)(chars[i] >= 'A' && chars[i] <= 'Z' ? chars[i] + 32 : chars[i]);
+    }
+    b->len = at;
+    return count;
+}
+
+/* The tokens of a casefolded text (split_tokens' tokens), joined into b; how many (-1: no memory). */
+static Py_ssize_t wide_joined(PyObject *text, Buf *b) {
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0, count = 0;
+    b->len = 0;
+    if (buf_room(b, 5 * n) < 0) /* 4 bytes a character at most, and a separator before each CJK one */
+        return -1;
+    while (i < n) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (kind != PyUnicode_1BYTE_KIND && is_cjk(c)) {
+            if (count++)
+                b->buf[b->len++] = 0x1F;
+            put_utf8(b, c);
+            i++;
+        } else if (is_word(c)) {
+            if (count++)
+                b->buf[b->len++] = 0x1F;
+            for (; i < n; i++) {
+                Py_UCS4 d = PyUnicode_READ(kind, data, i);
+                if (!is_word(d) || (kind != PyUnicode_1BYTE_KIND && is_cjk(d)))
+                    break;
+                put_utf8(b, d);
+            }
+        } else {
+            i++;
+        }
+    }
+    return count;
+}
+
+/* (texts) -> (each text's tokens joined with 0x1F as bytes, how many tokens each has). */
+static PyObject *token_texts(PyObject *self, PyObject *texts) {
+    if (!PyList_Check(texts) && !PyTuple_Check(texts)) {
+        PyErr_SetString(PyExc_TypeError, "token_texts() takes a list or tuple of str");
+        return NULL;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(texts);
+    PyObject *out = PyList_New(n), *counts = PyList_New(n);
+    Buf b = {NULL, 0, 0};
+    for (Py_ssize_t k = 0; out != NULL && counts != NULL && k < n; k++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(texts, k), *joined = NULL, *count_obj = NULL;
+        Py_ssize_t count = -1;
+        if (ready_str(text, "token_texts") == 0) {
+            if (PyUnicode_IS_ASCII(text)) {
+                count = ascii_joined(text, &b);
+            } else {
+                PyObject *folded = PyObject_CallMethod(text, "casefold", NULL);
+                if (folded != NULL && ready_str(folded, "token_texts") == 0)
+                    count = wide_joined(folded, &b);
+                Py_XDECREF(folded);
+            }
+        }
+        if (count >= 0) {
+            joined = PyBytes_FromStringAndSize((const char *)b.buf, b.len);
+            count_obj = joined ? PyLong_FromSsize_t(count) : NULL;
+        }
+        if (count_obj == NULL) {
+            Py_XDECREF(joined);
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, k, joined);
+        PyList_SET_ITEM(counts, k, count_obj);
+    }
+    PyMem_Free(b.buf);
+    if (out == NULL || counts == NULL) {
+        Py_XDECREF(out);
+        Py_XDECREF(counts);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", out, counts);
+}
+
+/* A token of a joined paragraph: where its UTF-8 starts in the bytes, and how long it is. */
+typedef struct {
+    const unsigned char *p;
+    Py_ssize_t n;
+} Span;
+
+/* How many tokens a joined paragraph holds; -1 with TypeError set when it is not bytes. */
+static Py_ssize_t joined_count(PyObject *joined) {
+    if (!PyBytes_Check(joined)) {
+        PyErr_SetString(PyExc_TypeError, "each paragraph must be bytes: its tokens joined with \\x1f");
+        return -1;
+    }
+    Py_ssize_t n = PyBytes_GET_SIZE(joined), count = 1;
+    if (n == 0)
+        return 0;
+    const char *s = PyBytes_AS_STRING(joined), *end = s + n;
+    while ((s = memchr(s, 0x1F, (size_t)(end - s))) != NULL) {
+        count++;
+        s++;
+    }
+    return count;
+}
+
+/* The tokens of a joined paragraph (bytes, joined_count of them) written to out. */
+static void joined_spans(PyObject *joined, Span *out) {
+    const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(joined);
+    Py_ssize_t n = PyBytes_GET_SIZE(joined), at = 0;
+    if (n == 0)
+        return;
+    for (;;) {
+        const unsigned char *sep = memchr(s + at, 0x1F, (size_t)(n - at));
+        Py_ssize_t stop = sep ? sep - s : n;
+        out->p = s + at;
+        out->n = stop - at;
+        out++;
+        if (sep == NULL)
+            return;
+        at = stop + 1;
+    }
+}
+
+static inline int span_equal(const Span *a, const Span *b) {
+    return a->n == b->n && (a->p == b->p || memcmp(a->p, b->p, (size_t)a->n) == 0);
+}
+
+/* The tokens of the joined paragraphs of a list, one after another: *spans (PyMem, to free), where
+ * each paragraph's start (*first, n + 1 of them), and the list's length; -1 with an exception set. */
+static Py_ssize_t list_spans(PyObject *paras, Span **spans, Py_ssize_t **first) {
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(paras), total = 0;
+    *spans = NULL;
+    *first = PyMem_Malloc((size_t)(n + 1) * sizeof(Py_ssize_t));
+    if (*first == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t p = 0; p < n; p++) {
+        Py_ssize_t count = joined_count(PySequence_Fast_GET_ITEM(paras, p));
+        if (count < 0)
+            goto fail;
+        (*first)[p] = total;
+        total += count;
+    }
+    (*first)[n] = total;
+    *spans = PyMem_Malloc((size_t)(total ? total : 1) * sizeof(Span));
+    if (*spans == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (Py_ssize_t p = 0; p < n; p++)
+        joined_spans(PySequence_Fast_GET_ITEM(paras, p), *spans + (*first)[p]);
+    return n;
+fail:
+    PyMem_Free(*first);
+    *first = NULL;
+    return -1;
+}
+
 /* ---- paragraph_shingles: dedupe.minhash.paragraph_shingles ---- */
 
 #define FOLD 0x01000193U
@@ -489,26 +647,24 @@ static PyObject *paragraph_shingles(PyObject *self, PyObject *args) {
     PyObject *given, *paras = NULL, *hashes = NULL, *sizes = NULL;
     int words;
     uint32_t *wh = NULL;
+    Span *spans = NULL;
+    Py_ssize_t *first = NULL;
     if (!PyArg_ParseTuple(args, "Oi", &given, &words))
         return NULL;
     if (words < 1) {
         PyErr_SetString(PyExc_ValueError, "words must be at least 1");
         return NULL;
     }
-    paras = PySequence_Fast(given, "paragraphs must be a list of token lists");
+    paras = PySequence_Fast(given, "paragraphs must be a list of joined tokens (bytes)");
     if (paras == NULL)
         return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(paras), total = 0, longest = 0;
-    for (Py_ssize_t p = 0; p < n; p++) {
-        PyObject **items;
-        Py_ssize_t len;
-        if (token_items(PySequence_Fast_GET_ITEM(paras, p), &items, &len) < 0)
-            goto fail;
-        total += len;
-        if (len > longest)
-            longest = len;
-    }
-    hashes = PyByteArray_FromStringAndSize(NULL, total * 4);
+    Py_ssize_t n = list_spans(paras, &spans, &first), longest = 0;
+    if (n < 0)
+        goto fail;
+    for (Py_ssize_t p = 0; p < n; p++)
+        if (first[p + 1] - first[p] > longest)
+            longest = first[p + 1] - first[p];
+    hashes = PyByteArray_FromStringAndSize(NULL, first[n] * 4);
     sizes = PyByteArray_FromStringAndSize(NULL, n * 8);
     wh = PyMem_Malloc((longest ? longest : 1) * sizeof(uint32_t));
     if (hashes == NULL || sizes == NULL || wh == NULL) {
@@ -519,19 +675,13 @@ static PyObject *paragraph_shingles(PyObject *self, PyObject *args) {
     uint32_t *dst = (uint32_t *)PyByteArray_AS_STRING(hashes), *start = dst;
     int64_t *size = (int64_t *)PyByteArray_AS_STRING(sizes);
     for (Py_ssize_t p = 0; p < n; p++) {
-        PyObject *toks = PySequence_Fast_GET_ITEM(paras, p);
-        Py_ssize_t len = PySequence_Fast_GET_SIZE(toks);
-        PyObject **items = PySequence_Fast_ITEMS(toks);
+        const Span *toks = spans + first[p];
+        Py_ssize_t len = first[p + 1] - first[p];
         size[p] = 0;
         if (len == 0)
             continue;
-        for (Py_ssize_t k = 0; k < len; k++) {
-            Py_ssize_t bytes;
-            const char *utf8 = PyUnicode_AsUTF8AndSize(items[k], &bytes);
-            if (utf8 == NULL)
-                goto fail;
-            wh[k] = xxh32((const unsigned char *)utf8, (size_t)bytes);
-        }
+        for (Py_ssize_t k = 0; k < len; k++)
+            wh[k] = xxh32(toks[k].p, (size_t)toks[k].n);
         Py_ssize_t span = len < words ? len : words, count = len - span + 1;
         for (Py_ssize_t s = 0; s < count; s++) {
             uint32_t h = wh[s];
@@ -553,10 +703,14 @@ static PyObject *paragraph_shingles(PyObject *self, PyObject *args) {
     if (PyByteArray_Resize(hashes, (dst - start) * 4) < 0)
         goto fail;
     PyMem_Free(wh);
+    PyMem_Free(spans);
+    PyMem_Free(first);
     Py_DECREF(paras);
     return Py_BuildValue("(NN)", hashes, sizes);
 fail:
     PyMem_Free(wh);
+    PyMem_Free(spans);
+    PyMem_Free(first);
     Py_XDECREF(hashes);
     Py_XDECREF(sizes);
     Py_DECREF(paras);
@@ -675,8 +829,8 @@ static void shingles_free(Shingles *sh) {
     sh->all = sh->top = NULL;
 }
 
-/* The shingles of n tokens (str); -1 with an exception set on error (then nothing is held). */
-static int shingles_of(PyObject **items, Py_ssize_t n, int max_n, Shingles *out) {
+/* The shingles of n tokens; -1 with an exception set on error (then nothing is held). */
+static int shingles_of(const Span *items, Py_ssize_t n, int max_n, Shingles *out) {
     Py_ssize_t span = n < max_n ? n : max_n; /* the longest n-grams' length */
     if (span < 1)
         span = n ? 1 : 0;
@@ -691,13 +845,8 @@ static int shingles_of(PyObject **items, Py_ssize_t n, int max_n, Shingles *out)
         goto fail;
     }
     uint64_t *grams = out->all; /* the (size)-grams, the last written of all */
-    for (Py_ssize_t k = 0; k < n; k++) {
-        Py_ssize_t bytes;
-        const char *utf8 = PyUnicode_AsUTF8AndSize(items[k], &bytes);
-        if (utf8 == NULL)
-            goto fail;
-        words[k] = grams[k] = xxh64((const unsigned char *)utf8, (size_t)bytes);
-    }
+    for (Py_ssize_t k = 0; k < n; k++)
+        words[k] = grams[k] = xxh64(items[k].p, (size_t)items[k].n);
     for (Py_ssize_t size = 2; size <= span; size++) {
         uint64_t *next = grams + count;
         count--;
@@ -736,7 +885,20 @@ static PyObject *shingle_sets(PyObject *self, PyObject *args) {
     Shingles sh;
     if (!PyArg_ParseTuple(args, "Oi", &toks, &max_n) || token_items(toks, &items, &n) < 0)
         return NULL;
-    if (shingles_of(items, n, max_n, &sh) < 0)
+    Span *spans = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Span));
+    if (spans == NULL)
+        return PyErr_NoMemory();
+    for (Py_ssize_t k = 0; k < n; k++) {
+        const char *utf8 = PyUnicode_AsUTF8AndSize(items[k], &spans[k].n);
+        if (utf8 == NULL) {
+            PyMem_Free(spans);
+            return NULL;
+        }
+        spans[k].p = (const unsigned char *)utf8;
+    }
+    int failed = shingles_of(spans, n, max_n, &sh) < 0;
+    PyMem_Free(spans);
+    if (failed)
         return NULL;
     PyObject *all = frozenset_of(sh.all, sh.n_all), *top = all ? frozenset_of(sh.top, sh.n_top) : NULL;
     shingles_free(&sh);
@@ -747,60 +909,15 @@ static PyObject *shingle_sets(PyObject *self, PyObject *args) {
     return Py_BuildValue("(NN)", all, top);
 }
 
-static PyObject *text_key(PyObject *self, PyObject *toks);
-
-/* text_key of each token list of a list. */
-static PyObject *text_keys(PyObject *self, PyObject *lists) {
-    if (!PyList_Check(lists)) {
-        PyErr_SetString(PyExc_TypeError, "text_keys() takes a list of token lists");
-        return NULL;
-    }
-    Py_ssize_t n = PyList_GET_SIZE(lists);
-    PyObject *out = PyList_New(n);
-    for (Py_ssize_t k = 0; out != NULL && k < n; k++) {
-        PyObject *key = text_key(self, PyList_GET_ITEM(lists, k));
-        if (key == NULL)
-            Py_CLEAR(out);
-        else
-            PyList_SET_ITEM(out, k, key);
-    }
-    return out;
-}
-
-static PyObject *text_key(PyObject *self, PyObject *toks) {
-    Py_ssize_t n, bytes = 0, len;
-    PyObject **items;
-    if (token_items(toks, &items, &n) < 0)
-        return NULL;
-    for (Py_ssize_t k = 0; k < n; k++) {
-        if (PyUnicode_AsUTF8AndSize(items[k], &len) == NULL)
-            return NULL;
-        bytes += len + 1;
-    }
-    unsigned char *buf = PyMem_Malloc(bytes ? bytes : 1), *at = buf;
-    if (buf == NULL)
-        return PyErr_NoMemory();
-    for (Py_ssize_t k = 0; k < n; k++) {
-        const char *utf8 = PyUnicode_AsUTF8AndSize(items[k], &len);
-        if (k)
-            *at++ = 0x1F;
-        memcpy(at, utf8, (size_t)len);
-        at += len;
-    }
-    uint64_t h = xxh64(buf, (size_t)(at - buf));
-    PyMem_Free(buf);
-    return PyLong_FromUnsignedLongLong(h);
-}
-
 /* ---- may_repeat: dedupe.document._Article.may_repeat ----
  *
- * Word n-grams compared as the Python code's tuples are: by their words (a hash table over the str
- * objects' own hashes finds equal ones, and equal hashes are checked word by word), so the result is
+ * Word n-grams compared as the Python code's tuples are: by their words (a hash table over the words'
+ * xxh64 finds equal ones, and equal hashes are checked word by word, byte by byte), so the result is
  * the same whatever the hashes. */
 
 typedef struct {
-    PyObject **toks;    /* its first word, in the paragraph's list */
-    const uint64_t *th; /* the words' str hashes, from the first */
+    const Span *toks;   /* its first word, in the paragraph's joined tokens */
+    const uint64_t *th; /* the words' hashes, from the first */
     uint64_t h;
     int k;
 } Gram;
@@ -838,7 +955,7 @@ static void table_free(Table *t) {
     PyMem_Free(t->grams);
 }
 
-static inline Gram gram(PyObject **toks, const uint64_t *th, int k) {
+static inline Gram gram(const Span *toks, const uint64_t *th, int k) {
     uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)k;
     for (int i = 0; i < k; i++) {
         h = (h ^ th[i]) * 0x100000001B3ULL;
@@ -848,21 +965,13 @@ static inline Gram gram(PyObject **toks, const uint64_t *th, int k) {
     return g;
 }
 
-/* 1 if the two n-grams have the same words, 0 if not, -1 on error */
+/* 1 if the two n-grams have the same words, 0 if not */
 static int gram_equal(const Gram *a, const Gram *b) {
     if (a->h != b->h || a->k != b->k)
         return 0;
-    for (int i = 0; i < a->k; i++) {
-        if (a->toks[i] == b->toks[i])
-            continue;
-        if (a->th[i] != b->th[i])
+    for (int i = 0; i < a->k; i++)
+        if (a->th[i] != b->th[i] || !span_equal(&a->toks[i], &b->toks[i]))
             return 0;
-        int cmp = PyUnicode_Compare(a->toks[i], b->toks[i]);
-        if (cmp == -1 && PyErr_Occurred())
-            return -1;
-        if (cmp != 0)
-            return 0;
-    }
     return 1;
 }
 
@@ -878,10 +987,7 @@ static Py_ssize_t table_add(Table *t, const Gram *g, int *added) {
             *added = 1;
             return t->n++;
         }
-        int eq = gram_equal(&t->grams[id], g);
-        if (eq < 0)
-            return -1;
-        if (eq) {
+        if (gram_equal(&t->grams[id], g)) {
             *added = 0;
             return id;
         }
@@ -890,7 +996,7 @@ static Py_ssize_t table_add(Table *t, const Gram *g, int *added) {
 }
 
 /* How many distinct k-grams a paragraph of len words has (len >= k), in a cleared table. */
-static Py_ssize_t distinct_grams(Table *t, PyObject **toks, const uint64_t *th, Py_ssize_t len, int k) {
+static Py_ssize_t distinct_grams(Table *t, const Span *toks, const uint64_t *th, Py_ssize_t len, int k) {
     int added;
     table_clear(t);
     for (Py_ssize_t s = 0; s + k <= len; s++) {
@@ -911,51 +1017,40 @@ static PyObject *may_repeat(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "size must be at least 1");
         return NULL;
     }
-    paras = PySequence_Fast(given, "paragraphs must be a list of token lists");
+    paras = PySequence_Fast(given, "paragraphs must be a list of joined tokens (bytes)");
     if (paras == NULL)
         return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(paras), words = 0, positions = 0, longest = 0;
     Py_ssize_t *first_word = NULL, *first_pos = NULL, *entry = NULL, *seen_in = NULL, *counted_in = NULL,
                *paras_of = NULL;
     uint64_t *th = NULL;
+    Span *spans = NULL;
     char *is_key = NULL;
     Table all = {NULL, 0, NULL, 0}, scratch = {NULL, 0, NULL, 0};
     out = PyList_New(0);
     if (out == NULL || n < 2)
         goto done;
-    first_word = PyMem_Malloc((n + 1) * sizeof(Py_ssize_t));
+    if (list_spans(paras, &spans, &first_word) < 0)
+        goto fail;
     first_pos = PyMem_Malloc((n + 1) * sizeof(Py_ssize_t));
-    if (first_word == NULL || first_pos == NULL)
+    if (first_pos == NULL)
         goto nomem;
     for (Py_ssize_t p = 0; p < n; p++) {
-        PyObject **items;
-        Py_ssize_t len;
-        if (token_items(PySequence_Fast_GET_ITEM(paras, p), &items, &len) < 0)
-            goto fail;
-        first_word[p] = words;
+        Py_ssize_t len = first_word[p + 1] - first_word[p];
         first_pos[p] = positions;
-        words += len;
         if (len)
             positions += len - (len < size ? len : size) + 1;
         if (len > longest)
             longest = len;
     }
-    first_word[n] = words;
+    words = first_word[n];
     first_pos[n] = positions;
     th = PyMem_Malloc((words ? words : 1) * sizeof(uint64_t));
     entry = PyMem_Malloc((positions ? positions : 1) * sizeof(Py_ssize_t));
     if (th == NULL || entry == NULL)
         goto nomem;
-    for (Py_ssize_t p = 0; p < n; p++) {
-        PyObject *toks = PySequence_Fast_GET_ITEM(paras, p);
-        PyObject **items = PySequence_Fast_ITEMS(toks);
-        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(toks); i++) {
-            Py_hash_t h = PyObject_Hash(items[i]);
-            if (h == -1)
-                goto fail;
-            th[first_word[p] + i] = (uint64_t)h;
-        }
-    }
+    for (Py_ssize_t w = 0; w < words; w++)
+        th[w] = xxh64(spans[w].p, (size_t)spans[w].n);
     /* every paragraph's longest n-grams; in how many paragraphs each is */
     if (table_init(&all, positions) < 0 || table_init(&scratch, longest) < 0)
         goto fail;
@@ -967,7 +1062,7 @@ static PyObject *may_repeat(PyObject *self, PyObject *args) {
         goto nomem;
     int any_shared = 0;
     for (Py_ssize_t p = 0; p < n; p++) {
-        PyObject **items = PySequence_Fast_ITEMS(PySequence_Fast_GET_ITEM(paras, p));
+        const Span *items = spans + first_word[p];
         Py_ssize_t len = first_word[p + 1] - first_word[p];
         int k = (int)(len < size ? len : size);
         for (Py_ssize_t s = 0; s < first_pos[p + 1] - first_pos[p]; s++) {
@@ -990,7 +1085,7 @@ static PyObject *may_repeat(PyObject *self, PyObject *args) {
     }
     int any_key = 0;
     for (Py_ssize_t p = 0; any_shared && p < n; p++) {
-        PyObject **items = PySequence_Fast_ITEMS(PySequence_Fast_GET_ITEM(paras, p));
+        const Span *items = spans + first_word[p];
         Py_ssize_t len = first_word[p + 1] - first_word[p], n_top = 0, found = 0;
         for (Py_ssize_t at = first_pos[p]; at < first_pos[p + 1]; at++) {
             Py_ssize_t id = entry[at];
@@ -1044,6 +1139,7 @@ fail:
 done:
     PyMem_Free(first_word);
     PyMem_Free(first_pos);
+    PyMem_Free(spans);
     PyMem_Free(th);
     PyMem_Free(entry);
     PyMem_Free(seen_in);
@@ -1159,45 +1255,33 @@ typedef struct {
     double threshold, containment, subset_ratio;
 } Rules;
 
-/* 1 if the two token lists start with the same prefix_words tokens (as list slices compare), 0 if
- * not, -1 on error */
-static int same_start(PyObject *a, PyObject *b, int words) {
-    Py_ssize_t na = PyList_GET_SIZE(a), nb = PyList_GET_SIZE(b);
+/* 1 if paragraphs a and b start with the same `words` tokens (as list slices compare), 0 if not */
+static int same_start(const Span *spans, const Py_ssize_t *first, Py_ssize_t a, Py_ssize_t b, int words) {
+    Py_ssize_t na = first[a + 1] - first[a], nb = first[b + 1] - first[b];
     na = na < words ? na : words;
     nb = nb < words ? nb : words;
     if (na != nb)
         return 0;
-    for (Py_ssize_t k = 0; k < na; k++) {
-        PyObject *x = PyList_GET_ITEM(a, k), *y = PyList_GET_ITEM(b, k);
-        if (x == y)
-            continue;
-        int cmp = PyUnicode_Compare(x, y);
-        if (cmp == -1 && PyErr_Occurred())
-            return -1;
-        if (cmp != 0)
+    for (Py_ssize_t k = 0; k < na; k++)
+        if (!span_equal(&spans[first[a] + k], &spans[first[b] + k]))
             return 0;
-    }
     return 1;
 }
 
-/* judge(i, j, inter): 0 = no match, 1 = near, 2 = containment (with *similarity); -1 on error */
-static int judge(const Rules *r, PyObject *toks, const Shingles *sh, const char *truncated, Py_ssize_t i,
-                 Py_ssize_t j, Py_ssize_t inter, double *similarity) {
+/* judge(i, j, inter): 0 = no match, 1 = near, 2 = containment (with *similarity) */
+static int judge(const Rules *r, const Span *spans, const Py_ssize_t *first, const Shingles *sh,
+                 const char *truncated, Py_ssize_t i, Py_ssize_t j, Py_ssize_t inter, double *similarity) {
     Py_ssize_t a = sh[i].n_all, b = sh[j].n_all;
     double jaccard = (double)inter / (double)(a + b - inter);
     if (jaccard >= r->threshold) {
         *similarity = jaccard;
         return 1;
     }
-    PyObject *ti = PyList_GET_ITEM(toks, i), *tj = PyList_GET_ITEM(toks, j);
-    Py_ssize_t short_ = PyList_GET_SIZE(ti) <= PyList_GET_SIZE(tj) ? i : j, long_ = short_ == i ? j : i;
-    PyObject *ts = PyList_GET_ITEM(toks, short_), *tl = PyList_GET_ITEM(toks, long_);
-    Py_ssize_t n = PyList_GET_SIZE(ts);
-    if (n >= r->min_words && (double)n <= r->subset_ratio * (double)PyList_GET_SIZE(tl)) {
-        int starts = truncated[short_] ? 1 : same_start(ts, tl, r->prefix_words);
-        if (starts < 0)
-            return -1;
-        if (starts) {
+    Py_ssize_t len_i = first[i + 1] - first[i], len_j = first[j + 1] - first[j];
+    Py_ssize_t short_ = len_i <= len_j ? i : j, long_ = short_ == i ? j : i;
+    Py_ssize_t n = first[short_ + 1] - first[short_];
+    if (n >= r->min_words && (double)n <= r->subset_ratio * (double)(first[long_ + 1] - first[long_])) {
+        if (truncated[short_] || same_start(spans, first, short_, long_, r->prefix_words)) {
             double contained = (double)inter / (double)(a < b ? a : b);
             if (contained >= r->containment) {
                 *similarity = contained;
@@ -1220,16 +1304,10 @@ static PyObject *cluster(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "cluster(): paragraphs, keys and truncated differ in length");
         return NULL;
     }
-    for (Py_ssize_t p = 0; p < n; p++) {
-        PyObject **items;
-        Py_ssize_t len;
-        if (!PyList_Check(PyList_GET_ITEM(toks, p))) {
-            PyErr_SetString(PyExc_TypeError, "each paragraph must be a list of str");
-            return NULL;
-        }
-        if (token_items(PyList_GET_ITEM(toks, p), &items, &len) < 0)
-            return NULL;
-    }
+    Span *spans;
+    Py_ssize_t *first;
+    if (list_spans(toks, &spans, &first) < 0)
+        return NULL;
     PyObject *clusters = PyList_New(n), *matched = PyList_New(0);
     Shingles *sh = PyMem_Calloc(n ? n : 1, sizeof(Shingles));
     Py_ssize_t *head_of = PyMem_Malloc((n ? n : 1) * sizeof(Py_ssize_t));
@@ -1266,8 +1344,7 @@ static PyObject *cluster(PyObject *self, PyObject *args) {
             PyErr_SetString(PyExc_IndexError, "cluster(): a paragraph number out of range");
             goto fail;
         }
-        PyObject *tok_list = PyList_GET_ITEM(toks, i);
-        if (PyList_GET_SIZE(tok_list) == 0)
+        if (first[i + 1] == first[i])
             continue;
         PyObject *number = PyList_GET_ITEM(order, o);
         int skipped = PySequence_Contains(skip, number);
@@ -1286,7 +1363,7 @@ static PyObject *cluster(PyObject *self, PyObject *args) {
             Py_DECREF(m);
             continue;
         }
-        if (shingles_of(PySequence_Fast_ITEMS(tok_list), PyList_GET_SIZE(tok_list), r.size, &sh[i]) < 0)
+        if (shingles_of(spans + first[i], first[i + 1] - first[i], r.size, &sh[i]) < 0)
             goto fail;
         candidates.n = 0;
         for (Py_ssize_t t = 0; t < sh[i].n_top; t++) {
@@ -1310,9 +1387,7 @@ static PyObject *cluster(PyObject *self, PyObject *args) {
         for (Py_ssize_t c = 0; c < candidates.n; c++) {
             Py_ssize_t h = candidates.v[c];
             double similarity;
-            int rule = judge(&r, toks, sh, truncated, i, h, shared_count(&sh[i], &sh[h]), &similarity);
-            if (rule < 0)
-                goto fail;
+            int rule = judge(&r, spans, first, sh, truncated, i, h, shared_count(&sh[i], &sh[h]), &similarity);
             if (rule && (best < 0 || similarity > best_similarity)) {
                 best = h;
                 best_rule = rule;
@@ -1371,6 +1446,8 @@ done:
         PyMem_Free(postings[at].v);
     PyMem_Free(postings);
     PyMem_Free(candidates.v);
+    PyMem_Free(spans);
+    PyMem_Free(first);
     PyMem_Free(sh);
     PyMem_Free(head_of);
     PyMem_Free(stamp);
@@ -1652,9 +1729,9 @@ static PyMethodDef methods[] = {
      "(order, paragraphs, keys, truncated, skip, (size, min_words, prefix_words, posting_cap, threshold, containment,"
      " subset_ratio)) -> (each paragraph's cluster head, [(paragraph, head, similarity, rule)])."},
     {"_sorted_u64", sorted_u64, METH_VARARGS, "(values, depth) -> the values sorted as the kernels sort (for tests)."},
-    {"text_key", text_key, METH_O, "xxh64 of the tokens joined with \\x1f, UTF-8."},
-    {"text_keys", text_keys, METH_O, "(token lists) -> text_key of each."},
-    {"tokens_of", tokens_of, METH_O, "(texts: list or tuple) -> the tokens of each text, casefolded first."},
+    {"token_texts", token_texts, METH_O,
+     "(texts: list or tuple) -> (each text's tokens, casefolded first, joined with \\x1f as UTF-8 bytes; how many"
+     " tokens each has)."},
     {"lines_layout", lines_layout, METH_O,
      "(text) -> (each non-blank line with its space runs squashed and its ends trimmed, how many non-blank lines follow"
      " another)."},

@@ -21,7 +21,7 @@ from .clean import normalize_newlines, repair
 from .config import CleanOptions, Options
 from .records import CleanResult, Finding, Paragraph
 from .segment import segment
-from .shingle import text_key, text_keys, token_shingles, tokens, tokens_of
+from .shingle import joined_key, joined_tokens, token_shingles, token_texts, tokens, without_last
 from .speedups import native
 
 HEADLINE_WINDOW = 5  # the headline and its copies are looked for among the first paragraphs
@@ -73,22 +73,34 @@ class _Article:
     def __init__(self, paragraphs: tuple[str, ...], opts: CleanOptions) -> None:
         self.paras = paragraphs
         self.opts = opts
-        self.words = tokens_of(paragraphs)  # every token (what signatures see)
+        # every paragraph's tokens, joined as bytes (what signatures see; see token_texts), and how many
+        self.words, self.word_counts = token_texts(paragraphs)
         self.truncated = [_ends_in_ellipsis(p) for p in paragraphs]
         # as compared: a truncated summary's last word may be cut in half, so it is left out
-        self.toks = [w[:-1] if cut and len(w) > 1 else w for w, cut in zip(self.words, self.truncated)]
-        self.keys = text_keys(self.toks)  # as compared
+        cut = [t and n > 1 for t, n in zip(self.truncated, self.word_counts)]
+        self.toks = [without_last(w) if c else w for w, c in zip(self.words, cut)]  # joined, as compared
+        self.sizes = [n - c for n, c in zip(self.word_counts, cut)]  # how many tokens each has, as compared
+        self.keys = list(map(joined_key, self.toks))  # as compared
         self._shingles: dict[int, tuple[frozenset[int], frozenset[int]]] = {}
         self._word_cache: dict[str, int] = {}
+        self._token_lists: list[list[str]] | None = None
 
     def word_keys(self) -> list[int]:
-        """:func:`text_key` of each paragraph's every token: its key as compared, unless truncated."""
-        return [text_key(w) if cut else k for w, cut, k in zip(self.words, self.truncated, self.keys)]
+        """The key (:func:`~dedupe.shingle.joined_key`) of each paragraph's every token: its key as
+        compared, unless truncated."""
+        return [joined_key(w) if cut else k for w, cut, k in zip(self.words, self.truncated, self.keys)]
+
+    def token_lists(self) -> list[list[str]]:
+        """Each paragraph's tokens as compared, as lists of str (the Python code's form; made once)."""
+        if self._token_lists is None:
+            self._token_lists = [joined_tokens(t) for t in self.toks]
+        return self._token_lists
 
     def _sets(self, i: int) -> tuple[frozenset[int], frozenset[int]]:
         s = self._shingles.get(i)
         if s is None:
-            s = self._shingles[i] = token_shingles(self.toks[i], self.opts.shingle_size, self._word_cache)
+            s = self._shingles[i] = token_shingles(joined_tokens(self.toks[i]), self.opts.shingle_size,
+                                                   self._word_cache)
         return s
 
     def shingles(self, i: int) -> frozenset[int]:
@@ -121,7 +133,8 @@ class _Article:
         if len(self.toks) < 2:
             return []
         size = self.opts.shingle_size
-        tops = [_top_ngrams(toks, size) for toks in self.toks]  # each paragraph's longest n-grams
+        lists = self.token_lists()
+        tops = [_top_ngrams(toks, size) for toks in lists]  # each paragraph's longest n-grams
         seen: set[object] = set()
         shared: set[object] = set()  # n-grams of two or more paragraphs
         for top in tops:
@@ -131,7 +144,7 @@ class _Article:
             return []
         rate = min(self.opts.threshold, self.opts.containment)
         keys: set[object] = set()  # the shared n-grams of paragraphs that pass
-        for toks, top in zip(self.toks, tops):
+        for toks, top in zip(lists, tops):
             found = top & shared
             if not found:
                 continue
@@ -166,17 +179,22 @@ class _Article:
         jaccard = inter / (a + b - inter)
         if jaccard >= self.opts.threshold:
             return _Match(j, jaccard, "near")
-        short, long = (i, j) if len(self.toks[i]) <= len(self.toks[j]) else (j, i)
-        n = len(self.toks[short])
+        short, long = (i, j) if self.sizes[i] <= self.sizes[j] else (j, i)
+        n = self.sizes[short]
         if (
             n >= self.opts.min_words
-            and n <= SUBSET_RATIO * len(self.toks[long])
-            and (self.truncated[short] or self.toks[short][:PREFIX_WORDS] == self.toks[long][:PREFIX_WORDS])
+            and n <= SUBSET_RATIO * self.sizes[long]
+            and (self.truncated[short] or _first_tokens(self.toks[short]) == _first_tokens(self.toks[long]))
         ):
             contained = inter / min(a, b)
             if contained >= self.opts.containment:
                 return _Match(j, contained, "containment")
         return None
+
+
+def _first_tokens(joined: bytes) -> list[bytes]:
+    """The first ``PREFIX_WORDS`` tokens of joined tokens (all of them when there are fewer)."""
+    return joined.split(b"\x1f", PREFIX_WORDS)[:PREFIX_WORDS]
 
 
 def _strip_site_suffix(text: str) -> str:
@@ -196,10 +214,10 @@ def _strip_site_suffix(text: str) -> str:
     return text
 
 
-def _title_like(text: str, toks: list[str]) -> bool:
-    """Short, and not ending like a sentence or a clause."""
+def _title_like(text: str, size: int) -> bool:
+    """Short (``size`` tokens), and not ending like a sentence or a clause."""
     return (
-        0 < len(toks) <= HEADLINE_MAX_TOKENS
+        0 < size <= HEADLINE_MAX_TOKENS
         and len(text) <= HEADLINE_MAX_CHARS
         and not text.rstrip(_CLOSERS).endswith(_SENTENCE_END)
     )
@@ -221,37 +239,40 @@ class _Headline:
 
     def __init__(self, art: _Article) -> None:
         self.art = art
-        self._stripped: dict[int, list[str] | None] = {}
+        self._stripped: dict[int, tuple[bytes, int] | None] = {}
 
-    def stripped(self, i: int) -> list[str] | None:
-        """Paragraph i's tokens without its site suffix, or None when it has none (worked out once)."""
+    def stripped(self, i: int) -> tuple[bytes, int] | None:
+        """Paragraph i's tokens without its site suffix (joined, and how many), or None when it has
+        none (worked out once)."""
         if i not in self._stripped:
             p, found = self.art.paras[i], None
             if _SUFFIX_SEPARATOR_RE.search(p):  # cheap test before the split
                 s = _strip_site_suffix(p)
                 if s != p:
-                    found = tokens(s)
+                    joined, counts = token_texts([s])
+                    found = joined[0], counts[0]
             self._stripped[i] = found
         return self._stripped[i]
 
     def title_like(self, i: int) -> bool:
-        return _title_like(self.art.paras[i], self.art.toks[i])
+        return _title_like(self.art.paras[i], self.art.sizes[i])
 
     def copies(self, c: int) -> list[int]:
         """Paragraphs that repeat paragraph c as a headline (exact, with a site suffix, in caps)."""
-        toks, words = self.art.toks, self.art.words
-        full, short = toks[c], self.stripped(c)
-        far_ok = len(full) >= 3 or (short is not None and len(short) >= 3)
+        toks, counts = self.art.toks, self.art.word_counts
+        full, size = toks[c], self.art.sizes[c]
+        short, short_size = self.stripped(c) or (None, 0)
+        far_ok = size >= 3 or short_size >= 3
         found = []
         for j in range(len(toks)) if far_ok else range(min(len(toks), HEADLINE_WINDOW)):
             if j == c:
                 continue
-            # either version of j equal to either version of c (token lists: case and typography aside);
+            # either version of j equal to either version of c (joined tokens: case and typography aside);
             # a suffix holds 1 to 5 of a paragraph's tokens, so a longer paragraph cannot match stripped
             if toks[j] == full or toks[j] == short or (
-                len(words[j]) <= len(full) + _SUFFIX_TOKENS
+                counts[j] <= size + _SUFFIX_TOKENS
                 and (mine := self.stripped(j)) is not None
-                and (mine == full or mine == short)
+                and (mine[0] == full or mine[0] == short)
             ):
                 found.append(j)
         return found
@@ -266,7 +287,7 @@ class _Headline:
         if self.art.paras and self.title_like(0):
             return 0, self.copies(0)
         for c in range(1, min(len(self.art.paras), HEADLINE_WINDOW)):
-            if self.title_like(c) and len(self.art.toks[c]) >= 2:
+            if self.title_like(c) and self.art.sizes[c] >= 2:
                 copies = self.copies(c)
                 return (c, copies) if c + 1 in copies else None
         return None
@@ -346,11 +367,11 @@ def _removals(art: _Article, cluster: list[int], matched: dict[int, _Match]) -> 
         Walks outwards from the pair only until that is shown, so a long repeated stretch costs
         no more than a short one.
         """
-        count, words = 1, len(art.toks[i])
+        count, words = 1, art.sizes[i]
         for step in (-1, 1):
             a, b = i + step, e + step
             while 0 <= a < n and 0 <= b < n and a != b and cluster[a] == cluster[b]:
-                count, words = count + 1, words + len(art.toks[a])
+                count, words = count + 1, words + art.sizes[a]
                 if count >= 2 and words >= min_words:
                     return True
                 a, b = a + step, b + step
@@ -370,15 +391,15 @@ def _removals(art: _Article, cluster: list[int], matched: dict[int, _Match]) -> 
         if (
             len(mem) >= 2
             and not blocky
-            and (art.paras[head].rstrip(_CLOSERS).endswith(_QUESTION) or len(art.toks[head]) < min_words)
+            and (art.paras[head].rstrip(_CLOSERS).endswith(_QUESTION) or art.sizes[head] < min_words)
             and all(i + 1 in singles or i + 1 == n for i in occurrences)
         ):
             continue  # a question or short line recurring before new text each time: structure
         for i in mem:
             exact = art.keys[i] == art.keys[head]
             stutter = exact and cluster[i - 1] == head and art.keys[i - 1] == art.keys[i]  # twice running
-            link = exact and len(art.toks[i]) >= TITLE_REPEAT_WORDS and art.is_title_line(i)
-            if i in blocky or stutter or link or min(len(art.toks[i]), len(art.toks[head])) >= min_words:
+            link = exact and art.sizes[i] >= TITLE_REPEAT_WORDS and art.is_title_line(i)
+            if i in blocky or stutter or link or min(art.sizes[i], art.sizes[head]) >= min_words:
                 removed[i] = head
     return removed
 
@@ -398,7 +419,7 @@ def _most_complete(
     findings = []
     for head, gone in groups.items():
         group = [head, *gone]
-        best = max(group, key=lambda i: (len(art.toks[i]), -i))
+        best = max(group, key=lambda i: (art.sizes[i], -i))
         text_from[head] = best
         for i in group:
             if i != best:
@@ -445,7 +466,7 @@ class Analysis(NamedTuple):
 
 def _analyse(
     paragraphs: tuple[str, ...], opts: CleanOptions, doc: str, layout: str, repaired: bool
-) -> tuple[Analysis, list[list[str]], list[int]]:
+) -> tuple[Analysis, list[bytes], list[int], list[int]]:
     art = _Article(paragraphs, opts)
     n = len(paragraphs)
     hl = _Headline(art)
@@ -490,7 +511,7 @@ def _analyse(
     text = "\n\n".join(parts) + "\n" if parts else ""
     findings.sort(key=lambda f: (f.index, f.kind))
     analysis = Analysis(doc, text, headline_text, sources, texts, findings, layout, repaired)
-    return analysis, art.words, art.word_keys()
+    return analysis, art.words, art.word_counts, art.word_keys()
 
 
 def clean_text(
@@ -511,9 +532,10 @@ def clean_text(
 
 def clean_tokens(
     text: str, options: Options | CleanOptions | None = None, doc: str = "<text>"
-) -> tuple[Analysis, list[list[str]], list[int]]:
+) -> tuple[Analysis, list[bytes], list[int], list[int]]:
     """:func:`clean_text` as an :class:`Analysis`, the tokens of every input paragraph (``sources``
-    index into them) and their :func:`~dedupe.shingle.text_key`.
+    index into them) joined as :func:`~dedupe.shingle.token_texts` joins them, how many each has, and
+    their :func:`~dedupe.shingle.text_key`.
 
     A corpus run signs the kept paragraphs with these tokens instead of splitting them again.
     """

@@ -17,6 +17,7 @@ import numpy as np
 import xxhash
 
 from .config import SignatureOptions
+from .shingle import joined_tokens
 from .speedups import native
 
 _U32 = np.uint32
@@ -95,21 +96,22 @@ def shingle_hashes(tokens: list[str], words: int) -> np.ndarray:
     return unique(acc)
 
 
-def paragraph_shingles(paragraphs: list[list[str]], words: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`shingle_hashes` of every paragraph, computed for the whole article at once.
+def paragraph_shingles(paragraphs: list[bytes], words: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`shingle_hashes` of every paragraph (its tokens joined with ``\\x1f``, as
+    :func:`dedupe.shingle.token_texts` gives them), computed for the whole article at once.
 
     Returns the paragraphs' sorted unique hashes one after another in one array, and how many
     each paragraph has. N-grams never cross a paragraph break; a paragraph shorter than
     ``words`` gives one hash (its whole text), an empty one none.
     """
     if native is None:
-        return _paragraph_shingles(paragraphs, words)
+        return _paragraph_shingles(list(map(joined_tokens, paragraphs)), words)
     hashes, sizes = native.paragraph_shingles(paragraphs, words)
     return np.frombuffer(hashes, _U32), np.frombuffer(sizes, np.int64)
 
 
 def _paragraph_shingles(paragraphs: list[list[str]], words: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`paragraph_shingles` in numpy."""
+    """:func:`paragraph_shingles` in numpy, of the paragraphs' token lists."""
     n = len(paragraphs)
     lengths = np.fromiter(map(len, paragraphs), dtype=np.int64, count=n)
     if not lengths.any():

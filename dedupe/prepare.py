@@ -20,7 +20,7 @@ from .dates import parse_date
 from .document import clean_tokens
 from .minhash import paragraph_shingles, signatures
 from .records import Article
-from .shingle import text_key, tokens
+from .shingle import joined_key, token_texts
 
 # "LONDON (Reuters) - ", "NEW YORK, Jan 5 (AP) — ", "WASHINGTON -- ": wire datelines, not content.
 _DATELINE_RE = re.compile(
@@ -105,13 +105,13 @@ def _without_text(a: Article) -> Article:
     return Article(a.id, a.path, "", a.title, a.date, a.url, a.line, a.record_id)
 
 
-def _clean(article: Article, options: Options) -> tuple[dict[str, Any], list[list[str]]]:
+def _clean(article: Article, options: Options) -> tuple[dict[str, Any], list[bytes]]:
     """The article's :class:`Prepared` fields but for its shingles and signature, and the tokens
-    they are made of (per body paragraph)."""
+    they are made of (per body paragraph, joined: see :func:`dedupe.shingle.token_texts`)."""
     has_title = bool(article.title and article.title.strip())
     source = f"{article.title}\n\n{article.text}" if has_title else article.text
     clean = options.clean if not has_title else options.with_clean(headline="first").clean
-    result, words, word_keys = clean_tokens(source, clean, doc=article.id)
+    result, words, counts, word_keys = clean_tokens(source, clean, doc=article.id)
     body = result.texts
     if article.path.endswith((".txt", ".md")):
         output, headline_line = result.text, result.headline is not None
@@ -123,17 +123,17 @@ def _clean(article: Article, options: Options) -> tuple[dict[str, Any], list[lis
     keys, matching_keys, sentences, compared = [], [], [], []
     for i, (source_index, text) in enumerate(zip(result.sources, result.texts)):
         toks, key = words[source_index], word_keys[source_index]
-        sentences.append(len(toks) >= 8 and text.rstrip().endswith(_SENTENCE_END))
+        sentences.append(counts[source_index] >= 8 and text.rstrip().endswith(_SENTENCE_END))
         keys.append(key)
         matching = body_for_matching(i, text)
         if matching == text:  # most paragraphs: compared as written, the same key
             match_toks, match_key = toks, key if toks else 0
         else:
-            match_toks = tokens(matching) if matching else []
-            match_key = text_key(match_toks) if match_toks else 0
+            match_toks = token_texts([matching])[0][0] if matching else b""
+            match_key = joined_key(match_toks) if match_toks else 0
         matching_keys.append(match_key)
         compared.append(match_toks)
-    headline_toks = tokens(result.headline) if result.headline else []
+    (headline_toks,), (headline_size,) = token_texts([result.headline or ""])
     return dict(
         article=_without_text(article),
         output=output,
@@ -142,7 +142,7 @@ def _clean(article: Article, options: Options) -> tuple[dict[str, Any], list[lis
         findings=tuple(f.to_dict() for f in result.findings),
         paragraph_keys=tuple(keys),
         matching_keys=tuple(matching_keys),
-        headline_key=text_key(headline_toks) if len(headline_toks) >= 3 else None,
+        headline_key=joined_key(headline_toks) if headline_size >= 3 else None,
         sentences=tuple(sentences),
         date=parse_date(article.date) or parse_date(source[:1000]),
         bytes_in=len(article.text.encode("utf-8")) + len((article.title or "").encode("utf-8")),

@@ -20,6 +20,7 @@ _TOKEN_RE = re.compile(f"[{CJK}]|[^\\W_{CJK}]+")
 # its findall, or the same split compiled
 _split: Callable[[str], list[str]] = native.tokens if native is not None else _TOKEN_RE.findall
 
+SEPARATOR = "\x1f"  # between tokens, where they are joined (text_key, token_texts)
 _MASK64 = (1 << 64) - 1
 _MIX = 0x9E3779B97F4A7C15
 
@@ -29,12 +30,30 @@ def tokens(text: str) -> list[str]:
     return _split(text.casefold())
 
 
-def tokens_of(texts: list[str] | tuple[str, ...]) -> list[list[str]]:
-    """:func:`tokens` of each text (one call of the compiled kernels for them all)."""
+def token_texts(texts: list[str] | tuple[str, ...]) -> tuple[list[bytes], list[int]]:
+    """Each text's :func:`tokens` joined with ``\\x1f`` in UTF-8 (what :func:`text_key` hashes), and how
+    many tokens each has: the form a run compares and signs paragraphs in, one bytes object a
+    paragraph where a list held a str a token (one call of the compiled kernels for them all)."""
     if native is not None:
-        found: list[list[str]] = native.tokens_of(texts)
+        found: tuple[list[bytes], list[int]] = native.token_texts(texts)
         return found
-    return [tokens(text) for text in texts]
+    lists = [tokens(text) for text in texts]
+    return [SEPARATOR.join(toks).encode() for toks in lists], [len(toks) for toks in lists]
+
+
+def joined_key(joined: bytes) -> int:
+    """:func:`text_key` of tokens joined as :func:`token_texts` joins them."""
+    return xxhash.xxh64_intdigest(joined)
+
+
+def joined_tokens(joined: bytes) -> list[str]:
+    """The tokens that :func:`token_texts` joined."""
+    return joined.decode().split(SEPARATOR) if joined else []
+
+
+def without_last(joined: bytes) -> bytes:
+    """Joined tokens without the last one (there being two or more)."""
+    return joined[: joined.rfind(b"\x1f")]
 
 
 def words(text: str) -> list[str]:
@@ -77,17 +96,7 @@ def token_shingles(toks: list[str], max_n: int, cache: dict[str, int] | None = N
     return shingle_sets(word_hashes(toks, cache), max_n)
 
 
-def text_keys(lists: list[list[str]]) -> list[int]:
-    """:func:`text_key` of each token list."""
-    if native is not None:
-        keys: list[int] = native.text_keys(lists)
-        return keys
-    return [text_key(toks) for toks in lists]
-
-
 def text_key(toks: list[str]) -> int:
-    """A hash of the whole token sequence: equal keys mean equal text up to case and typography."""
-    if native is not None:
-        key: int = native.text_key(toks)
-        return key
-    return xxhash.xxh64_intdigest("\x1f".join(toks).encode())
+    """A hash of the whole token sequence: equal keys mean equal text up to case and typography
+    (a run takes it of joined tokens: :func:`joined_key`)."""
+    return xxhash.xxh64_intdigest(SEPARATOR.join(toks).encode())

@@ -215,7 +215,7 @@ def _may_repeat_counting_all(art: _Article) -> list[int]:
     """may_repeat as first written: every paragraph's n-grams of every size counted."""
     size, opts = art.opts.shingle_size, art.opts
     tops, sizes = [], []
-    for toks in art.toks:
+    for toks in art.token_lists():
         total, top = 0, set()
         for k in range(1, min(len(toks), size) + 1):
             top = set(toks) if k == 1 else set(zip(*(toks[m:] for m in range(k))))

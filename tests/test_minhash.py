@@ -81,13 +81,18 @@ def test_shingle_hash_is_the_fold_of_word_xxhashes():
     assert len(set(shingle_hashes(tokens(TEXT), 5).tolist())) == len({tuple(tokens(TEXT)[i:i + 5]) for i in range(len(tokens(TEXT)) - 4)})
 
 
+def _joined(toks: list[str]) -> bytes:
+    """Tokens joined as dedupe.shingle.token_texts joins them."""
+    return "\x1f".join(toks).encode()
+
+
 @given(
     st.lists(st.lists(st.sampled_from(["a", "b", "c", "news", "día", "東"]), max_size=12), max_size=6),
     st.integers(1, 6),
 )
 def test_article_shingles_equal_each_paragraphs_own(paragraphs, words):
     # the whole-article numpy path gives every paragraph exactly its own shingle_hashes
-    flat, sizes = paragraph_shingles(paragraphs, words)
+    flat, sizes = paragraph_shingles([_joined(p) for p in paragraphs], words)
     assert sizes.tolist() == [shingle_hashes(p, words).size for p in paragraphs]
     parts = np.split(flat, np.cumsum(sizes)[:-1]) if paragraphs else []
     for part, p in zip(parts, paragraphs):
@@ -96,7 +101,7 @@ def test_article_shingles_equal_each_paragraphs_own(paragraphs, words):
 
 def test_article_shingles_on_real_paragraphs():
     paragraphs = [tokens(p) for p in TEXT.split("\n\n")]
-    flat, sizes = paragraph_shingles(paragraphs, 5)
+    flat, sizes = paragraph_shingles([_joined(p) for p in paragraphs], 5)
     assert len(paragraphs) >= 3 and flat.size == sum(shingle_hashes(p, 5).size for p in paragraphs)
     assert flat.tolist() == [h for p in paragraphs for h in shingle_hashes(p, 5).tolist()]
 

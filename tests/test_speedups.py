@@ -39,7 +39,8 @@ _CHARS = st.one_of(
     st.characters(blacklist_categories=()),  # anything, lone surrogates too
 )
 _TEXT = st.text(_CHARS, max_size=60)
-_TOKEN = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
+# any characters but the separator of joined tokens (which no real token holds: tokens are words)
+_TOKEN = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x1f"), min_size=1, max_size=40)
 # up to 80 tokens: past the 16 values that the C sort leaves to insertion sort, with repeats
 _PARAGRAPHS = st.lists(st.lists(st.one_of(_TOKEN, st.sampled_from(["a", "news", "día", "東"])), max_size=80), max_size=6)
 
@@ -50,13 +51,22 @@ def test_tokens_are_the_regex_s(text):
     assert shingle.tokens(text) == shingle._TOKEN_RE.findall(text.casefold())
 
 
+def _joined(toks: list[str]) -> bytes:
+    """Tokens joined as token_texts joins them."""
+    return "\x1f".join(toks).encode()
+
+
 @given(st.lists(_TEXT, max_size=5), st.booleans())
-def test_tokens_of_and_text_keys_are_one_at_a_time(texts, as_tuple):
-    # the batch kernels of _Article: each text casefolded and split, each token list keyed
+def test_token_texts_are_the_tokens_joined(texts, as_tuple):
+    # the batch kernel of _Article: each text casefolded and split, its tokens joined; their key is text_key's
     given_texts = tuple(texts) if as_tuple else texts
     want = [shingle._TOKEN_RE.findall(text.casefold()) for text in texts]
-    assert native.tokens_of(given_texts) == want
-    assert native.text_keys(want) == [xxhash.xxh64_intdigest("\x1f".join(t).encode()) for t in want]
+    joined, counts = native.token_texts(given_texts)
+    assert joined == [_joined(t) for t in want] and counts == [len(t) for t in want]
+    assert [shingle.joined_key(j) for j in joined] == [shingle.text_key(t) for t in want]
+    assert [shingle.joined_tokens(j) for j in joined] == want
+    with mock.patch.object(shingle, "native", None):
+        assert shingle.token_texts(given_texts) == (joined, counts)
 
 
 _ASCII_TEXT = st.lists(st.sampled_from([*"aZq09 _-.,'\n\t@[`{/:", "The", "NEWS", "x" * 70]), max_size=40).map("".join)
@@ -64,9 +74,20 @@ _ASCII_TEXT = st.lists(st.sampled_from([*"aZq09 _-.,'\n\t@[`{/:", "The", "NEWS",
 
 @given(st.lists(_ASCII_TEXT | _TEXT, max_size=6))
 def test_ascii_texts_are_lowered_as_casefold_lowers_them(texts):
-    # ASCII texts are split and lower-cased in one pass (no casefolded copy); a token longer than the
-    # 64-byte buffer, and words met in texts of other kinds before or after, come out the same
-    assert native.tokens_of(texts) == [shingle._TOKEN_RE.findall(text.casefold()) for text in texts]
+    # ASCII texts are split and lower-cased in one pass (no casefolded copy); a long token, and words
+    # met in texts of other kinds before or after, come out the same
+    want = [shingle._TOKEN_RE.findall(text.casefold()) for text in texts]
+    assert native.token_texts(texts) == ([_joined(t) for t in want], [len(t) for t in want])
+
+
+def test_token_texts_of_wide_characters_and_cjk():
+    # four-byte characters (each CJK one a token of its own, with a separator before it: five bytes a
+    # character) and every script of the real feeds come out as the regex's tokens joined
+    lines = (FIXTURES / "run" / "scrape" / "feeds" / "languages.jsonl").read_text(encoding="utf-8")
+    texts = [json.loads(line)["text"] for line in lines.splitlines() if line.strip()]
+    texts += ["\U00020000" * 50, "a\U0002fa1f\U00020000b", "\U0001d400\U0001d401 x"]
+    want = [shingle._TOKEN_RE.findall(text.casefold()) for text in texts]
+    assert native.token_texts(texts) == ([_joined(t) for t in want], [len(t) for t in want])
 
 
 def test_tokens_at_the_edges_of_the_cjk_ranges():
@@ -89,7 +110,7 @@ def test_tokens_of_real_text_in_many_scripts():
 
 @given(_PARAGRAPHS, st.integers(1, 6))
 def test_paragraph_shingles_are_numpy_s(paragraphs, words):
-    hashes, sizes = minhash.paragraph_shingles(paragraphs, words)
+    hashes, sizes = minhash.paragraph_shingles([_joined(p) for p in paragraphs], words)
     expected_hashes, expected_sizes = minhash._paragraph_shingles(paragraphs, words)
     assert hashes.dtype == np.uint32 and sizes.dtype == np.int64
     assert hashes.tolist() == expected_hashes.tolist() and sizes.tolist() == expected_sizes.tolist()
@@ -99,7 +120,7 @@ def test_paragraph_shingles_are_numpy_s(paragraphs, words):
        st.integers(1, 6))
 def test_long_paragraphs_are_sorted_as_numpy_sorts(paragraphs, words):
     # paragraphs of 32 shingles or more are sorted by the radix sort (byte by byte), shorter ones by the introsort
-    hashes, sizes = minhash.paragraph_shingles(paragraphs, words)
+    hashes, sizes = minhash.paragraph_shingles([_joined(p) for p in paragraphs], words)
     expected_hashes, expected_sizes = minhash._paragraph_shingles(paragraphs, words)
     assert hashes.tolist() == expected_hashes.tolist() and sizes.tolist() == expected_sizes.tolist()
 
@@ -109,7 +130,7 @@ def test_real_paragraphs_shingle_as_numpy_does():
     paragraphs = [shingle.tokens(p) for p in segment(text).paragraphs]
     paragraphs.append([w for p in paragraphs for w in p])  # one long paragraph of them all
     assert max(map(len, paragraphs)) > 300
-    hashes, sizes = minhash.paragraph_shingles(paragraphs, 5)
+    hashes, sizes = minhash.paragraph_shingles([_joined(p) for p in paragraphs], 5)
     expected_hashes, expected_sizes = minhash._paragraph_shingles(paragraphs, 5)
     assert hashes.tolist() == expected_hashes.tolist() and sizes.tolist() == expected_sizes.tolist()
 
@@ -162,9 +183,8 @@ def test_shared_count_is_intersect1d_s(a, b):
 
 
 @given(st.lists(_TOKEN, max_size=12), st.integers(1, 6))
-def test_shingle_sets_and_text_key_are_python_s(toks, max_n):
+def test_shingle_sets_are_python_s(toks, max_n):
     assert native.shingle_sets(toks, max_n) == shingle.shingle_sets(shingle.word_hashes(toks), max_n)
-    assert native.text_key(toks) == xxhash.xxh64_intdigest("\x1f".join(toks).encode())
 
 
 @given(st.lists(_TOKEN | st.sampled_from(["a", "b", "news"]), min_size=13, max_size=200), st.integers(1, 6))
@@ -177,10 +197,10 @@ def test_long_tokens_hash_as_xxhash_does():
     # every tail of xxh32's 16-byte and xxh64's 32-byte stripes
     for n in range(0, 80):
         word = "".join(chr(97 + (i * 7) % 26) for i in range(n)) + "é" * (n % 3)
-        assert native.text_key([word]) == xxhash.xxh64_intdigest(word.encode())
         if word:
+            assert native.shingle_sets([word], 1)[0] == {xxhash.xxh64_intdigest(word.encode())}
             expected = xxhash.xxh32_intdigest(word.encode())
-            assert minhash.paragraph_shingles([[word]], 5)[0].tolist() == [expected]
+            assert minhash.paragraph_shingles([word.encode()], 5)[0].tolist() == [expected]
 
 
 @given(st.one_of(st.lists(st.integers(0, 2**64 - 1), min_size=17, max_size=300),
@@ -201,19 +221,19 @@ def test_wrong_input_raises_not_crashes():
     with pytest.raises(TypeError):
         native.shingle_sets(["a", 1], 5)
     with pytest.raises(TypeError):
-        native.paragraph_shingles([["a"], "not a list"], 5)
+        native.paragraph_shingles([b"a", "not bytes"], 5)
     with pytest.raises(ValueError):
-        native.paragraph_shingles([["a"]], 0)
+        native.paragraph_shingles([b"a"], 0)
     with pytest.raises(UnicodeEncodeError):  # as str.encode() raises
-        native.text_key(["\udc80"])
-    with pytest.raises(UnicodeEncodeError):
-        native.text_keys([["a"], ["\udc80"]])
+        native.shingle_sets(["\udc80"], 1)
     with pytest.raises(TypeError):
-        native.tokens_of(["a", b"bytes"])
+        native.token_texts(["a", b"bytes"])
     with pytest.raises(TypeError):
-        native.tokens_of("not a list")
+        native.token_texts("not a list")
     with pytest.raises(TypeError):
-        native.text_keys([["a"], "not a list"])
+        native.may_repeat([b"a b", ["a", "b"]], 2, 0.8, 2.0)
+    with pytest.raises(TypeError):
+        native.cluster([0, 1], [b"a", "a"], [1, 1], [False, False], set(), (2, 5, 8, 100, 0.8, 0.8, 0.8))
     with pytest.raises(ValueError):
         native.signatures(np.zeros(3, np.uint32), np.array([4], np.int64), np.zeros(2, np.uint32),
                           np.zeros(2, np.uint32), np.zeros((1, 2), np.uint32))
