@@ -975,8 +975,8 @@ static int gram_equal(const Gram *a, const Gram *b) {
     return 1;
 }
 
-/* The index of the n-gram equal to g, added if new (*added says which); -1 on error. Room for it
- * is the caller's: at most the items the table was made for. */
+/* The index of the n-gram equal to g, added if new (*added says which). Room for it is the caller's:
+ * at most the items the table was made for. */
 static Py_ssize_t table_add(Table *t, const Gram *g, int *added) {
     Py_ssize_t at = (Py_ssize_t)(g->h & (uint64_t)t->mask);
     for (;;) {
@@ -1001,8 +1001,7 @@ static Py_ssize_t distinct_grams(Table *t, const Span *toks, const uint64_t *th,
     table_clear(t);
     for (Py_ssize_t s = 0; s + k <= len; s++) {
         Gram g = gram(toks + s, th + s, k);
-        if (table_add(t, &g, &added) < 0)
-            return -1;
+        table_add(t, &g, &added);
     }
     return t->n;
 }
@@ -1069,8 +1068,6 @@ static PyObject *may_repeat(PyObject *self, PyObject *args) {
             int added;
             Gram g = gram(items + s, th + first_word[p] + s, k);
             Py_ssize_t id = table_add(&all, &g, &added);
-            if (id < 0)
-                goto fail;
             if (added) {
                 paras_of[id] = 1;
                 seen_in[id] = p;
@@ -1105,10 +1102,7 @@ static PyObject *may_repeat(PyObject *self, PyObject *args) {
         if ((double)found < (double)n_top - (1.0 - rate) * (double)most - slack - 1e-6)
             continue;
         for (int k = 1; k < longest_k; k++) {
-            Py_ssize_t d = distinct_grams(&scratch, items, th + first_word[p], len, k);
-            if (d < 0)
-                goto fail;
-            n_all += d;
+            n_all += distinct_grams(&scratch, items, th + first_word[p], len, k);
         }
         if ((double)found >= rate * (double)n_all - (double)(n_all - n_top) - slack) {
             for (Py_ssize_t at = first_pos[p]; at < first_pos[p + 1]; at++)
