@@ -568,39 +568,23 @@ typedef struct {
     Py_ssize_t n;
 } Span;
 
-/* How many tokens a joined paragraph holds; -1 with TypeError set when it is not bytes. */
-static Py_ssize_t joined_count(PyObject *joined) {
-    if (!PyBytes_Check(joined)) {
-        PyErr_SetString(PyExc_TypeError, "each paragraph must be bytes: its tokens joined with \\x1f");
-        return -1;
+/* A quick hash of a token, to screen words before they are compared byte by byte: its first and
+ * last bytes and its length (what lies between does not count; equal hashes are only candidates). */
+static inline uint64_t span_hash(const Span *t) {
+    const unsigned char *p = t->p;
+    Py_ssize_t n = t->n;
+    uint64_t a = 0, b = 0;
+    if (n >= 8) {
+        a = read64(p);
+        b = read64(p + n - 8);
+    } else if (n >= 4) {
+        a = read32(p);
+        b = read32(p + n - 4);
+    } else if (n > 0) {
+        a = (uint64_t)p[0] | (uint64_t)p[n >> 1] << 8 | (uint64_t)p[n - 1] << 16;
     }
-    Py_ssize_t n = PyBytes_GET_SIZE(joined), count = 1;
-    if (n == 0)
-        return 0;
-    const char *s = PyBytes_AS_STRING(joined), *end = s + n;
-    while ((s = memchr(s, 0x1F, (size_t)(end - s))) != NULL) {
-        count++;
-        s++;
-    }
-    return count;
-}
-
-/* The tokens of a joined paragraph (bytes, joined_count of them) written to out. */
-static void joined_spans(PyObject *joined, Span *out) {
-    const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(joined);
-    Py_ssize_t n = PyBytes_GET_SIZE(joined), at = 0;
-    if (n == 0)
-        return;
-    for (;;) {
-        const unsigned char *sep = memchr(s + at, 0x1F, (size_t)(n - at));
-        Py_ssize_t stop = sep ? sep - s : n;
-        out->p = s + at;
-        out->n = stop - at;
-        out++;
-        if (sep == NULL)
-            return;
-        at = stop + 1;
-    }
+    uint64_t h = a * 0x9E3779B97F4A7C15ULL ^ (b + (uint64_t)n) * 0xC2B2AE3D27D4EB4FULL;
+    return h ^ (h >> 31);
 }
 
 static inline int span_equal(const Span *a, const Span *b) {
@@ -608,9 +592,11 @@ static inline int span_equal(const Span *a, const Span *b) {
 }
 
 /* The tokens of the joined paragraphs of a list, one after another: *spans (PyMem, to free), where
- * each paragraph's start (*first, n + 1 of them), and the list's length; -1 with an exception set. */
+ * each paragraph's start (*first, n + 1 of them), and the list's length; -1 with an exception set
+ * (TypeError for a paragraph that is not bytes). One pass over the bytes, a byte at a time: tokens
+ * are a few bytes long, shorter than a call of memchr pays for. */
 static Py_ssize_t list_spans(PyObject *paras, Span **spans, Py_ssize_t **first) {
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(paras), total = 0;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(paras), room = 0, total = 0;
     *spans = NULL;
     *first = PyMem_Malloc((size_t)(n + 1) * sizeof(Py_ssize_t));
     if (*first == NULL) {
@@ -618,20 +604,37 @@ static Py_ssize_t list_spans(PyObject *paras, Span **spans, Py_ssize_t **first) 
         return -1;
     }
     for (Py_ssize_t p = 0; p < n; p++) {
-        Py_ssize_t count = joined_count(PySequence_Fast_GET_ITEM(paras, p));
-        if (count < 0)
+        PyObject *joined = PySequence_Fast_GET_ITEM(paras, p);
+        if (!PyBytes_Check(joined)) {
+            PyErr_SetString(PyExc_TypeError, "each paragraph must be bytes: its tokens joined with \\x1f");
             goto fail;
-        (*first)[p] = total;
-        total += count;
+        }
+        room += PyBytes_GET_SIZE(joined) + 1; /* a token more than separators, whatever the bytes */
     }
-    (*first)[n] = total;
-    *spans = PyMem_Malloc((size_t)(total ? total : 1) * sizeof(Span));
+    *spans = PyMem_Malloc((size_t)room * sizeof(Span));
     if (*spans == NULL) {
         PyErr_NoMemory();
         goto fail;
     }
-    for (Py_ssize_t p = 0; p < n; p++)
-        joined_spans(PySequence_Fast_GET_ITEM(paras, p), *spans + (*first)[p]);
+    Span *out = *spans;
+    for (Py_ssize_t p = 0; p < n; p++) {
+        PyObject *joined = PySequence_Fast_GET_ITEM(paras, p);
+        const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(joined);
+        Py_ssize_t len = PyBytes_GET_SIZE(joined), start = 0;
+        (*first)[p] = total;
+        if (len == 0)
+            continue;
+        for (Py_ssize_t i = 0; i < len; i++) {
+            if (s[i] == 0x1F) {
+                out[total].p = s + start;
+                out[total++].n = i - start;
+                start = i + 1;
+            }
+        }
+        out[total].p = s + start;
+        out[total++].n = len - start;
+    }
+    (*first)[n] = total;
     return n;
 fail:
     PyMem_Free(*first);
@@ -1049,7 +1052,7 @@ static PyObject *may_repeat(PyObject *self, PyObject *args) {
     if (th == NULL || entry == NULL)
         goto nomem;
     for (Py_ssize_t w = 0; w < words; w++)
-        th[w] = xxh64(spans[w].p, (size_t)spans[w].n);
+        th[w] = span_hash(&spans[w]);
     /* every paragraph's longest n-grams; in how many paragraphs each is */
     if (table_init(&all, positions) < 0 || table_init(&scratch, longest) < 0)
         goto fail;

@@ -193,6 +193,20 @@ def test_long_shingle_sets_are_python_s(toks, max_n):
     assert native.shingle_sets(toks, max_n) == shingle.shingle_sets(shingle.word_hashes(toks), max_n)
 
 
+@given(st.lists(st.lists(st.text("ab\u00e9\u6771 ", max_size=3), max_size=40), max_size=6), st.integers(1, 6))
+def test_separators_anywhere_are_cut_as_split_cuts_them(paragraphs, words):
+    # joined tokens that no tokenizer makes (empty tokens: separators side by side or at either end,
+    # as many separators as bytes) are cut as str.split cuts them, and the kernels' room for them holds
+    joined = ["\x1f".join(toks).encode() for toks in paragraphs]
+    hashes, sizes = minhash.paragraph_shingles(joined, words)
+    expected_hashes, expected_sizes = minhash._paragraph_shingles(list(map(shingle.joined_tokens, joined)), words)
+    assert hashes.tolist() == expected_hashes.tolist() and sizes.tolist() == expected_sizes.tolist()
+    assert set(native.may_repeat(joined, words, 0.8, 2.0)) <= set(range(len(joined)))
+    heads, _ = native.cluster(list(range(len(joined))), joined, [0] * len(joined), [False] * len(joined), set(),
+                              (words, 1, 8, 100, 0.8, 0.8, 0.8))
+    assert all(0 <= h <= i for i, h in enumerate(heads))
+
+
 def test_long_tokens_hash_as_xxhash_does():
     # every tail of xxh32's 16-byte and xxh64's 32-byte stripes
     for n in range(0, 80):
