@@ -208,13 +208,15 @@ class Corpus:
 
     def plausible(self, pairs: np.ndarray) -> np.ndarray:
         """The LSH pairs whose whole signatures pass the run's :class:`dedupe.policy.Floor`."""
-        counts = np.frombuffer(self.shingle_counts, np.uint32)
-        return plausible_pairs(pairs, self.signature_columns, counts, Floor.of(self.options))
+        return plausible_pairs(pairs, *self._floor())
 
     def passing(self, pairs: np.ndarray) -> np.ndarray:
         """Which LSH pairs pass the run's :class:`dedupe.policy.Floor` (a mask)."""
-        return passing(pairs, self.signature_columns, np.frombuffer(self.shingle_counts, np.uint32),
-                       Floor.of(self.options))
+        return passing(pairs, *self._floor())
+
+    def _floor(self) -> tuple[Callable[[int, int], np.ndarray], np.ndarray, Floor]:
+        """What the floor is judged from: the articles' signature columns, their shingle counts, the floor."""
+        return self.signature_columns, np.frombuffer(self.shingle_counts, np.uint32), Floor.of(self.options)
 
     def close(self) -> None:
         self.paragraph_rows.close()

@@ -21,7 +21,7 @@ from .clean import normalize_newlines, repair
 from .config import CleanOptions, Options
 from .records import CleanResult, Finding, Paragraph
 from .segment import segment
-from .shingle import joined_key, joined_tokens, token_shingles, token_texts, tokens, without_last
+from .shingle import joined_key, joined_tokens, token_shingles, token_text, token_texts, tokens, without_last
 from .speedups import native
 
 HEADLINE_WINDOW = 5  # the headline and its copies are looked for among the first paragraphs
@@ -249,8 +249,7 @@ class _Headline:
             if _SUFFIX_SEPARATOR_RE.search(p):  # cheap test before the split
                 s = _strip_site_suffix(p)
                 if s != p:
-                    joined, counts = token_texts([s])
-                    found = joined[0], counts[0]
+                    found = token_text(s)
             self._stripped[i] = found
         return self._stripped[i]
 

@@ -20,7 +20,7 @@ from .dates import parse_date
 from .document import clean_tokens
 from .minhash import paragraph_shingles, signatures
 from .records import Article
-from .shingle import joined_key, token_texts
+from .shingle import joined_key, token_text
 
 # "LONDON (Reuters) - ", "NEW YORK, Jan 5 (AP) — ", "WASHINGTON -- ": wire datelines, not content.
 _DATELINE_RE = re.compile(
@@ -129,11 +129,11 @@ def _clean(article: Article, options: Options) -> tuple[dict[str, Any], list[byt
         if matching == text:  # most paragraphs: compared as written, the same key
             match_toks, match_key = toks, key if toks else 0
         else:
-            match_toks = token_texts([matching])[0][0] if matching else b""
+            match_toks = token_text(matching)[0] if matching else b""
             match_key = joined_key(match_toks) if match_toks else 0
         matching_keys.append(match_key)
         compared.append(match_toks)
-    (headline_toks,), (headline_size,) = token_texts([result.headline or ""])
+    headline_toks, headline_size = token_text(result.headline or "")
     return dict(
         article=_without_text(article),
         output=output,

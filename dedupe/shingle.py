@@ -41,6 +41,12 @@ def token_texts(texts: list[str] | tuple[str, ...]) -> tuple[list[bytes], list[i
     return [SEPARATOR.join(toks).encode() for toks in lists], [len(toks) for toks in lists]
 
 
+def token_text(text: str) -> tuple[bytes, int]:
+    """:func:`token_texts` of one text: its tokens joined, and how many."""
+    (joined,), (count,) = token_texts((text,))
+    return joined, count
+
+
 def joined_key(joined: bytes) -> int:
     """:func:`text_key` of tokens joined as :func:`token_texts` joins them."""
     return xxhash.xxh64_intdigest(joined)

@@ -65,6 +65,7 @@ def test_token_texts_are_the_tokens_joined(texts, as_tuple):
     assert joined == [_joined(t) for t in want] and counts == [len(t) for t in want]
     assert [shingle.joined_key(j) for j in joined] == [shingle.text_key(t) for t in want]
     assert [shingle.joined_tokens(j) for j in joined] == want
+    assert [shingle.token_text(text) for text in texts] == list(zip(joined, counts))
     with mock.patch.object(shingle, "native", None):
         assert shingle.token_texts(given_texts) == (joined, counts)
 
