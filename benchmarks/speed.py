@@ -511,7 +511,8 @@ def run_dedupe_rounds(scrape: Path, workdir: Path, rounds: int, only: set[str] |
         got: dict[int, dict[str, Any]] = {}
         for jobs in wanted:
             print(f".. {RUN_J[jobs]}" + (f" (round {k + 1} of {rounds})" if rounds > 1 else ""), flush=True)
-            row = run_dedupe(scrape, jobs, workdir, f"run-j{jobs}")
+            # a folder a round: the last round's files are removed at the end, not just before a run (_trash)
+            row = run_dedupe(scrape, jobs, workdir, f"run-j{jobs}" + (f"-r{k + 1}" if k else ""))
             if row:
                 got[jobs] = row
                 runs[jobs].append(row)
@@ -622,7 +623,7 @@ def main_speed(args: argparse.Namespace, workdir: Path, report: dict[str, Any]) 
     print()
     print_table(rows, args.docs)
     j1, j2 = by.get(RUN_J[1]), by.get(RUN_J[2])
-    if j1 and j2:
+    if round_speedups:
         report["speedup_1_to_2_cores_wall"] = statistics.median(round_speedups)
         report["speedup_rounds"] = round_speedups
         print(f"\ndedupe run speed-up from 1 to 2 cores (wall time, the median of {len(round_speedups)} alternated"
