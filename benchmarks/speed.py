@@ -523,7 +523,7 @@ def run_dedupe_rounds(scrape: Path, workdir: Path, rounds: int, only: set[str] |
         if done:
             key = "cpu_s" if jobs == 1 else "wall_s"
             median = sorted(done, key=lambda r: r[key])[(len(done) - 1) // 2]
-            rows.append({**median, "rounds": [{k: r[k] for k in ("cpu_s", "wall_s", "peak_rss_mb")} for r in done]})
+            rows.append({**median, "rounds": [{f: r[f] for f in ("cpu_s", "wall_s", "peak_rss_mb")} for r in done]})
     return rows, speedups
 
 

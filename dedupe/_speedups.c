@@ -915,8 +915,8 @@ static PyObject *shingle_sets(PyObject *self, PyObject *args) {
 /* ---- may_repeat: dedupe.document._Article.may_repeat ----
  *
  * Word n-grams compared as the Python code's tuples are: by their words (a hash table over the words'
- * xxh64 finds equal ones, and equal hashes are checked word by word, byte by byte), so the result is
- * the same whatever the hashes. */
+ * quick hashes, span_hash, finds candidates, and equal hashes are checked word by word, byte by byte),
+ * so the result is the same whatever the hashes. */
 
 typedef struct {
     const Span *toks;   /* its first word, in the paragraph's joined tokens */

@@ -21,7 +21,16 @@ from .clean import normalize_newlines, repair
 from .config import CleanOptions, Options
 from .records import CleanResult, Finding, Paragraph
 from .segment import segment
-from .shingle import joined_key, joined_tokens, token_shingles, token_text, token_texts, tokens, without_last
+from .shingle import (
+    first_tokens,
+    joined_key,
+    joined_tokens,
+    token_shingles,
+    token_text,
+    token_texts,
+    tokens,
+    without_last,
+)
 from .speedups import native
 
 HEADLINE_WINDOW = 5  # the headline and its copies are looked for among the first paragraphs
@@ -184,17 +193,12 @@ class _Article:
         if (
             n >= self.opts.min_words
             and n <= SUBSET_RATIO * self.sizes[long]
-            and (self.truncated[short] or _first_tokens(self.toks[short]) == _first_tokens(self.toks[long]))
+            and (self.truncated[short] or first_tokens(self.toks[short], PREFIX_WORDS) == first_tokens(self.toks[long], PREFIX_WORDS))
         ):
             contained = inter / min(a, b)
             if contained >= self.opts.containment:
                 return _Match(j, contained, "containment")
         return None
-
-
-def _first_tokens(joined: bytes) -> list[bytes]:
-    """The first ``PREFIX_WORDS`` tokens of joined tokens (all of them when there are fewer)."""
-    return joined.split(b"\x1f", PREFIX_WORDS)[:PREFIX_WORDS]
 
 
 def _strip_site_suffix(text: str) -> str:

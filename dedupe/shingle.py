@@ -21,6 +21,7 @@ _TOKEN_RE = re.compile(f"[{CJK}]|[^\\W_{CJK}]+")
 _split: Callable[[str], list[str]] = native.tokens if native is not None else _TOKEN_RE.findall
 
 SEPARATOR = "\x1f"  # between tokens, where they are joined (text_key, token_texts)
+_SEPARATOR_BYTES = SEPARATOR.encode()
 _MASK64 = (1 << 64) - 1
 _MIX = 0x9E3779B97F4A7C15
 
@@ -59,7 +60,12 @@ def joined_tokens(joined: bytes) -> list[str]:
 
 def without_last(joined: bytes) -> bytes:
     """Joined tokens without the last one (there being two or more)."""
-    return joined[: joined.rfind(b"\x1f")]
+    return joined[: joined.rfind(_SEPARATOR_BYTES)]
+
+
+def first_tokens(joined: bytes, n: int) -> list[bytes]:
+    """The first ``n`` of joined tokens, each as bytes (all of them when there are fewer)."""
+    return joined.split(_SEPARATOR_BYTES, n)[:n]
 
 
 def words(text: str) -> list[str]:
@@ -105,4 +111,4 @@ def token_shingles(toks: list[str], max_n: int, cache: dict[str, int] | None = N
 def text_key(toks: list[str]) -> int:
     """A hash of the whole token sequence: equal keys mean equal text up to case and typography
     (a run takes it of joined tokens: :func:`joined_key`)."""
-    return xxhash.xxh64_intdigest(SEPARATOR.join(toks).encode())
+    return joined_key(SEPARATOR.join(toks).encode())
