@@ -193,13 +193,21 @@ def clear_temps(target: Path) -> None:
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` may still write its files: it exists and, where /proc tells, has not
+    ended (a killed run's workers stay as zombies until whoever inherited them reaps them, which an
+    init that is not one may do late)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except (PermissionError, OSError):
         return True  # someone else's process, or no way to tell: leave its files
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rpartition(b")")[2].split()[:1]  # the field after "(command name)"
+    except OSError:
+        return True  # no /proc (not Linux), or it ended just now: the next run clears its files
+    return state not in ([b"Z"], [b"X"])
 
 
 def _discard(tmp: str | Path) -> None:

@@ -106,3 +106,25 @@ def test_killed_runs_leave_whole_files_and_a_rerun_finishes_the_job(tmp_path):
         assert _indexed(index) == kept
         assert not any(p.name.endswith(".tmp") for p in tmp_path.rglob("*"))
     assert survived >= KILL_POINTS // 2  # most kill points fell inside the run
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to tell a zombie")
+def test_files_of_an_ended_process_not_yet_reaped_are_cleared(tmp_path):
+    # a killed run's workers stay zombies until whoever inherited them reaps them: their half-written
+    # files go at the next run's start all the same, while a living process's stay
+    from dedupe.io import clear_staging
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    while True:  # ended, not yet waited for: a zombie
+        with open(f"/proc/{child.pid}/stat", "rb") as f:
+            if f.read().rpartition(b")")[2].split()[0] == b"Z":
+                break
+        time.sleep(0.01)
+    try:
+        ended, living = tmp_path / f"{child.pid}-8.tmp", tmp_path / f"{os.getpid()}-3.tmp"
+        ended.write_bytes(b"")
+        living.write_bytes(b"")
+        clear_staging(tmp_path)
+        assert not ended.exists() and living.exists()
+    finally:
+        child.wait()
